@@ -1,0 +1,58 @@
+# modelgate: every command a user or CI needs. `make run` and `make test` set everything up themselves.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+PORT ?= 3000
+EVENT ?= events/generate.json
+STACK ?= modelgate
+
+.PHONY: help install run test lint format bench invoke keys-create keys-list keys-disable keys-enable usage rotate cost clean
+
+help:
+	@echo "make run      serve the gateway at http://127.0.0.1:$(PORT) (embedded AWS, built-in model)"
+	@echo "make test     run the whole test suite"
+	@echo "make lint     ruff, mypy and cfn-lint"
+	@echo "make bench    gateway overhead and cold-import figures"
+	@echo "make invoke EVENT=events/<file>.json   one event through the handler"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	PORT=$(PORT) $(PY) -m local.server
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/cfn-lint template.yaml
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: $(STAMP)
+	$(PY) -m bench.overhead
+
+invoke: $(STAMP)
+	$(PY) -m local.invoke $(EVENT)
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+# `sam build` calls these (Metadata: BuildMethod: makefile): only handler.py, lib/ and the runtime
+# requirements go into the function, never tests/, local/ or dev dependencies.
+build-ApiFunction build-RotationFunction:
+	cp handler.py "$(ARTIFACTS_DIR)/"
+	cp -r lib "$(ARTIFACTS_DIR)/lib"
+	python3 -m pip install --quiet --target "$(ARTIFACTS_DIR)" --platform manylinux2014_aarch64 \
+		--implementation cp --python-version 3.12 --only-binary=:all: -r requirements.txt

@@ -1,0 +1,29 @@
+"""Lambda entry points. Everything below the handlers lives in lib/ (see README: layout)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lib import telemetry
+from lib.api import create_app
+
+# Powertools reads these variables itself; the fallbacks only keep a bare `sam local invoke` (no env.json)
+# from failing to flush metrics for want of a namespace.
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "modelgate")
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "modelgate")
+app = create_app()
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def api_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    record = telemetry.RequestRecord.start(event)
+    app.append_context(record=record)
+    response = app.resolve(event, context)
+    telemetry.finish(record, int(response.get("statusCode", 500)), logger, metrics)
+    return response

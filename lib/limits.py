@@ -1,0 +1,256 @@
+"""Rate limit (token bucket) and daily token budget, shared by every Lambda instance through DynamoDB.
+
+The bucket is kept as GCRA: one number per caller, the "theoretical arrival time" `tat_ms`. A request
+at `now` is admitted when `tat_ms <= now + (burst - 1) * interval`, which is exactly a token bucket of
+`burst` tokens refilled at `rpm` per minute. The decision and the reservation of the request's
+tokens against the day's budget are one conditional UpdateItem: two processes can never both take
+the last token. There are two shapes of that write, because DynamoDB expressions have no max():
+    idle  (tat_ms <= now):  tat_ms = now + interval
+    busy  (tat_ms >  now):  tat_ms = tat_ms + interval, only while tat_ms <= now + allowance
+The container remembers each caller's last tat_ms to try the likely shape first, so the common path
+is one write. Only a refusal reads the item (to say why and for how long).
+
+Budget: a request is admitted while the day's tokens (including tokens reserved by requests still
+in flight) are below the budget, and reserves `prompt characters + max_tokens` (an upper bound on
+its tokens). After the upstream answers, one more write replaces the reservation with the real
+usage. So the day's total can exceed the budget by at most the last admitted request's tokens.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lib.callers import Caller
+from lib.config import Settings
+from lib.errors import BudgetExceeded, RateLimited, StoreUnavailable
+from lib.store import GLOBAL_SORT_KEY, LIMITS_PARTITION, ConditionFailed, StoreError, Table
+
+
+@dataclass
+class Admission:
+    caller: Caller
+    day: str
+    month: str
+    reserved_tokens: int = 0
+    recorded: bool = False  # False: nothing was written (no table, or the store failed open)
+    store_failed: bool = False  # the store failed and RATE_LIMIT_FAIL_MODE=open let the request through
+
+
+class Limiter:
+    def __init__(
+        self,
+        table: Table | None,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        on_store_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self._table = table
+        self._settings = settings
+        self._clock = clock
+        self._on_store_error = on_store_error or (lambda _message: None)
+        self._last_tat_ms: dict[str, int] = {}
+        self._global_tokens: tuple[str, int] = ("", 0)  # (day, tokens) as last seen by this container
+
+    @property
+    def enabled(self) -> bool:
+        return self._table is not None
+
+    def admit(self, caller: Caller, reserve_tokens: int) -> Admission:
+        """Take one token from the caller's bucket and reserve tokens against the day's budget."""
+        now = self._clock()
+        day, month = _windows(now)
+        admission = Admission(caller, day, month)
+        if self._table is None:
+            return admission
+        self._check_global_budget(day, now)
+        try:
+            self._take(caller, day, now, reserve_tokens)
+        except StoreError as exc:
+            self._on_store_error(str(exc))
+            if self._settings.rate_limit_fail_mode == "open":
+                admission.store_failed = True
+                return admission
+            raise StoreUnavailable(
+                "the rate-limit store is unavailable, so the request was not sent; try again shortly",
+                retry_after_s=1,
+            ) from None
+        admission.reserved_tokens = reserve_tokens
+        admission.recorded = True
+        return admission
+
+    def settle(self, admission: Admission, used_tokens: int, cost_usd: float) -> bool:
+        """Replace the reservation with real usage. Never raises: returns False when the write failed."""
+        if self._table is None:
+            return True
+        try:
+            self._record(admission, used_tokens, cost_usd)
+        except StoreError as exc:
+            self._on_store_error(str(exc))
+            return False
+        return True
+
+    def usage(self, caller: Caller) -> dict[str, Any]:
+        """The caller's requests and tokens today, its limits and what is left."""
+        now = self._clock()
+        day, month = _windows(now)
+        item: dict[str, Any] = {}
+        if self._table is not None:
+            try:
+                item = (
+                    self._table.get({"pk": LIMITS_PARTITION, "sk": caller.caller_id}, consistent=False) or {}
+                )
+            except StoreError as exc:
+                self._on_store_error(str(exc))
+                raise StoreUnavailable(
+                    "the usage store is unavailable; try again shortly", retry_after_s=1
+                ) from None
+        tokens_today = int(item.get(f"tokens_{day}", 0))
+        return {
+            "object": "usage",
+            "caller": caller.caller_id,
+            "name": caller.name,
+            "day": f"{day[:4]}-{day[4:6]}-{day[6:]}",
+            "requests_today": int(item.get(f"requests_{day}", 0)),
+            "tokens_today": tokens_today,
+            "tokens_this_month": int(item.get(f"tokens_{month}", 0)),
+            "cost_usd_this_month": float(item.get(f"cost_{month}", 0.0)),
+            "limits": {
+                "requests_per_minute": caller.rpm,
+                "burst": caller.burst,
+                "daily_tokens": caller.daily_tokens,
+                "enforced": self._table is not None,
+            },
+            "remaining_tokens_today": max(0, caller.daily_tokens - tokens_today),
+            "resets_in_s": _seconds_to_midnight(now),
+        }
+
+    def _take(self, caller: Caller, day: str, now: float, reserve_tokens: int) -> None:
+        assert self._table is not None
+        now_ms = int(now * 1000)
+        interval_ms = math.ceil(60_000 / caller.rpm)
+        allowance_ms = (caller.burst - 1) * interval_ms
+        names = {"#tat": "tat_ms", "#req": f"requests_{day}", "#tok": f"tokens_{day}", "#name": "name"}
+        shared = {
+            ":now": now_ms,
+            ":zero": 0,
+            ":one": 1,
+            ":reserve": reserve_tokens,
+            ":budget": caller.daily_tokens,
+            ":name": caller.name,
+        }
+        counters = (
+            "#req = if_not_exists(#req, :zero) + :one, "
+            "#tok = if_not_exists(#tok, :zero) + :reserve, #name = :name"
+        )
+        within_budget = "(attribute_not_exists(#tok) OR #tok < :budget)"
+        idle = (
+            f"SET #tat = :next, {counters}",
+            f"(attribute_not_exists(#tat) OR #tat <= :now) AND {within_budget}",
+            {**shared, ":next": now_ms + interval_ms},
+        )
+        busy = (
+            f"SET #tat = #tat + :interval, {counters}",
+            f"#tat > :now AND #tat <= :limit AND {within_budget}",
+            {**shared, ":interval": interval_ms, ":limit": now_ms + allowance_ms},
+        )
+        key = {"pk": LIMITS_PARTITION, "sk": caller.caller_id}
+        shapes = (busy, idle) if self._last_tat_ms.get(caller.caller_id, 0) > now_ms else (idle, busy)
+        for expression, condition, values in shapes:
+            try:
+                item = self._table.update(key, expression, names, values, condition=condition)
+            except ConditionFailed:
+                continue
+            self._last_tat_ms[caller.caller_id] = int(item.get("tat_ms", 0))
+            return
+        self._refuse(caller, key, day, now, now_ms + allowance_ms)
+
+    def _refuse(self, caller: Caller, key: dict[str, str], day: str, now: float, limit_ms: int) -> None:
+        assert self._table is not None
+        item = self._table.get(key) or {}
+        tat_ms = int(item.get("tat_ms", 0))
+        self._last_tat_ms[caller.caller_id] = tat_ms
+        if int(item.get(f"tokens_{day}", 0)) >= caller.daily_tokens:
+            raise BudgetExceeded(
+                f"the daily token budget ({caller.daily_tokens}) is used up; it resets at 00:00 UTC",
+                retry_after_s=_seconds_to_midnight(now),
+            )
+        retry_after_s = max(1, math.ceil((tat_ms - limit_ms) / 1000))
+        raise RateLimited(
+            f"rate limit of {caller.rpm} requests per minute (burst {caller.burst}) exceeded",
+            retry_after_s=retry_after_s,
+        )
+
+    def _check_global_budget(self, day: str, now: float) -> None:
+        budget = self._settings.global_daily_token_budget
+        seen_day, seen_tokens = self._global_tokens
+        if budget is not None and seen_day == day and seen_tokens >= budget:
+            raise BudgetExceeded(
+                "the gateway's global daily token budget is used up; it resets at 00:00 UTC",
+                retry_after_s=_seconds_to_midnight(now),
+            )
+
+    def _record(self, admission: Admission, used_tokens: int, cost_usd: float) -> None:
+        assert self._table is not None
+        day, month = admission.day, admission.month
+        stale_day, stale_month = _windows_before(day, month)
+        names = {
+            "#tok_d": f"tokens_{day}",
+            "#cost_d": f"cost_{day}",
+            "#req_d": f"requests_{day}",
+            "#tok_m": f"tokens_{month}",
+            "#cost_m": f"cost_{month}",
+            "#req_m": f"requests_{month}",
+            "#old_tok_d": f"tokens_{stale_day}",
+            "#old_cost_d": f"cost_{stale_day}",
+            "#old_req_d": f"requests_{stale_day}",
+            "#old_tok_m": f"tokens_{stale_month}",
+            "#old_cost_m": f"cost_{stale_month}",
+            "#old_req_m": f"requests_{stale_month}",
+        }
+        values = {
+            ":delta": used_tokens - admission.reserved_tokens,
+            ":used": used_tokens,
+            ":cost": cost_usd,
+            ":one": 1,
+            # A request admitted while the store was down was not counted then; count it now.
+            ":req_d": 0 if admission.recorded else 1,
+        }
+        self._table.update(
+            {"pk": LIMITS_PARTITION, "sk": admission.caller.caller_id},
+            "ADD #tok_d :delta, #cost_d :cost, #req_d :req_d, #tok_m :used, #cost_m :cost, #req_m :one "
+            "REMOVE #old_tok_d, #old_cost_d, #old_req_d, #old_tok_m, #old_cost_m, #old_req_m",
+            names,
+            values,
+        )
+        if self._settings.global_daily_token_budget is not None:
+            item = self._table.update(
+                {"pk": LIMITS_PARTITION, "sk": GLOBAL_SORT_KEY},
+                "ADD #tok_d :used",
+                {"#tok_d": f"tokens_{day}"},
+                {":used": used_tokens},
+            )
+            self._global_tokens = (day, int(item.get(f"tokens_{day}", 0)))
+
+
+def _windows(now: float) -> tuple[str, str]:
+    day = time.strftime("%Y%m%d", time.gmtime(now))
+    return day, day[:6]
+
+
+def _windows_before(day: str, month: str) -> tuple[str, str]:
+    """The day two days back and the month two months back: counters that are safe to drop."""
+    stamp = calendar.timegm(time.strptime(day, "%Y%m%d")) - 2 * 86_400
+    year, number = int(month[:4]), int(month[4:])
+    number -= 2
+    if number < 1:
+        year, number = year - 1, number + 12
+    return time.strftime("%Y%m%d", time.gmtime(stamp)), f"{year:04d}{number:02d}"
+
+
+def _seconds_to_midnight(now: float) -> int:
+    return max(1, 86_400 - int(now) % 86_400)

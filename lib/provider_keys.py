@@ -1,0 +1,20 @@
+"""Where the provider (model API) key comes from: the `KeySource` implementations.
+
+`StaticKeySource` serves AI_MODEL_API_KEY for local use. The deployed stack reads the key from a
+secret store instead (see `lib/secret_keys.py`), so a rotated key is picked up without a redeploy.
+"""
+
+from __future__ import annotations
+
+
+class StaticKeySource:
+    """A key fixed for the container's life (or none, for upstreams that need no key)."""
+
+    def __init__(self, key: str | None) -> None:
+        self._key = key
+
+    def get_key(self, *, refresh: bool = False) -> str | None:
+        return self._key
+
+    def __repr__(self) -> str:  # never print the key itself
+        return f"StaticKeySource(key={'set' if self._key else 'unset'})"

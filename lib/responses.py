@@ -1,0 +1,140 @@
+"""Shape upstream answers for the caller: the original `/api/generate` reply, OpenAI JSON, or SSE."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lib.validation import ModelRequest
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+    estimated: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+def estimate_tokens(text: str) -> int:
+    """A deliberately generous estimate (one token per 4 characters, at least 1 for non-empty text)."""
+    return math.ceil(len(text) / 4)
+
+
+def usage_of(body: Mapping[str, Any], request: ModelRequest) -> Usage:
+    """The upstream's own usage figures; an estimate (flagged) when it sent none, so budgets still count."""
+    usage = body.get("usage")
+    if isinstance(usage, dict):
+        prompt = usage.get("prompt_tokens")
+        completion = usage.get("completion_tokens")
+        if (
+            isinstance(prompt, int)
+            and isinstance(completion, int)
+            and _is_count(prompt)
+            and _is_count(completion)
+        ):
+            return Usage(prompt, completion)
+    return Usage(
+        estimate_tokens(request.prompt_text()), estimate_tokens(completion_text(body)), estimated=True
+    )
+
+
+def completion_text(body: Mapping[str, Any]) -> str:
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return ""
+    first = choices[0]
+    message = first.get("message")
+    if isinstance(message, dict) and isinstance(message.get("content"), str):
+        return str(message["content"])
+    return first["text"] if isinstance(first.get("text"), str) else ""
+
+
+def generate_reply(body: Mapping[str, Any], request: ModelRequest, usage: Usage) -> dict[str, Any]:
+    """The original design's contract: {"id", "model", "text", "usage"}."""
+    return {
+        "id": str(body.get("id") or _new_id("gen")),
+        "model": str(body.get("model") or request.model),
+        "text": completion_text(body),
+        "usage": usage.as_dict(),
+    }
+
+
+def openai_reply(body: Mapping[str, Any], request: ModelRequest, usage: Usage) -> dict[str, Any]:
+    """The upstream's OpenAI object, with usage always present (SDKs and budgets rely on it)."""
+    reply = dict(body)
+    reply.setdefault("id", _new_id("chatcmpl" if request.kind == "chat" else "cmpl"))
+    reply.setdefault("object", "chat.completion" if request.kind == "chat" else "text_completion")
+    reply.setdefault("created", int(time.time()))
+    reply.setdefault("model", request.model)
+    reply["usage"] = (
+        {**(body.get("usage") or {}), **usage.as_dict()} if not usage.estimated else usage.as_dict()
+    )
+    return reply
+
+
+def sse_reply(body: Mapping[str, Any], request: ModelRequest, usage: Usage) -> str:
+    """A `text/event-stream` body with the whole answer as chunks, as OpenAI's streaming API sends them.
+
+    API Gateway and Lambda buffer the response, so the upstream is called without streaming and the
+    chunks are written from its one answer: clients that ask for `stream=true` work unchanged.
+    """
+    reply = openai_reply(body, request, usage)
+    common = {"id": reply["id"], "created": reply["created"], "model": reply["model"]}
+    choices = reply.get("choices") or [{}]
+    first = choices[0] if isinstance(choices[0], dict) else {}
+    finish_reason = first.get("finish_reason") or "stop"
+    if request.kind == "chat":
+        message: dict[str, Any] = first["message"] if isinstance(first.get("message"), dict) else {}
+        delta: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
+        if message.get("tool_calls"):
+            delta["tool_calls"] = [
+                {"index": index, **call}
+                for index, call in enumerate(message["tool_calls"])
+                if isinstance(call, dict)
+            ]
+        chunk_object = "chat.completion.chunk"
+        chunks = [
+            {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None},
+            {"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish_reason},
+        ]
+    else:
+        chunk_object = "text_completion"
+        chunks = [
+            {"index": 0, "text": completion_text(body), "logprobs": None, "finish_reason": None},
+            {"index": 0, "text": "", "logprobs": None, "finish_reason": finish_reason},
+        ]
+    events = [{**common, "object": chunk_object, "choices": [choice]} for choice in chunks]
+    if request.include_usage:
+        events.append({**common, "object": chunk_object, "choices": [], "usage": reply["usage"]})
+    lines = [f"data: {json.dumps(event, ensure_ascii=False)}\n\n" for event in events]
+    lines.append("data: [DONE]\n\n")
+    return "".join(lines)
+
+
+def models_reply(body: Mapping[str, Any]) -> dict[str, Any]:
+    data = body.get("data")
+    return {"object": "list", "data": data if isinstance(data, list) else []}
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:24]}"

@@ -1,0 +1,162 @@
+"""The HTTP routes. Each one parses, identifies the caller, admits it, calls the model, shapes the reply.
+
+Stages run in this order: caller (401 before anything about the body is revealed), body and
+validation (4xx), limits (429), upstream call (502/504), usage settlement, reply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from lib import validation
+from lib.callers import Caller
+from lib.errors import NotConfigured, UpstreamError, UpstreamTimeout
+from lib.responses import completion_text, generate_reply, models_reply, openai_reply, sse_reply, usage_of
+from lib.services import Services, get_services
+from lib.telemetry import RequestRecord
+from lib.upstream import CallStats, Deadline
+from lib.validation import ModelRequest
+
+router = APIGatewayHttpRouter()
+
+# Path -> methods it answers, so that a wrong method is a 405 and not a 404.
+ALLOWED_METHODS: dict[str, set[str]] = {}
+# Time kept back from the Lambda's remaining time for settling usage and answering.
+LAMBDA_SAFETY_MARGIN_S = 1.0
+
+
+def _route(method: str, path: str) -> Any:
+    ALLOWED_METHODS.setdefault(path, set()).add(method)
+    return router.route(path, method)
+
+
+@_route("GET", "/health")
+def health() -> dict[str, Any]:
+    services = _begin()
+    if not services.settings.model_endpoint:
+        raise NotConfigured("the model API is not configured: set AI_MODEL_ENDPOINT")
+    return {"status": "ok", "auth_mode": services.settings.auth_mode, "limits": services.limiter.enabled}
+
+
+@_route("POST", "/api/generate")
+def generate() -> dict[str, Any]:
+    services = _begin()
+    caller = _identify(services)
+    request = validation.parse_generate(_json_body(services), services.settings)
+    body, usage = _complete(request, caller, services)
+    return generate_reply(body, request, usage)
+
+
+@_route("POST", "/v1/chat/completions")
+def chat_completions() -> Any:
+    services = _begin()
+    caller = _identify(services)
+    request = validation.parse_chat(_json_body(services), services.settings)
+    return _openai_answer(request, caller, services)
+
+
+@_route("POST", "/v1/completions")
+def completions() -> Any:
+    services = _begin()
+    caller = _identify(services)
+    request = validation.parse_completion(_json_body(services), services.settings)
+    return _openai_answer(request, caller, services)
+
+
+@_route("GET", "/v1/models")
+def list_models() -> dict[str, Any]:
+    services = _begin()
+    caller = _identify(services)
+    services.limiter.admit(caller, reserve_tokens=0)  # listing costs no tokens, but counts as a request
+    stats = _record().upstream = CallStats()
+    body = services.upstream.call("GET", "/models", None, _deadline(services), stats)
+    return models_reply(body)
+
+
+@_route("GET", "/v1/usage")
+def usage() -> dict[str, Any]:
+    services = _begin()
+    return services.limiter.usage(_identify(services))
+
+
+def _openai_answer(request: ModelRequest, caller: Caller, services: Services) -> Any:
+    body, usage = _complete(request, caller, services)
+    if request.stream:
+        return Response(
+            status_code=200,
+            content_type="text/event-stream",
+            body=sse_reply(body, request, usage),
+            headers={"Cache-Control": "no-cache"},
+        )
+    return openai_reply(body, request, usage)
+
+
+def _complete(request: ModelRequest, caller: Caller, services: Services) -> tuple[dict[str, Any], Any]:
+    """Admit, call the model, settle the real usage (also when the call failed but may have been billed)."""
+    record = _record()
+    record.model = request.model
+    settings = services.settings
+    if settings.log_prompts:
+        record.prompt = request.prompt_text()
+    admission = services.limiter.admit(caller, reserve_tokens=len(request.prompt_text()) + request.max_tokens)
+    record.store_failures += int(admission.store_failed)
+    stats = record.upstream = CallStats()
+    used_tokens, cost_usd = 0, 0.0
+    try:
+        body = services.upstream.call(
+            "POST", request.upstream_path(), request.upstream_payload(), _deadline(services), stats
+        )
+        usage = record.usage = usage_of(body, request)
+        used_tokens = usage.total_tokens
+        cost_usd = record.cost_usd = used_tokens / 1000 * settings.price_per_1k_tokens(request.model)
+        if settings.log_prompts:
+            record.completion = completion_text(body)
+        return body, usage
+    except (UpstreamError, UpstreamTimeout):
+        if stats.maybe_billed:
+            # The provider may have generated (and billed) an answer we never received: count the reservation.
+            used_tokens = admission.reserved_tokens
+            record.charged_tokens = used_tokens
+        raise
+    finally:
+        if not services.limiter.settle(admission, used_tokens, cost_usd):
+            record.store_failures += 1
+
+
+def _begin() -> Services:
+    services = get_services()
+    _record().settings = services.settings
+    return services
+
+
+def _identify(services: Services) -> Caller:
+    event = router.current_event
+    source_ip = event.request_context.http.source_ip if event.get("requestContext") else None
+    caller = services.callers.identify(event.headers or {}, source_ip)
+    _record().caller_id = caller.caller_id
+    return caller
+
+
+def _json_body(services: Services) -> dict[str, Any]:
+    event = router.current_event
+    return validation.parse_json_body(
+        event.body, bool(event.is_base64_encoded), services.settings.max_body_bytes
+    )
+
+
+def _deadline(services: Services) -> Deadline:
+    """AI_MODEL_TIMEOUT_S, but never past the Lambda's own remaining time less a safety margin."""
+    seconds = services.settings.timeout_s
+    context = router.lambda_context
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(remaining_ms):
+        seconds = min(seconds, remaining_ms() / 1000 - LAMBDA_SAFETY_MARGIN_S)
+    return Deadline(max(seconds, 0.0))
+
+
+def _record() -> RequestRecord:
+    record: RequestRecord = router.context["record"]
+    return record

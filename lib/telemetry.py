@@ -1,0 +1,174 @@
+"""One access-log line and one set of EMF metrics per request, whatever its outcome.
+
+The handler starts a `RequestRecord`, the stages fill it in, and `finish` writes it out once the
+response exists, so refused and failed requests are counted and logged exactly like served ones.
+Metrics go out as EMF on stdout (no CloudWatch API call on the request path).
+
+Metric series are kept to ten by default (CloudWatch's free allowance), all with the `service`
+dimension only:
+    Requests, Errors, UpstreamCalls, UpstreamFailures, Rejected, Throttled, Latency, Tokens, CostUSD
+    and powertools' ColdStart.
+`DETAILED_METRICS=true` adds one count per outcome, upstream latency, prompt/completion tokens,
+retries, fallbacks, and tokens and cost per model (a bounded `model` dimension). Those cost money
+beyond the free tier; see the README.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from lib.config import Settings
+from lib.responses import Usage
+from lib.upstream import CallStats
+
+# Outcome -> the default-mode counter it feeds (beside Requests).
+_ERROR_OUTCOMES = frozenset(
+    {"upstream_error", "upstream_timeout", "not_configured", "store_error", "internal_error"}
+)
+_UPSTREAM_FAILURES = frozenset({"upstream_error", "upstream_timeout"})
+_REJECTED = frozenset({"input_rejected", "auth_failed"})
+_THROTTLED = frozenset({"rate_limited", "budget_exceeded"})
+# Detailed mode: one count per outcome, named for dashboards.
+OUTCOME_METRICS = {
+    "ok": "OutcomeOk",
+    "input_rejected": "OutcomeInputRejected",
+    "auth_failed": "OutcomeAuthFailed",
+    "rate_limited": "OutcomeRateLimited",
+    "budget_exceeded": "OutcomeBudgetExceeded",
+    "upstream_error": "OutcomeUpstreamError",
+    "upstream_timeout": "OutcomeUpstreamTimeout",
+    "not_configured": "OutcomeNotConfigured",
+    "store_error": "OutcomeStoreError",
+    "internal_error": "OutcomeInternalError",
+}
+
+
+@dataclass
+class RequestRecord:
+    """What happened to one request; filled in by the stages, written out by `finish`."""
+
+    method: str
+    route: str
+    started: float = field(default_factory=time.monotonic)
+    settings: Settings | None = None
+    outcome: str | None = None
+    error_code: str | None = None
+    model: str | None = None
+    caller_id: str | None = None
+    usage: Usage | None = None
+    cost_usd: float = 0.0
+    charged_tokens: int = 0  # tokens counted against the budget for a failed call that may have been billed
+    upstream: CallStats | None = None
+    store_failures: int = 0
+    prompt: str | None = None
+    completion: str | None = None
+
+    @classmethod
+    def start(cls, event: dict[str, Any]) -> RequestRecord:
+        http = (event.get("requestContext") or {}).get("http") or {}
+        return cls(
+            method=str(http.get("method", "")), route=str(event.get("rawPath") or http.get("path") or "")
+        )
+
+    def fail(self, outcome: str, code: str | None) -> None:
+        self.outcome = outcome
+        self.error_code = code
+
+
+def finish(record: RequestRecord, status: int, logger: Logger, metrics: Metrics) -> None:
+    """Log the access line and add the metrics. Never raises: telemetry must not fail a request."""
+    outcome = record.outcome or ("ok" if status < 400 else "internal_error")
+    latency_ms = (time.monotonic() - record.started) * 1000
+    try:
+        _add_metrics(record, outcome, latency_ms, metrics)
+    except Exception:  # noqa: BLE001 - a metrics fault is logged, never raised into the response
+        logger.warning("metrics could not be recorded", extra={"outcome": outcome})
+    with contextlib.suppress(Exception):  # same rule for the log line; there is nowhere left to report it
+        logger.info("request", extra=_access_fields(record, outcome, status, latency_ms))
+
+
+def _access_fields(record: RequestRecord, outcome: str, status: int, latency_ms: float) -> dict[str, Any]:
+    upstream = record.upstream
+    fields: dict[str, Any] = {
+        "route": f"{record.method} {record.route}",
+        "status": status,
+        "outcome": outcome,
+        "model": record.model,
+        "latency_ms": round(latency_ms, 2),
+        "upstream_latency_ms": round(upstream.latency_ms, 2) if upstream else None,
+        "upstream_attempts": upstream.attempts if upstream else 0,
+        "retries": upstream.retries if upstream else 0,
+        "fallback": upstream.fallback_used if upstream else False,
+        "prompt_tokens": record.usage.prompt_tokens if record.usage else 0,
+        "completion_tokens": record.usage.completion_tokens if record.usage else 0,
+        "total_tokens": record.usage.total_tokens if record.usage else 0,
+        "tokens_estimated": record.usage.estimated if record.usage else False,
+        "cost_usd": record.cost_usd,
+        "charged_tokens": record.charged_tokens,
+        "caller": record.caller_id,
+        "error_code": record.error_code,
+    }
+    if record.store_failures:
+        fields["store_failures"] = record.store_failures
+    if record.settings is not None and record.settings.log_prompts:
+        fields["prompt"] = record.prompt
+        fields["completion"] = record.completion
+    return fields
+
+
+def _add_metrics(record: RequestRecord, outcome: str, latency_ms: float, metrics: Metrics) -> None:
+    tokens = record.usage.total_tokens if record.usage else 0
+    upstream = record.upstream
+    reached_upstream = upstream is not None and upstream.attempts > 0
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="Errors", unit=MetricUnit.Count, value=int(outcome in _ERROR_OUTCOMES))
+    metrics.add_metric(name="UpstreamCalls", unit=MetricUnit.Count, value=int(reached_upstream))
+    metrics.add_metric(
+        name="UpstreamFailures", unit=MetricUnit.Count, value=int(outcome in _UPSTREAM_FAILURES)
+    )
+    metrics.add_metric(name="Rejected", unit=MetricUnit.Count, value=int(outcome in _REJECTED))
+    metrics.add_metric(name="Throttled", unit=MetricUnit.Count, value=int(outcome in _THROTTLED))
+    metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=latency_ms)
+    metrics.add_metric(name="Tokens", unit=MetricUnit.Count, value=tokens)
+    metrics.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=record.cost_usd)
+    settings = record.settings
+    if settings is None or not settings.detailed_metrics:
+        return
+    metrics.add_metric(
+        name=OUTCOME_METRICS.get(outcome, "OutcomeInternalError"), unit=MetricUnit.Count, value=1
+    )
+    if upstream is not None and reached_upstream:
+        metrics.add_metric(name="UpstreamLatency", unit=MetricUnit.Milliseconds, value=upstream.latency_ms)
+        metrics.add_metric(name="Retries", unit=MetricUnit.Count, value=upstream.retries)
+        metrics.add_metric(name="Fallbacks", unit=MetricUnit.Count, value=int(upstream.fallback_used))
+    if record.usage is not None:
+        metrics.add_metric(name="PromptTokens", unit=MetricUnit.Count, value=record.usage.prompt_tokens)
+        metrics.add_metric(
+            name="CompletionTokens", unit=MetricUnit.Count, value=record.usage.completion_tokens
+        )
+        model = model_dimension(record.model, settings)
+        for name, unit, value in (
+            ("ModelTokens", MetricUnit.Count, tokens),
+            ("ModelCostUSD", MetricUnit.NoUnit, record.cost_usd),
+        ):
+            with single_metric(
+                name=name,
+                unit=unit,
+                value=value,
+                namespace=metrics.namespace,
+                default_dimensions=metrics.default_dimensions,
+            ) as metric:
+                metric.add_dimension(name="model", value=model)
+
+
+def model_dimension(model: str | None, settings: Settings) -> str:
+    """Callers choose model names, so only configured ones become dimension values (bounded series)."""
+    if model and (model == settings.model_name or model in settings.model_prices):
+        return model
+    return "other"

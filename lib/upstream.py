@@ -1,0 +1,278 @@
+"""The HTTP call to an OpenAI-compatible model API: one deadline, retries with backoff, a fallback.
+
+Rules, in order of precedence:
+- One `Deadline` covers the whole call, retries and fallback included. No socket wait and no backoff
+  sleep goes past it: each network read gets the time that is left, and a backoff that would end
+  after the deadline is not slept.
+- Connection errors, timeouts, 429 and 5xx are retried (up to `max_retries`) with exponential
+  backoff and jitter, or after the upstream's `Retry-After` when it sends one.
+- 401 re-reads the provider key once, bypassing any cache (a rotated key), and tries again.
+- When the primary endpoint gives up, the fallback endpoint (if any) gets the same treatment.
+- Failures become `UpstreamError` (502) or `UpstreamTimeout` (504) with messages that hold neither
+  the provider key nor the upstream's body.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from http.client import HTTPException
+from typing import Any, Protocol
+
+import requests
+import urllib3
+
+from lib.errors import NotConfigured, UpstreamError, UpstreamTimeout
+
+_CONNECT_TIMEOUT_CAP_S = 5.0
+_READ_CHUNK_BYTES = 64 * 1024
+
+
+class KeySource(Protocol):
+    """Where the provider key comes from. `refresh=True` bypasses any cache (after an upstream 401)."""
+
+    def get_key(self, *, refresh: bool = False) -> str | None: ...
+
+
+class Deadline:
+    """An absolute point in monotonic time; `remaining()` is what any wait may still use."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.seconds = seconds
+        self.expires_at = clock() + seconds
+
+    def remaining(self) -> float:
+        return self.expires_at - self._clock()
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+
+@dataclass
+class CallStats:
+    """What one upstream call took; filled in even when the call fails, for metrics and the access log."""
+
+    attempts: int = 0
+    retries: int = 0
+    fallback_used: bool = False
+    key_refreshed: bool = False
+    maybe_billed: bool = (
+        False  # an attempt failed after the upstream may have generated (and billed) an answer
+    )
+    latency_ms: float = 0.0
+    last_status: int | None = None
+
+
+class _AttemptFailed(Exception):
+    def __init__(self, reason: str, *, retryable: bool, retry_after_s: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        self.retry_after_s = retry_after_s
+
+
+class _KeyRejected(Exception):
+    pass
+
+
+class UpstreamClient:
+    def __init__(
+        self,
+        endpoints: Sequence[str],
+        key_source: KeySource,
+        session: requests.Session,
+        *,
+        max_retries: int = 3,
+        max_response_bytes: int = 8 * 1024 * 1024,
+        backoff_base_s: float = 0.25,
+        backoff_cap_s: float = 4.0,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.endpoints = tuple(endpoints)
+        self._key_source = key_source
+        self._session = session
+        self._max_retries = max_retries
+        self._max_response_bytes = max_response_bytes
+        self._backoff_base_s = backoff_base_s
+        self._backoff_cap_s = backoff_cap_s
+        self._sleep = sleep
+        self._jitter = jitter
+        self._clock = clock
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        payload: dict[str, Any] | None,
+        deadline: Deadline,
+        stats: CallStats | None = None,
+    ) -> dict[str, Any]:
+        """Send `payload` to `path` under each endpoint in turn; return the first JSON object answer."""
+        if not self.endpoints:
+            raise NotConfigured("the model API is not configured: set AI_MODEL_ENDPOINT")
+        stats = stats if stats is not None else CallStats()
+        started = self._clock()
+        failure = "no attempt was made"
+        try:
+            for index, base_url in enumerate(self.endpoints):
+                if deadline.expired():
+                    break
+                stats.fallback_used = index > 0
+                try:
+                    return self._call_endpoint(method, base_url + path, payload, deadline, stats)
+                except _AttemptFailed as exc:
+                    failure = exc.reason
+        finally:
+            stats.latency_ms = (self._clock() - started) * 1000
+        if deadline.expired():
+            raise UpstreamTimeout(f"the model API did not answer within {deadline.seconds:g} s")
+        raise UpstreamError(f"the model API failed after {stats.attempts} attempt(s): {failure}")
+
+    def _call_endpoint(
+        self, method: str, url: str, payload: dict[str, Any] | None, deadline: Deadline, stats: CallStats
+    ) -> dict[str, Any]:
+        key = self._key_source.get_key()
+        retries_left = self._max_retries
+        while True:
+            if deadline.expired():
+                raise _AttemptFailed("deadline reached", retryable=False)
+            stats.attempts += 1
+            try:
+                return self._attempt(method, url, payload, key, deadline, stats)
+            except _KeyRejected:
+                if stats.key_refreshed:
+                    raise _AttemptFailed(
+                        "the provider rejected the API key (HTTP 401)", retryable=False
+                    ) from None
+                stats.key_refreshed = True
+                fresh_key = self._key_source.get_key(refresh=True)
+                if fresh_key == key:
+                    raise _AttemptFailed(
+                        "the provider rejected the API key (HTTP 401)", retryable=False
+                    ) from None
+                key = fresh_key
+            except _AttemptFailed as failure:
+                if not failure.retryable or retries_left <= 0:
+                    raise
+                delay = self._backoff(self._max_retries - retries_left, failure.retry_after_s)
+                if delay >= deadline.remaining():
+                    raise  # sleeping would end past the deadline: give the time to the fallback instead
+                retries_left -= 1
+                stats.retries += 1
+                self._sleep(delay)
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        payload: dict[str, Any] | None,
+        key: str | None,
+        deadline: Deadline,
+        stats: CallStats,
+    ) -> dict[str, Any]:
+        headers = {"Accept": "application/json"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        remaining = deadline.remaining()
+        try:
+            response = self._session.request(
+                method,
+                url,
+                json=payload,
+                headers=headers,
+                timeout=(min(remaining, _CONNECT_TIMEOUT_CAP_S), remaining),
+                stream=True,
+                allow_redirects=False,
+            )
+        except requests.ConnectTimeout:
+            raise _AttemptFailed("timed out connecting", retryable=True) from None
+        except requests.Timeout:
+            stats.maybe_billed = True
+            raise _AttemptFailed("timed out", retryable=True) from None
+        except requests.RequestException as exc:
+            raise _AttemptFailed(f"connection failed ({type(exc).__name__})", retryable=True) from None
+        with response:
+            status = stats.last_status = response.status_code
+            if status == 401:
+                raise _KeyRejected
+            if status == 429 or status >= 500:
+                raise _AttemptFailed(
+                    f"HTTP {status}",
+                    retryable=True,
+                    retry_after_s=_retry_after_s(response.headers.get("Retry-After")),
+                )
+            if not 200 <= status < 300:
+                raise _AttemptFailed(f"HTTP {status}", retryable=False)
+            data = self._read_body(response, deadline, stats)
+        try:
+            parsed = json.loads(data)
+        except (UnicodeDecodeError, ValueError):
+            raise _AttemptFailed("the response was not valid JSON", retryable=False) from None
+        if not isinstance(parsed, dict):
+            raise _AttemptFailed("the response was not a JSON object", retryable=False)
+        return parsed
+
+    def _read_body(self, response: requests.Response, deadline: Deadline, stats: CallStats) -> bytes:
+        """Read the body one network read at a time, so neither the deadline nor the size cap is outrun."""
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self._max_response_bytes:
+            raise _AttemptFailed(
+                f"the response is larger than {self._max_response_bytes} bytes", retryable=False
+            )
+        buffer = bytearray()
+        try:
+            while True:
+                remaining = deadline.remaining()
+                if remaining <= 0:
+                    stats.maybe_billed = True
+                    raise _AttemptFailed("timed out reading the response", retryable=False)
+                _limit_socket_wait(response, remaining)
+                chunk = response.raw.read1(_READ_CHUNK_BYTES, decode_content=True)
+                if not chunk:
+                    return bytes(buffer)
+                buffer += chunk
+                if len(buffer) > self._max_response_bytes:
+                    raise _AttemptFailed(
+                        f"the response is larger than {self._max_response_bytes} bytes", retryable=False
+                    )
+        except _AttemptFailed:
+            raise
+        except (OSError, HTTPException, urllib3.exceptions.HTTPError) as exc:
+            # A reset, a cut chunked body or a socket timeout mid-body: worth another attempt.
+            stats.maybe_billed = True
+            raise _AttemptFailed(f"the response was cut off ({type(exc).__name__})", retryable=True) from None
+
+    def _backoff(self, retry_number: int, retry_after_s: float | None) -> float:
+        if retry_after_s is not None:
+            return retry_after_s
+        ceiling = min(self._backoff_cap_s, self._backoff_base_s * (2**retry_number))
+        return ceiling / 2 + self._jitter() * ceiling / 2  # "equal jitter": grows, yet never in lockstep
+
+
+def _retry_after_s(value: str | None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _limit_socket_wait(response: requests.Response, seconds: float) -> None:
+    """Give the next socket read only the time left, so a server that drips bytes cannot hold us."""
+    connection = getattr(response.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        sock.settimeout(max(seconds, 0.001))

@@ -1,0 +1,314 @@
+"""Turn a request body into a validated `ModelRequest`, or raise a 4xx `GatewayError` that says why.
+
+Three request shapes share one set of rules: `POST /api/generate` (the original design's contract),
+OpenAI chat completions and OpenAI legacy completions. Every rule names the offending parameter.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lib.config import Settings
+from lib.errors import InvalidRequest, NotConfigured, PayloadTooLarge
+
+# Fields the gateway decides itself; anything else in an OpenAI request is passed to the provider
+# unchanged, so tools that send newer parameters (tools, response_format, ...) keep working.
+_CONTROLLED_FIELDS = frozenset(
+    {
+        "model",
+        "messages",
+        "prompt",
+        "max_tokens",
+        "max_completion_tokens",
+        "temperature",
+        "seed",
+        "stream",
+        "stream_options",
+        "n",
+    }
+)
+_MESSAGE_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+_INT64_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """What the upstream is asked for, after validation."""
+
+    kind: str  # "chat" or "completion"
+    model: str
+    max_tokens: int
+    messages: tuple[Mapping[str, Any], ...] = ()
+    prompt: str = ""
+    temperature: float | None = None
+    seed: int | None = None
+    stream: bool = False
+    include_usage: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    prompt_chars: int = 0
+
+    def upstream_path(self) -> str:
+        return "/chat/completions" if self.kind == "chat" else "/completions"
+
+    def upstream_payload(self) -> dict[str, Any]:
+        # Streams are answered from one upstream response: API Gateway buffers the reply anyway.
+        payload: dict[str, Any] = {**self.extra, "model": self.model, "max_tokens": self.max_tokens}
+        if self.kind == "chat":
+            payload["messages"] = list(self.messages)
+        else:
+            payload["prompt"] = self.prompt
+        if self.temperature is not None:
+            payload["temperature"] = self.temperature
+        if self.seed is not None:
+            payload["seed"] = self.seed
+        return payload
+
+    def prompt_text(self) -> str:
+        """The caller's text, for LOG_PROMPTS only."""
+        if self.kind == "completion":
+            return self.prompt
+        return "\n".join(_message_texts(self.messages))
+
+
+def parse_json_body(raw_body: str | None, is_base64: bool, max_bytes: int) -> dict[str, Any]:
+    """Decode the event body (base64 or not), enforce the size cap, and parse a JSON object."""
+    if not raw_body:
+        raise InvalidRequest("the request body is empty; send a JSON object", code="missing_body")
+    # Cheap pre-check before decoding: a base64 body is 4/3 of its bytes, a str at most 4 bytes a char.
+    if len(raw_body) > max_bytes * 4:
+        raise PayloadTooLarge(f"the request body is larger than {max_bytes} bytes")
+    if is_base64:
+        try:
+            data = base64.b64decode(raw_body, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidRequest("the request body is not valid base64", code="invalid_body") from None
+    else:
+        data = raw_body.encode("utf-8", errors="surrogatepass")
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(f"the request body is larger than {max_bytes} bytes")
+    try:
+        parsed = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidRequest(
+            f"the request body is not valid JSON ({_short(exc)})", code="invalid_json"
+        ) from None
+    if not isinstance(parsed, dict):
+        raise InvalidRequest("the request body must be a JSON object", code="invalid_json")
+    return parsed
+
+
+def parse_generate(body: Mapping[str, Any], settings: Settings) -> ModelRequest:
+    """`POST /api/generate`: {"prompt", "max_tokens"?, "temperature"?, "seed"?, "model"?}."""
+    prompt = body.get("prompt")
+    if prompt is None or prompt == "":
+        raise InvalidRequest('missing prompt: send {"prompt": "..."}', param="prompt", code="missing_prompt")
+    if not isinstance(prompt, str):
+        raise InvalidRequest("prompt must be a string", param="prompt")
+    _check_text(prompt, settings, "prompt")
+    _check_domain(body.get("domain"))
+    messages = _with_system_prompt(({"role": "user", "content": prompt},), settings)
+    return ModelRequest(
+        kind="chat",
+        model=_model(body, settings),
+        max_tokens=_max_tokens(body, settings, "max_tokens"),
+        messages=messages,
+        temperature=_temperature(body, settings),
+        seed=_seed(body),
+        prompt_chars=len(prompt),
+    )
+
+
+def parse_chat(body: Mapping[str, Any], settings: Settings) -> ModelRequest:
+    """`POST /v1/chat/completions`, OpenAI's contract."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest(
+            "messages must be a non-empty array of messages", param="messages", code="missing_prompt"
+        )
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise InvalidRequest(f"messages[{index}] must be an object", param=f"messages[{index}]")
+        if message.get("role") not in _MESSAGE_ROLES:
+            raise InvalidRequest(
+                f"messages[{index}].role must be one of {', '.join(sorted(_MESSAGE_ROLES))}",
+                param=f"messages[{index}].role",
+            )
+        content = message.get("content")
+        if not (content is None or isinstance(content, str) or _is_content_parts(content)):
+            raise InvalidRequest(
+                f"messages[{index}].content must be a string or an array of content parts",
+                param=f"messages[{index}].content",
+            )
+    text = "".join(_message_texts(messages))
+    _check_text(text, settings, "messages")
+    _check_single_choice(body)
+    max_tokens_field = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
+    return ModelRequest(
+        kind="chat",
+        model=_model(body, settings),
+        max_tokens=_max_tokens(body, settings, max_tokens_field),
+        messages=_with_system_prompt(tuple(messages), settings),
+        temperature=_temperature(body, settings),
+        seed=_seed(body),
+        stream=_stream(body),
+        include_usage=_include_usage(body),
+        extra=_extra(body),
+        prompt_chars=len(text),
+    )
+
+
+def parse_completion(body: Mapping[str, Any], settings: Settings) -> ModelRequest:
+    """`POST /v1/completions`, OpenAI's legacy contract (one prompt per request)."""
+    prompt = body.get("prompt")
+    if isinstance(prompt, list):
+        if len(prompt) != 1 or not isinstance(prompt[0], str):
+            raise InvalidRequest(
+                "prompt must be a string (or an array of exactly one string)", param="prompt"
+            )
+        prompt = prompt[0]
+    if prompt is None or prompt == "":
+        raise InvalidRequest("missing prompt", param="prompt", code="missing_prompt")
+    if not isinstance(prompt, str):
+        raise InvalidRequest("prompt must be a string", param="prompt")
+    _check_text(prompt, settings, "prompt")
+    _check_single_choice(body)
+    full_prompt = f"{settings.system_prompt}\n\n{prompt}" if settings.system_prompt else prompt
+    return ModelRequest(
+        kind="completion",
+        model=_model(body, settings),
+        max_tokens=_max_tokens(body, settings, "max_tokens"),
+        prompt=full_prompt,
+        temperature=_temperature(body, settings),
+        seed=_seed(body),
+        stream=_stream(body),
+        include_usage=_include_usage(body),
+        extra=_extra(body),
+        prompt_chars=len(prompt),
+    )
+
+
+def _check_text(text: str, settings: Settings, param: str) -> None:
+    if len(text) > settings.max_prompt_chars:
+        raise InvalidRequest(
+            f"the prompt is {len(text)} characters; the limit is {settings.max_prompt_chars}",
+            param=param,
+            code="prompt_too_long",
+        )
+    if settings.blocked_patterns is not None and settings.blocked_patterns.search(text):
+        raise InvalidRequest(
+            "the prompt contains content this gateway does not accept", param=param, code="content_blocked"
+        )
+
+
+def _check_domain(domain: Any) -> None:
+    # Accepted for the original contract; routing by domain is not configured yet (see README).
+    if domain is not None and not isinstance(domain, str):
+        raise InvalidRequest("domain must be a string", param="domain")
+
+
+def _is_content_parts(content: Any) -> bool:
+    return isinstance(content, list) and all(
+        isinstance(part, dict) and isinstance(part.get("type"), str) for part in content
+    )
+
+
+def _message_texts(messages: Any) -> Iterator[str]:
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            yield content
+        elif isinstance(content, list):
+            for part in content:
+                if isinstance(part.get("text"), str):
+                    yield part["text"]
+
+
+def _with_system_prompt(
+    messages: tuple[Mapping[str, Any], ...], settings: Settings
+) -> tuple[Mapping[str, Any], ...]:
+    if not settings.system_prompt:
+        return messages
+    return ({"role": "system", "content": settings.system_prompt}, *messages)
+
+
+def _model(body: Mapping[str, Any], settings: Settings) -> str:
+    model = body.get("model")
+    if model is None or model == "":
+        if settings.model_name is None:
+            raise NotConfigured('no model: set AI_MODEL_NAME or send "model" in the request', param="model")
+        return settings.model_name
+    if not isinstance(model, str) or len(model) > 256:
+        raise InvalidRequest("model must be a string of at most 256 characters", param="model")
+    return model
+
+
+def _max_tokens(body: Mapping[str, Any], settings: Settings, name: str) -> int:
+    value = body.get(name)
+    if value is None:
+        return settings.default_max_tokens
+    if not _is_int(value) or not 1 <= value <= settings.max_tokens_limit:
+        raise InvalidRequest(
+            f"{name} must be a whole number from 1 to {settings.max_tokens_limit}", param=name
+        )
+    return int(value)
+
+
+def _temperature(body: Mapping[str, Any], settings: Settings) -> float | None:
+    value = body.get("temperature")
+    if value is None:
+        return None
+    low, high = settings.temperature_min, settings.temperature_max
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise InvalidRequest(f"temperature must be a number from {low} to {high}", param="temperature")
+    return float(value)
+
+
+def _seed(body: Mapping[str, Any]) -> int | None:
+    value = body.get("seed")
+    if value is None:
+        return None
+    if not _is_int(value) or not -_INT64_MAX - 1 <= value <= _INT64_MAX:
+        raise InvalidRequest("seed must be a whole number (64-bit)", param="seed")
+    return int(value)
+
+
+def _stream(body: Mapping[str, Any]) -> bool:
+    value = body.get("stream", False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidRequest("stream must be true or false", param="stream")
+    return value
+
+
+def _check_single_choice(body: Mapping[str, Any]) -> None:
+    # More choices would multiply the tokens the budget admitted for this request.
+    n = body.get("n")
+    if n is not None and n != 1:
+        raise InvalidRequest("n must be 1: the gateway asks for one completion per request", param="n")
+
+
+def _include_usage(body: Mapping[str, Any]) -> bool:
+    options = body.get("stream_options")
+    if options is None:
+        return False
+    if not isinstance(options, dict):
+        raise InvalidRequest("stream_options must be an object", param="stream_options")
+    return bool(options.get("include_usage", False))
+
+
+def _extra(body: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key not in _CONTROLLED_FIELDS}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).split(":")[0][:80]

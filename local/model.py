@@ -1,0 +1,145 @@
+"""The built-in local model: a small OpenAI-compatible server on loopback, for `make run` without a key.
+
+It is not a language model. It answers deterministically (echoing what it was asked, cut to
+`max_tokens`), and its token counts are honest: they are counts of the tokens it actually read
+and wrote, by its own simple tokenizer (a word, a number, a punctuation mark or a CJK character is
+one token). The gateway reaches it through the same provider code as any real API.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+MODEL_NAME = "modelgate-local"
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+_TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+|[^\w\s]")
+
+
+def tokenize(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def _join(tokens: list[str]) -> str:
+    text = ""
+    for token in tokens:
+        glue = "" if not text or re.match(rf"[^\w{_CJK}]", token) or re.match(rf"[{_CJK}]", token) else " "
+        text += glue + token
+    return text
+
+
+def answer(prompt: str, max_tokens: int) -> tuple[str, int]:
+    """The reply text and its token count, at most `max_tokens` tokens."""
+    tokens = tokenize(f"Local model reply: {prompt}" if prompt else "Local model reply.")
+    kept = tokens[:max_tokens]
+    return _join(kept), len(kept)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "modelgate-local/1"
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/").endswith("/models"):
+            self._send(
+                200,
+                {
+                    "object": "list",
+                    "data": [{"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "modelgate"}],
+                },
+            )
+        else:
+            self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except ValueError:
+            self._send(400, {"error": {"message": "invalid JSON", "type": "invalid_request_error"}})
+            return
+        max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 256)
+        model = body.get("model") or MODEL_NAME
+        created = int(time.time())
+        if self.path.rstrip("/").endswith("/chat/completions"):
+            messages = body.get("messages") or []
+            texts = [m.get("content") for m in messages if isinstance(m.get("content"), str)]
+            user_texts = [
+                m.get("content")
+                for m in messages
+                if m.get("role") == "user" and isinstance(m.get("content"), str)
+            ]
+            text, completion_tokens = answer(user_texts[-1] if user_texts else "", max_tokens)
+            prompt_tokens = sum(len(tokenize(t)) for t in texts)
+            choice: dict[str, Any] = {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "length" if completion_tokens >= max_tokens else "stop",
+            }
+            kind = "chat.completion"
+        elif self.path.rstrip("/").endswith("/completions"):
+            prompt = body.get("prompt") or ""
+            text, completion_tokens = answer(prompt, max_tokens)
+            prompt_tokens = len(tokenize(prompt))
+            choice = {
+                "index": 0,
+                "text": text,
+                "logprobs": None,
+                "finish_reason": "length" if completion_tokens >= max_tokens else "stop",
+            }
+            kind = "text_completion"
+        else:
+            self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+            return
+        self._send(
+            200,
+            {
+                "id": f"local-{uuid.uuid4().hex[:16]}",
+                "object": kind,
+                "created": created,
+                "model": model,
+                "choices": [choice],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+            },
+        )
+
+    def _send(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class LocalModel:
+    """Start with `start()`; `base_url` is what AI_MODEL_ENDPOINT should be."""
+
+    def __init__(self, port: int = 0) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-model", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}/v1"
+
+    def start(self) -> LocalModel:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

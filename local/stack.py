@@ -1,0 +1,48 @@
+"""The local stack behind `make run` and `make invoke`: an embedded AWS and, without AI_MODEL_ENDPOINT,
+the built-in local model. It only sets environment variables; the gateway code is the deployed code."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import ExitStack, contextmanager
+
+from local.aws import LOCAL_TABLE_NAME, EmbeddedAws, create_table
+from local.model import MODEL_NAME, LocalModel
+
+LOCAL_DEFAULTS = {
+    "AUTH_MODE": "none",
+    "POWERTOOLS_SERVICE_NAME": "modelgate",
+    "POWERTOOLS_METRICS_NAMESPACE": "modelgate",
+}
+
+
+@contextmanager
+def local_stack(
+    environ: MutableMapping[str, str] = os.environ, say: Callable[[str], None] = print
+) -> Iterator[None]:
+    with ExitStack() as stack:
+        for name, value in LOCAL_DEFAULTS.items():
+            environ.setdefault(name, value)
+        if not environ.get("AWS_ENDPOINT_URL") and not environ.get("TABLE_NAME"):
+            aws = EmbeddedAws().start()
+            stack.callback(aws.stop)
+            aws.point_environment(environ)
+            create_table(aws.client("dynamodb"), LOCAL_TABLE_NAME)
+            environ["TABLE_NAME"] = LOCAL_TABLE_NAME
+            say(f"AWS: embedded (moto) at {aws.endpoint_url}, table {LOCAL_TABLE_NAME}")
+        else:
+            where = environ.get("AWS_ENDPOINT_URL") or "your AWS account"
+            say(f"AWS: {where}, table {environ.get('TABLE_NAME')}")
+        if environ.get("AI_MODEL_ENDPOINT"):
+            say(f"model endpoint: {environ['AI_MODEL_ENDPOINT']}")
+        else:
+            model = LocalModel().start()
+            stack.callback(model.stop)
+            environ["AI_MODEL_ENDPOINT"] = model.base_url
+            environ.setdefault("AI_MODEL_NAME", MODEL_NAME)
+            say(
+                f"model endpoint: the built-in local model at {model.base_url} "
+                "(not a real model; set AI_MODEL_ENDPOINT and AI_MODEL_API_KEY for one)"
+            )
+        yield

@@ -1,0 +1,149 @@
+"""Shared fixtures. Tests never leave the machine: pytest-socket allows loopback only (pyproject.toml),
+the model API is `FakeUpstream` on 127.0.0.1, and AWS is moto."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from lib import services
+from local.aws import create_table
+from local.events import LambdaContext, http_api_event
+from tests.support.fake_upstream import FakeUpstream
+
+EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
+TABLE_NAME = "modelgate-test"
+# Every variable the gateway reads; each test starts from none of them set.
+_GATEWAY_VARIABLES = (
+    "AI_MODEL_",
+    "MAX_PROMPT_CHARS",
+    "BLOCKED_PATTERNS",
+    "SYSTEM_PROMPT",
+    "TEMPERATURE_",
+    "DEFAULT_MAX_TOKENS",
+    "MAX_TOKENS_LIMIT",
+    "MAX_BODY_BYTES",
+    "AUTH_MODE",
+    "TABLE_NAME",
+    "RATE_LIMIT_",
+    "DAILY_TOKEN_BUDGET",
+    "GLOBAL_DAILY_TOKEN_BUDGET",
+    "CALLER_CACHE_TTL_S",
+    "LOG_PROMPTS",
+    "DETAILED_METRICS",
+    "MODEL_PRICES",
+    "AWS_ENDPOINT_URL",
+)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    text: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+    @property
+    def error(self) -> dict[str, Any]:
+        return self.json["error"]
+
+
+@pytest.fixture
+def upstream() -> Iterator[FakeUpstream]:
+    server = FakeUpstream().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def gateway_env(monkeypatch: pytest.MonkeyPatch, upstream: FakeUpstream) -> Iterator[pytest.MonkeyPatch]:
+    """A configured gateway (no table, AUTH_MODE=none) in front of the fake upstream."""
+    for name in list(os.environ):
+        if name.startswith(_GATEWAY_VARIABLES):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AI_MODEL_ENDPOINT", upstream.base_url)
+    monkeypatch.setenv("AI_MODEL_NAME", "test-model")
+    monkeypatch.setenv("AI_MODEL_API_KEY", "sk-test-provider-key-0123456789abcdef")
+    monkeypatch.setenv("AUTH_MODE", "none")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "modelgate")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "modelgate")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    services.reset()
+    yield monkeypatch
+    services.reset()
+
+
+@pytest.fixture
+def aws(gateway_env: pytest.MonkeyPatch) -> Iterator[Any]:
+    """moto in-process, with the gateway table created from template.yaml; yields a DynamoDB client."""
+    with mock_aws():
+        import boto3
+
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(client, TABLE_NAME)
+        gateway_env.setenv("TABLE_NAME", TABLE_NAME)
+        services.reset()
+        yield client
+        services.reset()
+
+
+def call(
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    headers: dict[str, str] | None = None,
+    raw_body: bytes | None = None,
+    base64_body: bool = False,
+    remaining_s: float = 30.0,
+) -> Reply:
+    """Send one API Gateway v2 event through `handler.api_handler`, as API Gateway would."""
+
+    data = raw_body if raw_body is not None else (json.dumps(body).encode() if body is not None else None)
+    header_items = list((headers or {"content-type": "application/json"}).items())
+    event = http_api_event(method, path, body=data, headers=header_items)
+    if base64_body and data is not None:
+        event["body"] = base64.b64encode(data).decode()
+        event["isBase64Encoded"] = True
+    return invoke_event(event, remaining_s=remaining_s)
+
+
+def invoke_event(event: dict[str, Any], remaining_s: float = 30.0) -> Reply:
+    import handler
+
+    response = handler.api_handler(event, LambdaContext(timeout_s=remaining_s))
+    raw = response.get("body") or ""
+    text = base64.b64decode(raw).decode() if response.get("isBase64Encoded") else raw
+    headers = {name.lower(): str(value) for name, value in (response.get("headers") or {}).items()}
+    return Reply(int(response["statusCode"]), headers, text)
+
+
+def load_event(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((EVENTS_DIR / name).read_text(encoding="utf-8"))
+    return loaded
+
+
+def log_lines(output: str) -> list[dict[str, Any]]:
+    """The JSON lines the handler printed (access lines, EMF blobs, warnings)."""
+    lines = []
+    for line in output.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                lines.append(json.loads(line))
+            except ValueError:
+                continue
+    return lines

@@ -1,0 +1,210 @@
+"""The upstream client against a real loopback HTTP server: retries, backoff, deadline, fallback."""
+
+import time
+
+import pytest
+import requests
+
+from lib.errors import NotConfigured, UpstreamError, UpstreamTimeout
+from lib.provider_keys import StaticKeySource
+from lib.upstream import CallStats, Deadline, UpstreamClient
+from tests.support.fake_upstream import Behaviour, FakeUpstream
+
+PAYLOAD = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+PROVIDER_KEY = "sk-provider-secret-abcdef0123456789"
+
+
+class RotatingKeys:
+    """A key source whose `refresh` returns the next key, like a secret after rotation."""
+
+    def __init__(self, *keys):
+        self.keys = list(keys)
+        self.refreshes = 0
+
+    def get_key(self, *, refresh=False):
+        if refresh and len(self.keys) > 1:
+            self.refreshes += 1
+            self.keys.pop(0)
+        return self.keys[0]
+
+
+def make_client(*urls, key_source=None, sleeps=None, **options):
+    recorded = sleeps if sleeps is not None else []
+    return UpstreamClient(
+        urls,
+        key_source or StaticKeySource(PROVIDER_KEY),
+        requests.Session(),
+        sleep=lambda seconds: (recorded.append(seconds), time.sleep(seconds)),
+        jitter=lambda: 0.5,
+        backoff_base_s=0.01,
+        **options,
+    )
+
+
+@pytest.fixture
+def second_upstream():
+    server = FakeUpstream().start()
+    yield server
+    server.stop()
+
+
+def test_a_normal_answer_sends_the_key_and_payload(upstream):
+    body = make_client(upstream.base_url).call("POST", "/chat/completions", PAYLOAD, Deadline(5))
+    assert body["choices"][0]["message"]["content"] == "hello from upstream"
+    sent = upstream.received[0]
+    assert sent.path == "/v1/chat/completions"
+    assert sent.headers["Authorization"] == f"Bearer {PROVIDER_KEY}"
+    assert sent.body == PAYLOAD
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503])
+def test_transient_statuses_are_retried(upstream, status):
+    upstream.then(Behaviour(status, {"error": {}}), Behaviour(status, {"error": {}}))
+    stats = CallStats()
+    body = make_client(upstream.base_url).call("POST", "/chat/completions", PAYLOAD, Deadline(5), stats)
+    assert body["usage"]["total_tokens"] == 15
+    assert (stats.attempts, stats.retries) == (3, 2)
+
+
+def test_backoff_grows_exponentially(upstream):
+    upstream.then(*[Behaviour(503, {}) for _ in range(3)])
+    sleeps = []
+    make_client(upstream.base_url, sleeps=sleeps).call("POST", "/chat/completions", PAYLOAD, Deadline(5))
+    # base 0.01 s, equal jitter fixed at 0.5: 0.75 * 0.01 * 2**n
+    assert sleeps == pytest.approx([0.0075, 0.015, 0.03])
+
+
+def test_retry_after_is_honoured(upstream):
+    upstream.then(Behaviour(429, {}, headers={"Retry-After": "1"}))
+    sleeps = []
+    make_client(upstream.base_url, sleeps=sleeps).call("POST", "/chat/completions", PAYLOAD, Deadline(5))
+    assert sleeps == [1.0]
+
+
+def test_a_retry_after_past_the_deadline_is_not_slept(upstream):
+    upstream.then(Behaviour(429, {}, headers={"Retry-After": "30"}))
+    sleeps = []
+    started = time.monotonic()
+    with pytest.raises(UpstreamError) as error:
+        make_client(upstream.base_url, sleeps=sleeps).call("POST", "/chat/completions", PAYLOAD, Deadline(2))
+    assert sleeps == []
+    assert time.monotonic() - started < 1
+    assert "HTTP 429" in error.value.message
+
+
+def test_retries_stop_at_the_configured_count(upstream):
+    upstream.then(*[Behaviour(500, {}) for _ in range(10)])
+    stats = CallStats()
+    with pytest.raises(UpstreamError) as error:
+        make_client(upstream.base_url, max_retries=3).call(
+            "POST", "/chat/completions", PAYLOAD, Deadline(5), stats
+        )
+    assert stats.attempts == 4 and stats.retries == 3
+    assert len(upstream.received) == 4
+    assert "4 attempt(s)" in error.value.message and "HTTP 500" in error.value.message
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 422])
+def test_client_errors_are_not_retried(upstream, status):
+    upstream.then(Behaviour(status, {"error": {"message": "raw upstream detail"}}))
+    with pytest.raises(UpstreamError) as error:
+        make_client(upstream.base_url).call("POST", "/chat/completions", PAYLOAD, Deadline(5))
+    assert len(upstream.received) == 1
+    assert "raw upstream detail" not in error.value.message
+
+
+def test_a_slow_upstream_ends_at_the_deadline(upstream):
+    upstream.then(*[Behaviour(delay_s=3) for _ in range(4)])
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout):
+        make_client(upstream.base_url).call("POST", "/chat/completions", PAYLOAD, Deadline(0.6))
+    assert time.monotonic() - started < 1.2
+
+
+def test_a_dripping_body_cannot_outrun_the_deadline(upstream):
+    upstream.then(Behaviour(drip_s=0.05))  # ~300 bytes at 20 bytes/s would take 15 s
+    started = time.monotonic()
+    stats = CallStats()
+    with pytest.raises(UpstreamTimeout):
+        make_client(upstream.base_url).call("POST", "/chat/completions", PAYLOAD, Deadline(0.8), stats)
+    assert time.monotonic() - started < 1.4
+    assert stats.maybe_billed
+
+
+def test_a_reset_connection_is_retried(upstream):
+    upstream.then(Behaviour(reset=True))
+    stats = CallStats()
+    body = make_client(upstream.base_url).call("POST", "/chat/completions", PAYLOAD, Deadline(5), stats)
+    assert body["id"] == "up-123" and stats.retries == 1
+
+
+def test_a_body_cut_short_is_retried(upstream):
+    upstream.then(Behaviour(cut_after=20))
+    stats = CallStats()
+    make_client(upstream.base_url).call("POST", "/chat/completions", PAYLOAD, Deadline(5), stats)
+    assert stats.retries == 1
+
+
+def test_invalid_json_is_an_upstream_error(upstream):
+    upstream.then(Behaviour(body=b"<html>proxy error</html>"))
+    with pytest.raises(UpstreamError) as error:
+        make_client(upstream.base_url).call("POST", "/chat/completions", PAYLOAD, Deadline(5))
+    assert "not valid JSON" in error.value.message
+    assert "proxy error" not in error.value.message
+
+
+def test_a_huge_body_is_refused_without_reading_it_all(upstream):
+    upstream.then(Behaviour(body=b'{"x": "' + b"a" * 300_000 + b'"}'))
+    with pytest.raises(UpstreamError) as error:
+        make_client(upstream.base_url, max_response_bytes=100_000).call(
+            "POST", "/chat/completions", PAYLOAD, Deadline(5)
+        )
+    assert "larger than 100000 bytes" in error.value.message
+
+
+def test_the_fallback_serves_when_the_primary_fails(upstream, second_upstream):
+    upstream.then(*[Behaviour(503, {}) for _ in range(4)])
+    stats = CallStats()
+    body = make_client(upstream.base_url, second_upstream.base_url).call(
+        "POST", "/chat/completions", PAYLOAD, Deadline(5), stats
+    )
+    assert body["id"] == "up-123"
+    assert stats.fallback_used and len(second_upstream.received) == 1
+
+
+def test_an_unreachable_primary_falls_back(second_upstream):
+    dead = "http://127.0.0.1:9/v1"  # discard port: nothing listens
+    stats = CallStats()
+    make_client(dead, second_upstream.base_url, max_retries=0).call(
+        "POST", "/chat/completions", PAYLOAD, Deadline(5), stats
+    )
+    assert stats.fallback_used
+
+
+def test_a_401_rereads_the_key_once_and_succeeds(upstream):
+    upstream.valid_keys = {"sk-new-key-after-rotation-0000"}
+    keys = RotatingKeys("sk-old-key-before-rotation-000", "sk-new-key-after-rotation-0000")
+    stats = CallStats()
+    make_client(upstream.base_url, key_source=keys).call(
+        "POST", "/chat/completions", PAYLOAD, Deadline(5), stats
+    )
+    assert keys.refreshes == 1 and stats.key_refreshed and stats.retries == 0
+
+
+def test_a_second_401_is_a_clear_502_not_a_loop(upstream):
+    upstream.valid_keys = {"sk-nobody-has-this-one-000000"}
+    keys = RotatingKeys("sk-old-key-before-rotation-000", "sk-new-key-after-rotation-0000", "sk-third")
+    with pytest.raises(UpstreamError) as error:
+        make_client(upstream.base_url, key_source=keys).call(
+            "POST", "/chat/completions", PAYLOAD, Deadline(5)
+        )
+    assert keys.refreshes == 1
+    assert len(upstream.received) == 2
+    assert "rejected the API key" in error.value.message
+    assert "sk-" not in error.value.message
+
+
+def test_no_endpoint_is_a_503_naming_the_variable():
+    with pytest.raises(NotConfigured) as error:
+        make_client().call("POST", "/chat/completions", PAYLOAD, Deadline(5))
+    assert "AI_MODEL_ENDPOINT" in error.value.message

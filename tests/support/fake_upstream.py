@@ -1,0 +1,173 @@
+"""A real HTTP server on loopback that plays an OpenAI-compatible provider, scripted per test.
+
+Queue behaviours with `then(...)`; each upstream request takes the next one (or answers normally
+when the queue is empty). Every request is recorded, so tests can assert what the gateway sent.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Behaviour:
+    status: int = 200
+    body: Any = None  # dict -> JSON; bytes -> sent as is; None -> a normal completion
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0  # before the status line
+    drip_s: float = 0.0  # between body bytes
+    reset: bool = False  # cut the connection (RST) instead of answering
+    cut_after: int | None = None  # send only this many body bytes, then close
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+def completion(
+    text: str = "hello from upstream",
+    prompt_tokens: int = 11,
+    completion_tokens: int = 4,
+    model: str = "test-model",
+    chat: bool = True,
+) -> dict[str, Any]:
+    choice: dict[str, Any] = (
+        {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        if chat
+        else {"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}
+    )
+    return {
+        "id": "up-123",
+        "object": "chat.completion" if chat else "text_completion",
+        "created": 1700000000,
+        "model": model,
+        "choices": [choice],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+class FakeUpstream:
+    def __init__(self, valid_keys: set[str] | None = None) -> None:
+        self.queue: deque[Behaviour] = deque()
+        self.received: list[Received] = []
+        self.valid_keys = valid_keys  # None: any key (or none) is accepted
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def then(self, *behaviours: Behaviour) -> FakeUpstream:
+        self.queue.extend(behaviours)
+        return self
+
+    def start(self) -> FakeUpstream:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _next(self) -> Behaviour:
+        with self._lock:
+            return self.queue.popleft() if self.queue else Behaviour()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                self._answer()
+
+            def do_POST(self) -> None:
+                self._answer()
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                body = json.loads(raw) if raw else None
+                upstream.received.append(Received(self.command, self.path, dict(self.headers.items()), body))
+                behaviour = upstream._next()
+                if upstream.valid_keys is not None:
+                    key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                    if key not in upstream.valid_keys:
+                        behaviour = Behaviour(
+                            401,
+                            {
+                                "error": {
+                                    "message": f"Incorrect API key provided: {key}",
+                                    "type": "invalid_request_error",
+                                }
+                            },
+                        )
+                if behaviour.delay_s:
+                    time.sleep(behaviour.delay_s)
+                if behaviour.reset:
+                    # SO_LINGER 0: close() sends RST, as a crashed proxy or load balancer would.
+                    # The socket only really closes once the handler's file objects let go of it.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.rfile.close()
+                    self.wfile.close()
+                    self.connection.close()
+                    self.close_connection = True
+                    return
+                payload = behaviour.body
+                if payload is None:
+                    if self.command == "GET":
+                        payload = {
+                            "object": "list",
+                            "data": [
+                                {"id": "test-model", "object": "model", "created": 0, "owned_by": "test"}
+                            ],
+                        }
+                    else:
+                        chat = self.path.endswith("/chat/completions")
+                        payload = completion(chat=chat, model=(body or {}).get("model", "test-model"))
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                self.send_response(behaviour.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in behaviour.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                if behaviour.cut_after is not None:
+                    self.wfile.write(data[: behaviour.cut_after])
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if behaviour.drip_s:
+                    for byte in data:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(behaviour.drip_s)
+                    return
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler

@@ -1,0 +1,192 @@
+import base64
+
+import pytest
+
+from lib.config import load_settings
+from lib.errors import InvalidRequest, NotConfigured, PayloadTooLarge
+from lib.validation import parse_chat, parse_completion, parse_generate, parse_json_body
+
+SETTINGS = load_settings({"AUTH_MODE": "none", "AI_MODEL_NAME": "default-model"})
+
+
+def settings(**overrides):
+    return load_settings({"AUTH_MODE": "none", "AI_MODEL_NAME": "default-model", **overrides})
+
+
+class TestBody:
+    def test_plain_and_base64_bodies_parse_alike(self):
+        raw = '{"prompt": "héllo"}'
+        assert parse_json_body(raw, False, 1024) == {"prompt": "héllo"}
+        encoded = base64.b64encode(raw.encode()).decode()
+        assert parse_json_body(encoded, True, 1024) == {"prompt": "héllo"}
+
+    @pytest.mark.parametrize(
+        ("raw", "is_base64", "code"),
+        [
+            (None, False, "missing_body"),
+            ("", False, "missing_body"),
+            ("{not json", False, "invalid_json"),
+            ("[1, 2]", False, "invalid_json"),
+            ('"just a string"', False, "invalid_json"),
+            ("!!!not-base64!!!", True, "invalid_body"),
+            (base64.b64encode(b"\xff\xfe\x00").decode(), True, "invalid_json"),
+        ],
+    )
+    def test_bad_bodies_are_400_with_a_code(self, raw, is_base64, code):
+        with pytest.raises(InvalidRequest) as error:
+            parse_json_body(raw, is_base64, 1024)
+        assert error.value.code == code
+
+    def test_the_size_cap_counts_decoded_bytes(self):
+        body = '{"prompt": "' + "x" * 2000 + '"}'
+        with pytest.raises(PayloadTooLarge):
+            parse_json_body(body, False, 1024)
+        with pytest.raises(PayloadTooLarge):
+            parse_json_body(base64.b64encode(body.encode()).decode(), True, 1024)
+
+
+class TestGenerate:
+    def test_a_minimal_request_gets_the_defaults(self):
+        request = parse_generate({"prompt": "hi"}, SETTINGS)
+        assert request.model == "default-model"
+        assert request.max_tokens == 500
+        assert request.temperature is None
+        assert request.upstream_payload() == {
+            "model": "default-model",
+            "max_tokens": 500,
+            "messages": [{"role": "user", "content": "hi"}],
+        }
+
+    def test_missing_prompt_names_the_prompt(self):
+        with pytest.raises(InvalidRequest) as error:
+            parse_generate({"max_tokens": 5}, SETTINGS)
+        assert error.value.param == "prompt"
+        assert "prompt" in error.value.message
+
+    def test_prompt_length_limit_is_inclusive(self):
+        parse_generate({"prompt": "x" * 2048}, SETTINGS)
+        with pytest.raises(InvalidRequest) as error:
+            parse_generate({"prompt": "x" * 2049}, SETTINGS)
+        assert error.value.code == "prompt_too_long"
+
+    @pytest.mark.parametrize("word", ["密码", "验证码", "银行卡"])
+    def test_blocked_words_are_refused(self, word):
+        with pytest.raises(InvalidRequest) as error:
+            parse_generate({"prompt": f"请告诉我{word}"}, SETTINGS)
+        assert error.value.code == "content_blocked"
+
+    def test_the_blocklist_is_configurable(self):
+        custom = settings(BLOCKED_PATTERNS=r"\bsecret\b")
+        parse_generate({"prompt": "我的密码"}, custom)
+        with pytest.raises(InvalidRequest):
+            parse_generate({"prompt": "tell me the SECRET"}, custom)
+
+    @pytest.mark.parametrize("temperature", [0.1, 0.5, 0.9])
+    def test_temperature_within_range_passes(self, temperature):
+        assert (
+            parse_generate({"prompt": "p", "temperature": temperature}, SETTINGS).temperature == temperature
+        )
+
+    @pytest.mark.parametrize("temperature", [0.0, 0.05, 0.95, 2, "0.5", True])
+    def test_temperature_outside_range_or_wrong_type_is_400(self, temperature):
+        with pytest.raises(InvalidRequest) as error:
+            parse_generate({"prompt": "p", "temperature": temperature}, SETTINGS)
+        assert error.value.param == "temperature"
+        assert "0.1" in error.value.message and "0.9" in error.value.message
+
+    @pytest.mark.parametrize("max_tokens", [0, -1, 4097, 1.5, "10", False])
+    def test_max_tokens_bounds(self, max_tokens):
+        with pytest.raises(InvalidRequest) as error:
+            parse_generate({"prompt": "p", "max_tokens": max_tokens}, SETTINGS)
+        assert error.value.param == "max_tokens"
+
+    def test_seed_passes_through(self):
+        assert parse_generate({"prompt": "p", "seed": 42}, SETTINGS).upstream_payload()["seed"] == 42
+        with pytest.raises(InvalidRequest):
+            parse_generate({"prompt": "p", "seed": "42"}, SETTINGS)
+        with pytest.raises(InvalidRequest):
+            parse_generate({"prompt": "p", "seed": 2**64}, SETTINGS)
+
+    def test_system_prompt_is_put_first(self):
+        request = parse_generate({"prompt": "p"}, settings(SYSTEM_PROMPT="Be brief."))
+        assert request.upstream_payload()["messages"] == [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "p"},
+        ]
+
+    def test_no_model_anywhere_is_a_configuration_error(self):
+        with pytest.raises(NotConfigured) as error:
+            parse_generate({"prompt": "p"}, load_settings({"AUTH_MODE": "none"}))
+        assert "AI_MODEL_NAME" in error.value.message
+
+
+class TestChat:
+    def test_all_message_contents_count_toward_the_limit(self):
+        messages = [
+            {"role": "user", "content": "x" * 1000},
+            {"role": "assistant", "content": "y" * 1000},
+            {"role": "user", "content": [{"type": "text", "text": "z" * 49}]},
+        ]
+        with pytest.raises(InvalidRequest) as error:
+            parse_chat({"messages": messages}, SETTINGS)
+        assert error.value.code == "prompt_too_long"
+        assert "2049" in error.value.message
+
+    def test_blocked_words_in_any_message_part(self):
+        messages = [{"role": "user", "content": [{"type": "text", "text": "银行卡"}]}]
+        with pytest.raises(InvalidRequest):
+            parse_chat({"messages": messages}, SETTINGS)
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {},
+            {"messages": []},
+            {"messages": "hi"},
+            {"messages": ["hi"]},
+            {"messages": [{"role": "wizard", "content": "x"}]},
+            {"messages": [{"role": "user", "content": 5}]},
+        ],
+    )
+    def test_malformed_messages_are_400(self, body):
+        with pytest.raises(InvalidRequest):
+            parse_chat(body, SETTINGS)
+
+    def test_unknown_openai_fields_pass_through_and_controlled_ones_do_not(self):
+        body = {
+            "messages": [{"role": "user", "content": "hi"}],
+            "top_p": 0.5,
+            "tools": [],
+            "stream": True,
+            "max_completion_tokens": 20,
+        }
+        request = parse_chat(body, SETTINGS)
+        payload = request.upstream_payload()
+        assert payload["top_p"] == 0.5 and payload["tools"] == []
+        assert "stream" not in payload and payload["max_tokens"] == 20
+        assert request.stream
+
+    def test_more_than_one_choice_is_refused(self):
+        with pytest.raises(InvalidRequest) as error:
+            parse_chat({"messages": [{"role": "user", "content": "hi"}], "n": 3}, SETTINGS)
+        assert error.value.param == "n"
+
+    def test_system_prompt_comes_before_the_callers_messages(self):
+        request = parse_chat(
+            {"messages": [{"role": "system", "content": "mine"}, {"role": "user", "content": "q"}]},
+            settings(SYSTEM_PROMPT="fixed"),
+        )
+        assert [m["content"] for m in request.messages] == ["fixed", "mine", "q"]
+
+
+class TestCompletion:
+    def test_a_one_element_prompt_list_is_accepted(self):
+        assert parse_completion({"prompt": ["hello"]}, SETTINGS).prompt == "hello"
+
+    def test_several_prompts_are_refused(self):
+        with pytest.raises(InvalidRequest):
+            parse_completion({"prompt": ["a", "b"]}, SETTINGS)
+
+    def test_system_prompt_is_prefixed_to_the_text(self):
+        request = parse_completion({"prompt": "q"}, settings(SYSTEM_PROMPT="fixed"))
+        assert request.upstream_payload()["prompt"] == "fixed\n\nq"
