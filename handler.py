@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lib import telemetry
 from lib.api import create_app
 
-# Powertools reads these variables itself; the fallbacks only keep a bare `sam local invoke` (no env.json)
-# from failing to flush metrics for want of a namespace.
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "modelgate")
+# Powertools reads POWERTOOLS_SERVICE_NAME itself (lib/'s child loggers must agree with this one).
+# The namespace fallback only keeps a bare `sam local invoke` (no env.json) from failing to flush.
+logger = Logger()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "modelgate")
 app = create_app()
 

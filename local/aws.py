@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import MutableMapping
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from local.template import table_definition
 
@@ -20,20 +22,43 @@ _FAKE_CREDENTIALS = {
 }
 
 
+def serialized(app: Any) -> Any:
+    """Apply one AWS request at a time.
+
+    DynamoDB applies each conditional write atomically; moto's backend does not lock, so two
+    concurrent UpdateItems could both pass a condition that only one may pass. The lock restores
+    DynamoDB's guarantee, which the rate limiter (and its concurrency tests) rely on.
+    """
+    lock = threading.Lock()
+
+    def locked(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        with lock:
+            return list(app(environ, start_response))
+
+    return locked
+
+
 class EmbeddedAws:
+    """moto's server (as ThreadedMotoServer runs it) on a free loopback port, with serialized requests."""
+
     def __init__(self) -> None:
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
         self.endpoint_url = ""
 
     def start(self) -> EmbeddedAws:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call would drown the output
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint_url = f"http://{host}:{port}"
+        app = serialized(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-aws", daemon=True)
+        self._thread.start()
+        self.endpoint_url = f"http://127.0.0.1:{self._server.server_port}"
         return self
 
     def stop(self) -> None:
-        self._server.stop()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
 
     def point_environment(self, environ: MutableMapping[str, str] = os.environ) -> None:
         """Make every boto3 client (ours included) talk to this server, with placeholder credentials."""

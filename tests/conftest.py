@@ -4,6 +4,7 @@ the model API is `FakeUpstream` on 127.0.0.1, and AWS is moto."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -13,6 +14,10 @@ from typing import Any
 
 import pytest
 from moto import mock_aws
+
+# Before any test module imports lib/: powertools' child loggers take the service name at import.
+os.environ["POWERTOOLS_SERVICE_NAME"] = "modelgate"
+os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "modelgate"
 
 from lib import services
 from local.aws import create_table
@@ -98,6 +103,40 @@ def aws(gateway_env: pytest.MonkeyPatch) -> Iterator[Any]:
         services.reset()
         yield client
         services.reset()
+
+
+class Output:
+    """What the handler printed: log lines (powertools' stream handler) and EMF blobs (printed)."""
+
+    def __init__(self, buffer: io.StringIO, capsys: pytest.CaptureFixture[str]) -> None:
+        self._buffer = buffer
+        self._capsys = capsys
+        self._printed = ""
+
+    def text(self) -> str:
+        self._printed += self._capsys.readouterr().out
+        return self._buffer.getvalue() + self._printed
+
+    def lines(self) -> list[dict[str, Any]]:
+        return log_lines(self.text())
+
+    def access_lines(self) -> list[dict[str, Any]]:
+        return [line for line in self.lines() if line.get("message") == "request"]
+
+    def metric_blobs(self) -> list[dict[str, Any]]:
+        return [line for line in self.lines() if "_aws" in line]
+
+
+@pytest.fixture
+def output(capsys: pytest.CaptureFixture[str]) -> Iterator[Output]:
+    import handler
+
+    buffer = io.StringIO()
+    stream_handler = handler.logger.registered_handler
+    previous = stream_handler.setStream(buffer)  # type: ignore[attr-defined]
+    capsys.readouterr()
+    yield Output(buffer, capsys)
+    stream_handler.setStream(previous)  # type: ignore[attr-defined]
 
 
 def call(

@@ -1,0 +1,180 @@
+"""`make bench`: what the gateway adds to a request, measured on this machine.
+
+1. Gateway overhead: the same chat request N times through `handler.api_handler` and N times
+   directly to the same loopback upstream (the built-in local model); overhead = the difference
+   at p50 and p99. Logging and EMF stay on (they are part of every request) and go to /dev/null.
+2. The same through the DynamoDB-backed limits (moto in-process), with the AWS API calls per
+   request counted from botocore's own events.
+3. Cold import of `handler` beside `import boto3` (the floor every Python Lambda pays), in fresh
+   interpreters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import requests
+
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "1000"))
+IMPORT_RUNS = int(os.environ.get("BENCH_IMPORT_RUNS", "7"))
+BODY = b'{"messages": [{"role": "user", "content": "How far is the moon?"}], "max_tokens": 32}'
+
+
+def percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+@contextlib.contextmanager
+def stdout_to_devnull() -> Iterator[None]:
+    """Silence fd 1 (powertools' handlers hold their own reference to sys.stdout)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(devnull)
+        os.close(saved)
+
+
+def timed(action: Callable[[], Any], count: int) -> list[float]:
+    for _ in range(min(50, count)):  # warm connections and caches
+        action()
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def gateway_samples(count: int) -> tuple[list[float], list[float]]:
+    from local.events import LambdaContext, http_api_event
+    from local.model import LocalModel
+
+    model = LocalModel().start()
+    os.environ.update({"AI_MODEL_ENDPOINT": model.base_url, "AI_MODEL_NAME": "modelgate-local"})
+    import handler
+
+    session = requests.Session()
+
+    def direct() -> None:
+        session.post(
+            model.base_url + "/chat/completions", data=BODY, headers={"Content-Type": "application/json"}
+        ).raise_for_status()
+
+    def through_gateway() -> None:
+        event = http_api_event(
+            "POST", "/v1/chat/completions", body=BODY, headers=[("content-type", "application/json")]
+        )
+        response = handler.api_handler(event, LambdaContext())
+        assert response["statusCode"] == 200, response
+
+    with stdout_to_devnull():
+        direct_ms = timed(direct, count)
+        gateway_ms = timed(through_gateway, count)
+    model.stop()
+    return direct_ms, gateway_ms
+
+
+def aws_calls_per_request(count: int) -> tuple[Counter[str], list[float]]:
+    """Through the table-backed limits: which AWS operations one request makes, counted by botocore."""
+    from moto import mock_aws
+
+    from lib import services
+    from local.aws import create_table
+    from local.events import LambdaContext, http_api_event
+    from local.model import LocalModel
+
+    calls: Counter[str] = Counter()
+    model = LocalModel().start()
+    os.environ.update(
+        {
+            "AI_MODEL_ENDPOINT": model.base_url,
+            "TABLE_NAME": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "RATE_LIMIT_RPM": "100000",
+            "RATE_LIMIT_BURST": "100000",
+            "DAILY_TOKEN_BUDGET": "1000000000",
+        }
+    )
+    import handler
+
+    with mock_aws():
+        import boto3
+
+        create_table(boto3.client("dynamodb"), "bench")
+        services.reset()
+        built = services.get_services()
+        client = built.limiter._table._client  # type: ignore[union-attr]  # the one the gateway uses
+        client.meta.events.register("before-call", lambda model, **_: calls.update([model.name]))
+
+        def through_gateway() -> None:
+            event = http_api_event(
+                "POST", "/v1/chat/completions", body=BODY, headers=[("content-type", "application/json")]
+            )
+            assert handler.api_handler(event, LambdaContext())["statusCode"] == 200
+
+        with stdout_to_devnull():
+            samples = timed(through_gateway, count)
+    model.stop()
+    services.reset()
+    total_requests = count + min(50, count)
+    return Counter({name: round(value / total_requests, 2) for name, value in calls.items()}), samples
+
+
+def import_ms(statement: str) -> float:
+    code = f"import time; t = time.perf_counter(); {statement}; print((time.perf_counter() - t) * 1000)"
+    runs = [
+        float(subprocess.check_output([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": "."}))
+        for _ in range(IMPORT_RUNS)
+    ]
+    return statistics.median(runs)
+
+
+def main() -> None:
+    os.environ.update(
+        {
+            "AUTH_MODE": "none",
+            "POWERTOOLS_SERVICE_NAME": "modelgate",
+            "POWERTOOLS_METRICS_NAMESPACE": "modelgate",
+        }
+    )
+    for name in ("TABLE_NAME", "AWS_ENDPOINT_URL", "AI_MODEL_API_KEY", "AI_MODEL_SECRET_ID"):
+        os.environ.pop(name, None)
+    direct_ms, gateway_ms = gateway_samples(REQUESTS)
+    print(f"gateway overhead, {REQUESTS} chat requests to the same loopback upstream (no table):")
+    print(f"  {'':24}{'p50 ms':>10}{'p99 ms':>10}")
+    for label, samples in (("direct to upstream", direct_ms), ("through api_handler", gateway_ms)):
+        print(f"  {label:24}{percentile(samples, 0.5):>10.3f}{percentile(samples, 0.99):>10.3f}")
+    print(
+        f"  {'overhead (difference)':24}{percentile(gateway_ms, 0.5) - percentile(direct_ms, 0.5):>10.3f}"
+        f"{percentile(gateway_ms, 0.99) - percentile(direct_ms, 0.99):>10.3f}"
+    )
+
+    calls, limited_ms = aws_calls_per_request(min(REQUESTS, 300))
+    print("with DynamoDB limits (moto in-process, so latency here is moto's, not DynamoDB's):")
+    print(f"  AWS API calls per request: {dict(calls)} (total {sum(calls.values()):g})")
+    print(f"  latency p50 {percentile(limited_ms, 0.5):.3f} ms, p99 {percentile(limited_ms, 0.99):.3f} ms")
+
+    print(f"cold import, median of {IMPORT_RUNS} fresh interpreters:")
+    print(f"  import boto3     {import_ms('import boto3'):8.1f} ms  (the floor)")
+    print(f"  import handler   {import_ms('import handler'):8.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""Admin command: client keys and usage, straight from the table.
+
+    python -m lib.admin keys create --name NAME [--rpm N] [--burst N] [--daily-tokens N]
+    python -m lib.admin keys list
+    python -m lib.admin keys disable KEY_ID
+    python -m lib.admin keys enable KEY_ID
+    python -m lib.admin usage
+
+The table is --table, else TABLE_NAME, else the TableName output of --stack (a deployed stack).
+A new key is printed once, by `create`, and never again: the table holds only its SHA-256.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from lib.callers import caller_id_for_hash, hash_key, new_client_key
+from lib.store import LIMITS_PARTITION, KeyRecords, StoreError, Table
+
+_MAX_LIMIT = 10**12
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= _MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"{value} must be between 1 and {_MAX_LIMIT}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m lib.admin", description="modelgate client keys and usage"
+    )
+    parser.add_argument(
+        "--table", help="DynamoDB table (default: TABLE_NAME, or the stack's TableName output)"
+    )
+    parser.add_argument(
+        "--stack", default=os.environ.get("STACK"), help="CloudFormation stack to read the table from"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    keys = commands.add_parser("keys", help="create, list, disable or enable client keys")
+    actions = keys.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="create a key and print it once")
+    create.add_argument("--name", required=True, help="who the key is for (shown in usage)")
+    create.add_argument("--rpm", type=positive_int, help="requests per minute (default RATE_LIMIT_RPM)")
+    create.add_argument("--burst", type=positive_int, help="burst size (default: the rpm)")
+    create.add_argument(
+        "--daily-tokens", type=positive_int, help="daily token budget (default DAILY_TOKEN_BUDGET)"
+    )
+    actions.add_parser("list", help="list keys (never the keys themselves)")
+    for action in ("disable", "enable"):
+        toggle = actions.add_parser(action, help=f"{action} a key by its id (key_...)")
+        toggle.add_argument("key_id")
+    commands.add_parser("usage", help="today's and this month's tokens and cost per caller")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, dynamodb_client: Any = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "keys" and args.action == "create" and len(args.name) > 100:
+        parser.error("--name must be at most 100 characters")
+    try:
+        client = dynamodb_client or _dynamodb_client()
+        table = Table(
+            client, args.table or os.environ.get("TABLE_NAME") or _table_from_stack(args.stack, parser)
+        )
+        if args.command == "usage":
+            print_usage(table, out)
+        elif args.action == "create":
+            create_key(KeyRecords(table), args, out)
+        elif args.action == "list":
+            list_keys(KeyRecords(table), out)
+        else:
+            return set_enabled(KeyRecords(table), args.key_id, args.action == "enable", out)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def create_key(records: KeyRecords, args: argparse.Namespace, out: TextIO) -> None:
+    key = new_client_key()
+    key_hash = hash_key(key)
+    attributes: dict[str, Any] = {
+        "name": args.name,
+        "enabled": True,
+        "caller_id": caller_id_for_hash(key_hash),
+        "created_at": int(time.time()),
+    }
+    for field in ("rpm", "burst", "daily_tokens"):
+        if getattr(args, field) is not None:
+            attributes[field] = getattr(args, field)
+    records.create(key_hash, attributes)
+    print(f"key id:  {attributes['caller_id']}", file=out)
+    print(f"key:     {key}", file=out)
+    print("Store the key now: it is not kept and cannot be shown again.", file=out)
+
+
+def list_keys(records: KeyRecords, out: TextIO) -> None:
+    rows = [
+        [
+            item.get("caller_id", ""),
+            item.get("name", ""),
+            "yes" if item.get("enabled", True) else "no",
+            str(item.get("rpm", "default")),
+            str(item.get("burst", "default")),
+            str(item.get("daily_tokens", "default")),
+            time.strftime("%Y-%m-%d", time.gmtime(int(item.get("created_at", 0)))),
+        ]
+        for item in sorted(records.all(), key=lambda item: int(item.get("created_at", 0)))
+    ]
+    _print_table(["key id", "name", "enabled", "rpm", "burst", "daily tokens", "created"], rows, out)
+
+
+def set_enabled(records: KeyRecords, key_id: str, enabled: bool, out: TextIO) -> int:
+    prefix = key_id.removeprefix("key_")
+    if len(prefix) != 12 or any(c not in "0123456789abcdef" for c in prefix):
+        print(
+            f"error: {key_id!r} is not a key id (key_ followed by 12 hex digits; see `keys list`)",
+            file=sys.stderr,
+        )
+        return 2
+    matches = records.find_by_prefix(prefix)
+    if not matches:
+        print(f"error: no key with id {key_id}", file=sys.stderr)
+        return 1
+    for item in matches:
+        records.set_enabled(item["sk"], enabled)
+    print(f"{key_id}: {'enabled' if enabled else 'disabled'}", file=out)
+    return 0
+
+
+def print_usage(table: Table, out: TextIO, now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    day = time.strftime("%Y%m%d", time.gmtime(now))
+    month = day[:6]
+    names = {item.get("caller_id"): item.get("name", "") for item in table.query_partition("KEYS")}
+    rows = []
+    totals = [0, 0.0, 0, 0.0]
+    for item in table.query_partition(LIMITS_PARTITION):
+        if item["sk"].startswith("#"):
+            continue
+        figures = [
+            int(item.get(f"tokens_{day}", 0)),
+            float(item.get(f"cost_{day}", 0.0)),
+            int(item.get(f"tokens_{month}", 0)),
+            float(item.get(f"cost_{month}", 0.0)),
+        ]
+        totals = [total + figure for total, figure in zip(totals, figures, strict=True)]
+        rows.append(
+            [
+                item["sk"],
+                names.get(item["sk"], item.get("name", "")),
+                str(item.get(f"requests_{day}", 0)),
+                str(figures[0]),
+                f"{figures[1]:.4f}",
+                str(figures[2]),
+                f"{figures[3]:.4f}",
+            ]
+        )
+    rows.sort(key=lambda row: -int(row[5]))
+    rows.append(["total", "", "", str(totals[0]), f"{totals[1]:.4f}", str(totals[2]), f"{totals[3]:.4f}"])
+    print(f"usage for {day[:4]}-{day[4:6]}-{day[6:]} (UTC) and {month[:4]}-{month[4:]}", file=out)
+    _print_table(
+        ["caller", "name", "requests today", "tokens today", "cost today $", "tokens month", "cost month $"],
+        rows,
+        out,
+    )
+
+
+def _print_table(headers: list[str], rows: list[list[str]], out: TextIO) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
+    for row in [headers, ["-" * width for width in widths], *rows]:
+        print(
+            "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip(),
+            file=out,
+        )
+
+
+def _table_from_stack(stack: str | None, parser: argparse.ArgumentParser) -> str:
+    if not stack:
+        parser.error("no table: pass --table, set TABLE_NAME, or pass --stack for a deployed stack")
+    import boto3
+
+    outputs = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    for output in outputs:
+        if output["OutputKey"] == "TableName":
+            return str(output["OutputValue"])
+    parser.error(f"stack {stack} has no TableName output")
+    raise AssertionError("unreachable")
+
+
+def _dynamodb_client() -> Any:
+    import boto3
+
+    return boto3.client("dynamodb")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

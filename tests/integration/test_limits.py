@@ -1,0 +1,381 @@
+"""Rate limits and budgets on DynamoDB (moto): exact under concurrency, shared across processes."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from lib import admin, services
+from lib.callers import Caller
+from lib.config import load_settings
+from lib.errors import BudgetExceeded, RateLimited, StoreUnavailable
+from lib.limits import Limiter
+from lib.store import Table
+from local.aws import EmbeddedAws, create_table
+from tests.conftest import TABLE_NAME, call
+from tests.support.fake_upstream import Behaviour
+
+REPO = Path(__file__).resolve().parents[2]
+T0 = 1_795_000_000.0  # a fixed instant (2026-11-18 09:46:40 UTC), far from midnight
+
+
+class Clock:
+    def __init__(self, now=T0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def limiter(client, clock, **env):
+    settings = load_settings({"AUTH_MODE": "none", "TABLE_NAME": TABLE_NAME, **env})
+    return Limiter(Table(client, TABLE_NAME), settings, clock=clock)
+
+
+def caller(rpm=60, burst=5, daily_tokens=5000, caller_id="key_abc"):
+    return Caller(caller_id, "tester", rpm, burst, daily_tokens)
+
+
+@pytest.fixture
+def embedded_aws():
+    """A moto server on loopback (what `make run` uses), for tests that need real concurrency."""
+    aws = EmbeddedAws().start()
+    create_table(aws.client("dynamodb"), TABLE_NAME)
+    yield aws
+    aws.stop()
+
+
+class TestTokenBucket:
+    def test_burst_then_refusal_with_retry_after(self, aws):
+        clock = Clock()
+        gate = limiter(aws, clock)
+        who = caller(rpm=60, burst=3)
+        for _ in range(3):
+            gate.admit(who, 0)
+        with pytest.raises(RateLimited) as refused:
+            gate.admit(who, 0)
+        assert refused.value.retry_after_s == 1
+        assert refused.value.status == 429 and refused.value.code == "rate_limit_exceeded"
+
+    def test_the_bucket_refills_at_the_configured_rate(self, aws):
+        clock = Clock()
+        gate = limiter(aws, clock)
+        who = caller(rpm=6, burst=2)  # one token every 10 s
+        gate.admit(who, 0)
+        gate.admit(who, 0)
+        with pytest.raises(RateLimited) as refused:
+            gate.admit(who, 0)
+        assert refused.value.retry_after_s == 10
+        clock.now += 9.9
+        with pytest.raises(RateLimited):
+            gate.admit(who, 0)
+        clock.now += 0.1
+        gate.admit(who, 0)  # exactly one token came back
+        with pytest.raises(RateLimited):
+            gate.admit(who, 0)
+        clock.now += 60  # long idle: the bucket is full again, but never above the burst
+        gate.admit(who, 0)
+        gate.admit(who, 0)
+        with pytest.raises(RateLimited):
+            gate.admit(who, 0)
+
+    def test_fifty_concurrent_requests_admit_exactly_n(self, embedded_aws):
+        limit = 7
+        clock = Clock()
+        who = caller(rpm=1, burst=limit)  # no refill within the test
+        outcomes = Counter()
+        lock = threading.Lock()
+        barrier = threading.Barrier(50)
+
+        def one_container():
+            # Each thread is its own "container": its own client and in-memory state, real HTTP calls.
+            gate = limiter(embedded_aws.client("dynamodb"), clock)
+            barrier.wait()
+            try:
+                gate.admit(who, 0)
+                outcome = "admitted"
+            except RateLimited:
+                outcome = "refused"
+            with lock:
+                outcomes[outcome] += 1
+
+        threads = [threading.Thread(target=one_container) for _ in range(50)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert outcomes == {"admitted": limit, "refused": 50 - limit}
+
+    def test_the_common_path_is_one_write_and_no_read(self, aws):
+        calls = []
+        aws.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
+        clock = Clock()
+        gate = limiter(aws, clock)
+        who = caller(rpm=600, burst=100)
+        admission = gate.admit(who, 50)  # idle shape
+        gate.settle(admission, 20, 0.0)
+        gate.admit(who, 50)  # busy shape, guessed from the remembered state
+        assert calls == ["UpdateItem", "UpdateItem", "UpdateItem"]
+
+
+class TestBudget:
+    def test_refused_once_recorded_usage_reaches_the_budget(self, aws):
+        clock = Clock()
+        gate = limiter(aws, clock)
+        who = caller(daily_tokens=100)
+        admission = gate.admit(who, 80)
+        gate.settle(admission, 60, 0.0)
+        admission = gate.admit(who, 80)  # 60 < 100: admitted
+        gate.settle(admission, 45, 0.0)  # 105: over by at most this one request
+        with pytest.raises(BudgetExceeded) as refused:
+            gate.admit(who, 1)
+        assert refused.value.code == "budget_exceeded" and refused.value.status == 429
+        assert refused.value.retry_after_s == 86_400 - int(T0) % 86_400
+        clock.now += 86_400  # the next day's window starts from zero
+        gate.admit(who, 1)
+
+    def test_reservations_of_requests_in_flight_count(self, aws):
+        gate = limiter(aws, Clock())
+        who = caller(daily_tokens=100)
+        gate.admit(who, 100)  # in flight, reserved the whole budget
+        with pytest.raises(BudgetExceeded):
+            gate.admit(who, 1)
+
+    def test_usage_reports_what_is_left(self, aws):
+        gate = limiter(aws, Clock())
+        who = caller(daily_tokens=1000)
+        gate.settle(gate.admit(who, 100), 30, 0.002)
+        report = gate.usage(who)
+        assert report["requests_today"] == 1 and report["tokens_today"] == 30
+        assert report["remaining_tokens_today"] == 970 and report["tokens_this_month"] == 30
+        assert report["cost_usd_this_month"] == pytest.approx(0.002)
+
+    def test_a_global_budget_stops_every_caller(self, aws):
+        gate = limiter(aws, Clock(), GLOBAL_DAILY_TOKEN_BUDGET="50")
+        gate.settle(gate.admit(caller(caller_id="key_a"), 10), 60, 0.0)
+        with pytest.raises(BudgetExceeded) as refused:
+            gate.admit(caller(caller_id="key_b"), 10)
+        assert "global" in refused.value.message
+
+
+class TestThroughTheHandler:
+    def test_429_with_retry_after_in_the_openai_shape(self, aws, gateway_env):
+        gateway_env.setenv("RATE_LIMIT_RPM", "60")
+        gateway_env.setenv("RATE_LIMIT_BURST", "2")
+        services.reset()
+        statuses = [call("POST", "/api/generate", {"prompt": "p"}).status for _ in range(2)]
+        refused = call("POST", "/api/generate", {"prompt": "p"})
+        assert statuses == [200, 200]
+        assert refused.status == 429 and int(refused.headers["retry-after"]) >= 1
+        assert refused.error["type"] == "rate_limit_error" and refused.error["code"] == "rate_limit_exceeded"
+
+    def test_budget_exceeded_after_real_usage(self, aws, gateway_env, upstream):
+        gateway_env.setenv("DAILY_TOKEN_BUDGET", "15")
+        services.reset()
+        assert call("POST", "/api/generate", {"prompt": "p"}).status == 200  # the upstream reports 15 tokens
+        refused = call("POST", "/api/generate", {"prompt": "p"})
+        assert refused.status == 429 and refused.error["code"] == "budget_exceeded"
+        assert len(upstream.received) == 1
+        usage = call("GET", "/v1/usage").json
+        assert usage["tokens_today"] == 15 and usage["remaining_tokens_today"] == 0
+
+    def test_a_failed_call_that_may_have_been_billed_is_charged_its_reservation(
+        self, aws, gateway_env, upstream
+    ):
+        gateway_env.setenv("AI_MODEL_TIMEOUT_S", "0.5")
+        services.reset()
+        upstream.then(*[Behaviour(delay_s=2) for _ in range(4)])
+        assert call("POST", "/api/generate", {"prompt": "12345", "max_tokens": 10}).status == 504
+        assert call("GET", "/v1/usage").json["tokens_today"] == 15  # 5 prompt characters + 10 max_tokens
+
+    def test_a_refused_upstream_call_is_not_charged(self, aws, upstream):
+        upstream.then(*[Behaviour(500, {}) for _ in range(4)])
+        assert call("POST", "/api/generate", {"prompt": "12345", "max_tokens": 10}).status == 502
+        assert call("GET", "/v1/usage").json["tokens_today"] == 0
+
+    def test_store_down_fails_closed_by_default(self, aws, gateway_env, upstream):
+        gateway_env.setenv("TABLE_NAME", "no-such-table")
+        services.reset()
+        reply = call("POST", "/api/generate", {"prompt": "p"})
+        assert reply.status == 503 and reply.error["code"] == "store_unavailable"
+        assert upstream.received == []
+
+    def test_store_down_fails_open_when_asked(self, aws, gateway_env, upstream, output):
+        gateway_env.setenv("TABLE_NAME", "no-such-table")
+        gateway_env.setenv("RATE_LIMIT_FAIL_MODE", "open")
+        services.reset()
+        assert call("POST", "/api/generate", {"prompt": "p"}).status == 200
+        assert len(upstream.received) == 1
+        assert (
+            output.access_lines()[-1]["store_failures"] == 2
+        )  # the admission and the settlement both failed
+
+
+class TestClientKeys:
+    @pytest.fixture
+    def keyed(self, aws, gateway_env):
+        gateway_env.setenv("AUTH_MODE", "keys")
+        services.reset()
+        out = io.StringIO()
+        assert (
+            admin.main(
+                ["--table", TABLE_NAME, "keys", "create", "--name", "alice", "--rpm", "100"],
+                out=out,
+                dynamodb_client=aws,
+            )
+            == 0
+        )
+        text = out.getvalue()
+        key = text.split("key:")[1].split()[0]
+        key_id = text.split("key id:")[1].split()[0]
+        return key, key_id
+
+    def test_a_created_key_works_with_bearer_and_x_api_key(self, keyed):
+        key, key_id = keyed
+        assert (
+            call("POST", "/api/generate", {"prompt": "p"}, headers={"Authorization": f"Bearer {key}"}).status
+            == 200
+        )
+        usage = call("GET", "/v1/usage", headers={"x-api-key": key}).json
+        assert usage["caller"] == key_id and usage["name"] == "alice"
+        assert usage["limits"]["requests_per_minute"] == 100 and usage["requests_today"] == 1
+
+    @pytest.mark.parametrize(
+        ("headers", "says"),
+        [
+            ({}, "missing client key"),
+            ({"Authorization": "Basic abc"}, "malformed Authorization"),
+            ({"Authorization": "Bearer"}, "malformed Authorization"),
+            ({"Authorization": "Bearer a b"}, "malformed"),
+            ({"Authorization": "Bearer mg-unknown-key-0123456789abcdef"}, "unknown client key"),
+        ],
+    )
+    def test_missing_malformed_or_unknown_keys_are_401(self, keyed, upstream, headers, says):
+        reply = call("POST", "/api/generate", {"prompt": "p"}, headers=headers)
+        assert reply.status == 401 and says in reply.error["message"]
+        assert reply.error["type"] == "authentication_error"
+        assert upstream.received == []
+
+    def test_a_disabled_key_is_refused_and_can_be_enabled_again(self, keyed, aws, gateway_env):
+        gateway_env.setenv("CALLER_CACHE_TTL_S", "0")
+        services.reset()
+        key, key_id = keyed
+        assert (
+            admin.main(
+                ["--table", TABLE_NAME, "keys", "disable", key_id], out=io.StringIO(), dynamodb_client=aws
+            )
+            == 0
+        )
+        reply = call("POST", "/api/generate", {"prompt": "p"}, headers={"x-api-key": key})
+        assert reply.status == 401 and reply.error["code"] == "key_disabled"
+        admin.main(["--table", TABLE_NAME, "keys", "enable", key_id], out=io.StringIO(), dynamodb_client=aws)
+        assert call("POST", "/api/generate", {"prompt": "p"}, headers={"x-api-key": key}).status == 200
+
+    def test_the_key_is_never_stored_or_logged_in_clear(self, keyed, aws, output):
+        key, _ = keyed
+        call("POST", "/api/generate", {"prompt": "p"}, headers={"Authorization": f"Bearer {key}"})
+        call("POST", "/api/generate", {"prompt": "p"}, headers={"Authorization": f"Bearer {key}x"})
+        items = aws.scan(TableName=TABLE_NAME)["Items"]
+        assert items and key not in json.dumps(items)
+        listing = io.StringIO()
+        admin.main(["--table", TABLE_NAME, "keys", "list"], out=listing, dynamodb_client=aws)
+        assert "alice" in listing.getvalue() and key not in listing.getvalue()
+        logged = output.text()
+        assert len(output.access_lines()) == 2 and key not in logged
+
+    def test_key_lookups_are_cached(self, keyed, aws):
+        key, _ = keyed
+        call("GET", "/v1/usage", headers={"x-api-key": key})  # builds the services' own client
+        client = services.get_services().limiter._table._client
+        calls = []
+        client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
+        for _ in range(3):
+            call("POST", "/api/generate", {"prompt": "p"}, headers={"x-api-key": key})
+        assert Counter(calls) == {"UpdateItem": 6}
+
+
+class TestAdmin:
+    @pytest.mark.parametrize(
+        "bad", [["--rpm", "0"], ["--rpm", "ten"], ["--daily-tokens", "-5"], ["--burst", "1.5"]]
+    )
+    def test_bad_numbers_are_refused(self, aws, bad, capsys):
+        with pytest.raises(SystemExit) as exit_:
+            admin.main(["--table", TABLE_NAME, "keys", "create", "--name", "x", *bad], dynamodb_client=aws)
+        assert exit_.value.code == 2
+        assert "error" in capsys.readouterr().err
+        assert aws.scan(TableName=TABLE_NAME)["Items"] == []
+
+    def test_unknown_key_id_is_an_error(self, aws, capsys):
+        assert admin.main(["--table", TABLE_NAME, "keys", "disable", "nonsense"], dynamodb_client=aws) == 2
+        assert (
+            admin.main(["--table", TABLE_NAME, "keys", "disable", "key_0123456789ab"], dynamodb_client=aws)
+            == 1
+        )
+
+    def test_no_table_is_a_clear_error(self, aws, gateway_env, capsys):
+        gateway_env.delenv("TABLE_NAME", raising=False)
+        gateway_env.delenv("STACK", raising=False)
+        with pytest.raises(SystemExit):
+            admin.main(["keys", "list"], dynamodb_client=aws)
+        assert "TABLE_NAME" in capsys.readouterr().err
+
+    def test_usage_table_per_caller(self, aws):
+        gate = limiter(aws, Clock())
+        gate.settle(gate.admit(caller(caller_id="key_aaaaaaaaaaaa"), 10), 120, 0.012)
+        gate.settle(gate.admit(caller(caller_id="key_bbbbbbbbbbbb"), 10), 30, 0.003)
+        out = io.StringIO()
+        admin.print_usage(Table(aws, TABLE_NAME), out, now=T0)
+        lines = out.getvalue().splitlines()
+        assert lines[0].startswith("usage for 2026-11-18")
+        assert lines[3].split()[:5] == ["key_aaaaaaaaaaaa", "tester", "1", "120", "0.0120"]
+        assert lines[-1].split() == ["total", "150", "0.0150", "150", "0.0150"]
+
+
+def test_two_processes_share_one_limit_and_budget(tmp_path):
+    """Two separate processes (two "containers") against one moto server on loopback."""
+    aws = EmbeddedAws().start()
+    try:
+        create_table(aws.client("dynamodb"), TABLE_NAME)
+        env = {
+            **os.environ,
+            "AWS_ENDPOINT_URL": aws.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "TABLE_NAME": TABLE_NAME,
+            "PYTHONPATH": str(REPO),
+            "START_AT": str(time.time() + 3),
+        }
+        worker = [sys.executable, "-m", "tests.support.limit_worker"]
+        processes = [
+            subprocess.Popen(worker, env=env, cwd=REPO, stdout=subprocess.PIPE, text=True) for _ in range(2)
+        ]
+        results = [json.loads(process.communicate(timeout=120)[0]) for process in processes]
+        item = aws.client("dynamodb").get_item(
+            TableName=TABLE_NAME, Key={"pk": {"S": "LIMITS"}, "sk": {"S": "key_shared00000"}}
+        )["Item"]
+    finally:
+        aws.stop()
+    admitted = sum(result["admitted"] for result in results)
+    assert admitted == 10  # burst 10, no refill (fixed clock), 2 x 15 attempts
+    assert sum(result["budget_refused"] for result in results) == 0
+    assert all(result["admitted"] > 0 for result in results), results
+    day = time.strftime("%Y%m%d", time.gmtime(1_795_000_000))
+    assert item[f"tokens_{day}"] == {"N": "70"}  # every admitted request's real usage, from both processes
+    assert item[f"requests_{day}"] == {"N": "10"}
+
+
+def test_store_unavailable_is_never_a_500(gateway_env):
+    gateway_env.setenv("TABLE_NAME", "t")
+    gateway_env.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    services.reset()
+    reply = call("POST", "/api/generate", {"prompt": "p"})
+    assert reply.status == 503 and isinstance(StoreUnavailable("x"), Exception)
+    assert reply.error["code"] == "store_unavailable"

@@ -1,0 +1,41 @@
+"""One "container" for the two-process test: admits 15 requests against the shared table, prints counts."""
+
+import json
+import os
+import time
+
+import boto3
+
+from lib.callers import Caller
+from lib.config import load_settings
+from lib.errors import BudgetExceeded, RateLimited
+from lib.limits import Limiter
+from lib.store import Table
+
+FIXED_NOW = 1_795_000_000.0
+
+
+def main() -> None:
+    table_name = os.environ["TABLE_NAME"]
+    settings = load_settings({"AUTH_MODE": "none", "TABLE_NAME": table_name})
+    gate = Limiter(Table(boto3.client("dynamodb"), table_name), settings, clock=lambda: FIXED_NOW)
+    who = Caller("key_shared00000", "shared", rpm=1, burst=10, daily_tokens=1_000_000)
+    start_at = float(os.environ["START_AT"])
+    time.sleep(max(0.0, start_at - time.time()))  # both processes start admitting together
+    counts = {"admitted": 0, "rate_refused": 0, "budget_refused": 0}
+    for _ in range(15):
+        try:
+            admission = gate.admit(who, 5)
+        except RateLimited:
+            counts["rate_refused"] += 1
+            continue
+        except BudgetExceeded:
+            counts["budget_refused"] += 1
+            continue
+        counts["admitted"] += 1
+        gate.settle(admission, 7, 0.0)
+    print(json.dumps(counts))
+
+
+if __name__ == "__main__":
+    main()
