@@ -46,6 +46,24 @@ bench: $(STAMP)
 invoke: $(STAMP)
 	$(PY) -m local.invoke $(EVENT)
 
+# Client keys and usage of a deployed stack (STACK, default modelgate) or of TABLE_NAME.
+ADMIN := $(PY) -m lib.admin --stack $(STACK)
+keys-create: $(STAMP)
+	$(ADMIN) keys create --name "$(NAME)" $(if $(RPM),--rpm $(RPM)) $(if $(BURST),--burst $(BURST)) \
+		$(if $(DAILY_TOKENS),--daily-tokens $(DAILY_TOKENS))
+
+keys-list: $(STAMP)
+	$(ADMIN) keys list
+
+keys-disable: $(STAMP)
+	$(ADMIN) keys disable "$(KEY_ID)"
+
+keys-enable: $(STAMP)
+	$(ADMIN) keys enable "$(KEY_ID)"
+
+usage: $(STAMP)
+	$(ADMIN) usage
+
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
