@@ -4,9 +4,11 @@ the model API is `FakeUpstream` on 127.0.0.1, and AWS is moto."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,16 +129,56 @@ class Output:
         return [line for line in self.lines() if "_aws" in line]
 
 
-@pytest.fixture
-def output(capsys: pytest.CaptureFixture[str]) -> Iterator[Output]:
+class _Tee(io.StringIO):
+    def __init__(self, *streams: Any) -> None:
+        super().__init__()
+        self._streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self._streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self._streams:
+            stream.flush()
+
+
+@contextlib.contextmanager
+def recording_logs() -> Iterator[io.StringIO]:
+    """Copy everything the gateway's logger writes (its children too) into a buffer."""
     import handler
 
     buffer = io.StringIO()
     stream_handler = handler.logger.registered_handler
-    previous = stream_handler.setStream(buffer)  # type: ignore[attr-defined]
+    previous = stream_handler.stream  # type: ignore[attr-defined]
+    stream_handler.setStream(_Tee(previous, buffer))  # type: ignore[attr-defined]
+    try:
+        yield buffer
+    finally:
+        stream_handler.setStream(previous)  # type: ignore[attr-defined]
+
+
+# What a provider key, a client key or an Authorization header looks like in this suite.
+SECRET_PATTERN = re.compile(r"sk-[A-Za-z0-9_-]{8,}|mg-[A-Za-z0-9_-]{20,}|Bearer\s+[A-Za-z0-9_-]")
+
+
+@pytest.fixture(autouse=True)
+def _no_secret_in_any_log_line(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every log line of every test is scanned: no provider key, client key or Authorization value."""
+    with recording_logs() as logged:
+        yield
+    if request.node.get_closest_marker("logs_a_secret_on_purpose"):
+        return
+    leaked = SECRET_PATTERN.findall(logged.getvalue())
+    assert not leaked, f"secret-looking values were logged: {leaked[:3]}"
+
+
+@pytest.fixture
+def output(capsys: pytest.CaptureFixture[str]) -> Iterator[Output]:
     capsys.readouterr()
-    yield Output(buffer, capsys)
-    stream_handler.setStream(previous)  # type: ignore[attr-defined]
+    with recording_logs() as buffer:
+        yield Output(buffer, capsys)
 
 
 def call(

@@ -1,0 +1,162 @@
+"""template.yaml, read with its CloudFormation tags: what it deploys is what the README promises."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from local.template import load_template
+
+TEMPLATE = load_template()
+RESOURCES = TEMPLATE["Resources"]
+PARAMETERS = TEMPLATE["Parameters"]
+
+
+def of_type(kind):
+    return {name: resource for name, resource in RESOURCES.items() if resource["Type"] == kind}
+
+
+def test_the_api_function_runs_on_a_supported_python_on_arm_within_30_seconds():
+    function = RESOURCES["ApiFunction"]
+    properties = {**TEMPLATE["Globals"]["Function"], **function["Properties"]}
+    runtime = re.fullmatch(r"python3\.(\d+)", properties["Runtime"])
+    assert runtime and int(runtime.group(1)) >= 12
+    assert properties["Architectures"] == ["arm64"]
+    assert properties["Timeout"] <= 30
+    assert properties["Handler"] == "handler.api_handler"
+    # Packaged by the Makefile's build target: handler.py, lib/ and runtime requirements only.
+    assert function["Metadata"]["BuildMethod"] == "makefile"
+
+
+def test_the_build_target_leaves_tests_and_dev_dependencies_out():
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("build-ApiFunction build-RotationFunction:")[1].split("\n\n")[0]
+    assert "cp handler.py" in recipe and "cp -r lib" in recipe and "-r requirements.txt" in recipe
+    assert "tests" not in recipe and "requirements-dev" not in recipe and "local" not in recipe
+
+
+def test_the_api_is_an_http_api_with_the_url_as_output():
+    assert of_type("AWS::Serverless::HttpApi")
+    event = RESOURCES["ApiFunction"]["Properties"]["Events"]["Proxy"]
+    assert event["Type"] == "HttpApi" and event["Properties"]["Method"] == "ANY"
+    assert "ApiUrl" in TEMPLATE["Outputs"]
+
+
+def test_the_table_is_the_one_from_the_design():
+    table = RESOURCES["GatewayTable"]["Properties"]
+    assert {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]} == {"pk": "HASH", "sk": "RANGE"}
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_the_function_may_only_get_and_update_items():
+    statements = [
+        statement
+        for policy in RESOURCES["ApiFunction"]["Properties"]["Policies"]
+        for statement in policy["Statement"]
+    ]
+    table_statements = [s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"])]
+    assert table_statements[0]["Action"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    assert table_statements[0]["Resource"] == {"Fn::GetAtt": ["GatewayTable", "Arn"]}
+
+
+def alarm_expression(alarm):
+    return next(metric["Expression"] for metric in alarm["Properties"]["Metrics"] if "Expression" in metric)
+
+
+def test_error_rate_alarm_is_over_5_percent_in_5_minutes():
+    alarm = RESOURCES["ErrorRateAlarm"]["Properties"]
+    assert PARAMETERS["ErrorRateThresholdPercent"]["Default"] == 5
+    assert alarm["Threshold"] == {"Ref": "ErrorRateThresholdPercent"}
+    assert alarm["EvaluationPeriods"] == 1
+    stats = {m["Id"]: m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m}
+    assert {stat["Metric"]["MetricName"] for stat in stats.values()} == {"Errors", "Requests"}
+    assert all(stat["Period"] == 300 for stat in stats.values())
+    assert "100 * errors / requests" in alarm_expression(RESOURCES["ErrorRateAlarm"])
+
+
+def test_upstream_failure_alarm_is_over_30_percent_for_10_minutes_in_a_row():
+    alarm = RESOURCES["UpstreamFailureAlarm"]["Properties"]
+    assert PARAMETERS["UpstreamFailureThresholdPercent"]["Default"] == 30
+    assert alarm["EvaluationPeriods"] == 10 and alarm["DatapointsToAlarm"] == 10
+    stats = [m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m]
+    assert all(stat["Period"] == 60 for stat in stats)
+    assert {stat["Metric"]["MetricName"] for stat in stats} == {"UpstreamFailures", "UpstreamCalls"}
+
+
+def test_daily_token_alarm_is_a_share_of_the_budget():
+    alarm = RESOURCES["DailyTokenBudgetAlarm"]["Properties"]
+    assert alarm["Threshold"] == {"Ref": "DailyTokenAlarmPercent"}
+    assert PARAMETERS["AlarmDailyTokenBudget"]["Default"] == 5000
+    assert alarm_expression(RESOURCES["DailyTokenBudgetAlarm"]) == {
+        "Fn::Sub": "100 * tokens / ${AlarmDailyTokenBudget}"
+    }
+
+
+@pytest.mark.parametrize(
+    ("alarm", "metric"), [("ApiFunctionErrorsAlarm", "Errors"), ("ApiFunctionThrottlesAlarm", "Throttles")]
+)
+def test_lambda_errors_and_throttles_alarm(alarm, metric):
+    properties = RESOURCES[alarm]["Properties"]
+    assert properties["Namespace"] == "AWS/Lambda" and properties["MetricName"] == metric
+
+
+def test_p99_latency_alarm_threshold_is_a_parameter():
+    properties = RESOURCES["LatencyP99Alarm"]["Properties"]
+    assert properties["ExtendedStatistic"] == "p99"
+    assert properties["Threshold"] == {"Ref": "LatencyP99ThresholdMs"}
+
+
+def test_every_alarm_notifies_the_topic_with_an_optional_email():
+    for name, alarm in of_type("AWS::CloudWatch::Alarm").items():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+    subscription = RESOURCES["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail" and PARAMETERS["AlarmEmail"]["Default"] == ""
+
+
+def test_custom_metric_alarms_use_metrics_the_handler_emits():
+    from lib.telemetry import OUTCOME_METRICS
+
+    emitted = {
+        "Requests",
+        "Errors",
+        "UpstreamCalls",
+        "UpstreamFailures",
+        "Rejected",
+        "Throttled",
+        "Latency",
+        "Tokens",
+        "CostUSD",
+        *OUTCOME_METRICS.values(),
+    }
+    text = json.dumps(RESOURCES)
+    used = set(re.findall(r'"Namespace": "modelgate", "MetricName": "(\w+)"', text))
+    used |= {m for m in re.findall(r'\[\\"modelgate\\", \\"(\w+)\\"', text)}
+    assert used and used <= emitted
+
+
+def test_the_dashboard_shows_what_the_issue_asks_and_is_valid_json():
+    body, variables = RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    rendered = re.sub(r"\$\{[^}]+\}", "1", body)
+    widgets = json.loads(rendered)["widgets"]
+    titles = " | ".join(widget["properties"]["title"] for widget in widgets)
+    for needed in (
+        "Requests",
+        "Error rate",
+        "Latency",
+        "Tokens per day against the budget",
+        "Rate-limited",
+        "cost",
+    ):
+        assert needed.lower() in titles.lower()
+    stats = {
+        m[-1].get("stat") for w in widgets for m in w["properties"]["metrics"] if isinstance(m[-1], dict)
+    }
+    assert {"p50", "p99"} <= stats
+    assert variables == {"Service": {"Ref": "AWS::StackName"}}
+
+
+def test_logs_are_kept_for_a_limited_time():
+    log_group = RESOURCES["ApiLogGroup"]["Properties"]
+    assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert PARAMETERS["LogRetentionDays"]["Default"] == 14
