@@ -8,7 +8,7 @@ PORT ?= 3000
 EVENT ?= events/generate.json
 STACK ?= modelgate
 
-.PHONY: help install run test lint format bench invoke keys-create keys-list keys-disable keys-enable usage rotate cost clean
+.PHONY: help install run test lint format bench invoke keys-create keys-list keys-disable keys-enable usage set-key add-spare-key rotate cost clean
 
 help:
 	@echo "make run      serve the gateway at http://127.0.0.1:$(PORT) (embedded AWS, built-in model)"
@@ -63,6 +63,17 @@ keys-enable: $(STAMP)
 
 usage: $(STAMP)
 	$(ADMIN) usage
+
+# The provider key of a deployed stack: set it (hidden prompt), add a spare for the rotation pool,
+# or rotate now.
+set-key: $(STAMP)
+	$(ADMIN) provider-key set
+
+add-spare-key: $(STAMP)
+	$(ADMIN) provider-key set --spare
+
+rotate: $(STAMP)
+	$(ADMIN) rotate
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

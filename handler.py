@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lib import telemetry
+from lib import rotation, services, telemetry
 from lib.api import create_app
 
 # Powertools reads POWERTOOLS_SERVICE_NAME itself (lib/'s child loggers must agree with this one).
@@ -27,3 +27,9 @@ def api_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]
     response = app.resolve(event, context)
     telemetry.finish(record, int(response.get("statusCode", 500)), logger, metrics)
     return response
+
+
+@logger.inject_lambda_context
+def rotation_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
+    """Secrets Manager's four rotation steps, or the scheduled rotation of an SSM parameter."""
+    return rotation.handle(event, services.build_rotation())

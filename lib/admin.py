@@ -5,21 +5,30 @@
     python -m lib.admin keys disable KEY_ID
     python -m lib.admin keys enable KEY_ID
     python -m lib.admin usage
+    python -m lib.admin provider-key set [--spare]     (reads the key from stdin or a hidden prompt)
+    python -m lib.admin rotate                         (starts a key rotation of the deployed stack now)
 
 The table is --table, else TABLE_NAME, else the TableName output of --stack (a deployed stack).
+The provider key's home is the stack's ProviderKeyId and KeyStore outputs.
 A new key is printed once, by `create`, and never again: the table holds only its SHA-256.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
 import os
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from lib.callers import caller_id_for_hash, hash_key, new_client_key
+from lib.key_issuers import key_fingerprint
+from lib.secret_keys import SecretValueError, parse_secret_value
 from lib.store import LIMITS_PARTITION, KeyRecords, StoreError, Table
 
 _MAX_LIMIT = 10**12
@@ -60,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
         toggle = actions.add_parser(action, help=f"{action} a key by its id (key_...)")
         toggle.add_argument("key_id")
     commands.add_parser("usage", help="today's and this month's tokens and cost per caller")
+    provider_key = commands.add_parser("provider-key", help="store the model provider's key")
+    provider_actions = provider_key.add_subparsers(dest="action", required=True)
+    set_key = provider_actions.add_parser("set", help="set the current key (or add a spare for rotation)")
+    set_key.add_argument("--spare", action="store_true", help="add the key to spare_keys (the rotation pool)")
+    commands.add_parser("rotate", help="start a provider-key rotation of the deployed stack now")
     return parser
 
 
@@ -69,7 +83,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, dynamodb_c
     if args.command == "keys" and args.action == "create" and len(args.name) > 100:
         parser.error("--name must be at most 100 characters")
     try:
-        client = dynamodb_client or _dynamodb_client()
+        if args.command in ("provider-key", "rotate"):
+            outputs = _stack_outputs(args.stack, parser)
+            if args.command == "rotate":
+                return start_rotation(outputs, _aws_client, out)
+            return set_provider_key(outputs, _aws_client, _read_key(), args.spare, out)
+        client = dynamodb_client or _aws_client("dynamodb")
         table = Table(
             client, args.table or os.environ.get("TABLE_NAME") or _table_from_stack(args.stack, parser)
         )
@@ -81,10 +100,84 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, dynamodb_c
             list_keys(KeyRecords(table), out)
         else:
             return set_enabled(KeyRecords(table), args.key_id, args.action == "enable", out)
-    except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (StoreError, BotoCoreError, ClientError) as exc:
+        print(f"error: {_describe(exc)}", file=sys.stderr)
         return 1
     return 0
+
+
+def set_provider_key(outputs: dict[str, str], client_for: Any, key: str, spare: bool, out: TextIO) -> int:
+    """Write the key where the stack reads it, keeping the rest of the stored JSON (spares, ids)."""
+    if len(key) < 8 or any(c.isspace() for c in key):
+        print("error: that does not look like an API key (too short or has spaces)", file=sys.stderr)
+        return 2
+    store, key_id = outputs["KeyStore"], outputs["ProviderKeyId"]
+    client = client_for("ssm" if store == "ssm" else "secretsmanager")
+    value = _read_stored(client, store, key_id)
+    if spare:
+        value["spare_keys"] = [*value.get("spare_keys", []), key]
+    else:
+        value["api_key"] = key
+    value.setdefault("spare_keys", [])
+    text = json.dumps(value)
+    if store == "ssm":
+        client.put_parameter(Name=key_id, Value=text, Type="SecureString", Overwrite=True)
+    else:
+        client.put_secret_value(SecretId=key_id, SecretString=text)
+    what = "spare key added" if spare else "provider key set"
+    print(f"{what} in {key_id} ({key_fingerprint(key)}); {len(value['spare_keys'])} spare key(s)", file=out)
+    return 0
+
+
+def start_rotation(outputs: dict[str, str], client_for: Any, out: TextIO) -> int:
+    """Secrets Manager: its own RotateSecret (the four steps). SSM: the function's scheduled event, now."""
+    if outputs["KeyStore"] == "secretsmanager":
+        client_for("secretsmanager").rotate_secret(SecretId=outputs["ProviderKeyId"])
+        print(f"rotation started for {outputs['ProviderKeyId']}; watch the rotation log group", file=out)
+        return 0
+    response = client_for("lambda").invoke(
+        FunctionName=outputs["RotationFunctionName"], Payload=json.dumps({"action": "rotate"}).encode()
+    )
+    if response.get("FunctionError"):
+        print(f"error: the rotation failed: {response['Payload'].read().decode()[:500]}", file=sys.stderr)
+        return 1
+    print(f"rotated {outputs['ProviderKeyId']}", file=out)
+    return 0
+
+
+def _read_stored(client: Any, store: str, key_id: str) -> dict[str, Any]:
+    try:
+        if store == "ssm":
+            raw = client.get_parameter(Name=key_id, WithDecryption=True)["Parameter"]["Value"]
+        else:
+            raw = client.get_secret_value(SecretId=key_id, VersionStage="AWSCURRENT")["SecretString"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("ParameterNotFound", "ResourceNotFoundException"):
+            return {}
+        raise
+    try:
+        return parse_secret_value(raw)
+    except SecretValueError:
+        return {}  # a placeholder or a broken value: replaced whole
+
+
+def _read_key() -> str:
+    if sys.stdin.isatty():
+        return getpass.getpass("provider API key (not echoed): ").strip()
+    return sys.stdin.readline().strip()
+
+
+def _stack_outputs(stack: str | None, parser: argparse.ArgumentParser) -> dict[str, str]:
+    if not stack:
+        parser.error("pass --stack (or STACK=...) naming the deployed stack")
+    described = _aws_client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    return {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", [])}
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return f"AWS refused: {exc.response.get('Error', {}).get('Code', 'error')}"
+    return str(exc)
 
 
 def create_key(records: KeyRecords, args: argparse.Namespace, out: TextIO) -> None:
@@ -189,20 +282,16 @@ def _print_table(headers: list[str], rows: list[list[str]], out: TextIO) -> None
 def _table_from_stack(stack: str | None, parser: argparse.ArgumentParser) -> str:
     if not stack:
         parser.error("no table: pass --table, set TABLE_NAME, or pass --stack for a deployed stack")
+    table = _stack_outputs(stack, parser).get("TableName")
+    if not table:
+        parser.error(f"stack {stack} has no TableName output")
+    return str(table)
+
+
+def _aws_client(service: str) -> Any:
     import boto3
 
-    outputs = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
-    for output in outputs:
-        if output["OutputKey"] == "TableName":
-            return str(output["OutputValue"])
-    parser.error(f"stack {stack} has no TableName output")
-    raise AssertionError("unreachable")
-
-
-def _dynamodb_client() -> Any:
-    import boto3
-
-    return boto3.client("dynamodb")
+    return boto3.client(service)
 
 
 if __name__ == "__main__":

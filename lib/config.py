@@ -208,3 +208,45 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if settings.model_api_key and settings.model_secret_id:
         raise ConfigError("AI_MODEL_SECRET_ID", "and AI_MODEL_API_KEY are both set; set only one")
     return settings
+
+
+@dataclass(frozen=True)
+class RotationSettings:
+    """The rotation function's own variables (it serves no requests, so it needs none of the above)."""
+
+    secret_id: str
+    key_store: str = "secretsmanager"
+    model_endpoint: str | None = None
+    issuer: str = "pool"
+    openai_project_id: str | None = None
+    openai_admin_key_secret_id: str | None = None
+    openai_admin_base_url: str = "https://api.openai.com/v1"
+    test_timeout_s: float = 10.0
+
+
+def load_rotation_settings(environ: Mapping[str, str] | None = None) -> RotationSettings:
+    read = _Reader(os.environ if environ is None else environ)
+    secret_id = read.text("AI_MODEL_SECRET_ID")
+    if secret_id is None:
+        raise ConfigError("AI_MODEL_SECRET_ID", "is required: it names the secret to rotate")
+    issuer = read.choice("ROTATION_KEY_ISSUER", "pool", ("pool", "openai"))
+    settings = RotationSettings(
+        secret_id=secret_id,
+        key_store=read.choice("AI_MODEL_KEY_STORE", "secretsmanager", ("secretsmanager", "ssm")),
+        model_endpoint=read.url("AI_MODEL_ENDPOINT"),
+        issuer=issuer,
+        openai_project_id=read.text("OPENAI_PROJECT_ID"),
+        openai_admin_key_secret_id=read.text("OPENAI_ADMIN_KEY_SECRET_ID"),
+        openai_admin_base_url=read.url("OPENAI_ADMIN_BASE_URL") or "https://api.openai.com/v1",
+        test_timeout_s=read.number("ROTATION_TEST_TIMEOUT_S", 10.0, 0.1, 60.0),
+    )
+    if settings.model_endpoint is None:
+        raise ConfigError("AI_MODEL_ENDPOINT", "is required: testSecret proves the new key against it")
+    if issuer == "openai":
+        for name, value in (
+            ("OPENAI_PROJECT_ID", settings.openai_project_id),
+            ("OPENAI_ADMIN_KEY_SECRET_ID", settings.openai_admin_key_secret_id),
+        ):
+            if value is None:
+                raise ConfigError(name, "is required when ROTATION_KEY_ISSUER=openai")
+    return settings

@@ -11,12 +11,16 @@ from typing import Any
 
 import requests
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
 
 from lib.callers import CallerResolver
-from lib.config import ConfigError, Settings, load_settings
+from lib.config import ConfigError, Settings, load_rotation_settings, load_settings
 from lib.errors import NotConfigured
+from lib.key_issuers import IssuerError, KeyIssuer, KeyPoolIssuer, OpenAIServiceAccountIssuer
 from lib.limits import Limiter
 from lib.provider_keys import StaticKeySource
+from lib.rotation import Rotation, RotationError, key_tester
+from lib.secret_keys import SecretKeySource, SecretValueError, parse_secret_value
 from lib.store import KeyRecords, Table
 from lib.upstream import KeySource, UpstreamClient
 
@@ -69,8 +73,53 @@ def build_services(settings: Settings, dynamodb_client: Any = None) -> Services:
     )
 
 
-def build_key_source(settings: Settings) -> KeySource:
-    return StaticKeySource(settings.model_api_key)
+def build_key_source(settings: Settings, client: Any = None) -> KeySource:
+    """AI_MODEL_SECRET_ID (Secrets Manager or SSM, cached `secret_max_age_s`), else AI_MODEL_API_KEY."""
+    if not settings.model_secret_id:
+        return StaticKeySource(settings.model_api_key)
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
+
+    ssm = settings.key_store == "ssm"
+    provider_class = SSMProvider if ssm else SecretsProvider
+    provider = provider_class(boto3_client=client or _aws_client("ssm" if ssm else "secretsmanager"))
+    return SecretKeySource(provider, settings.model_secret_id, settings.secret_max_age_s, ssm=ssm)
+
+
+def build_rotation(environ: Any = None) -> Rotation:
+    """The rotation function's dependencies, from its environment."""
+    try:
+        settings = load_rotation_settings(environ)
+    except ConfigError as exc:
+        raise RotationError(f"the rotation function is misconfigured: {exc}") from None
+    ssm = settings.key_store == "ssm"
+
+    def issuer() -> KeyIssuer:
+        if settings.issuer == "pool":
+            return KeyPoolIssuer()
+        assert (
+            settings.openai_project_id and settings.openai_admin_key_secret_id
+        )  # load_rotation_settings checks
+        try:
+            secret = _aws_client("secretsmanager").get_secret_value(
+                SecretId=settings.openai_admin_key_secret_id
+            )
+            admin_key = str(parse_secret_value(secret.get("SecretString"))["api_key"])
+        except (ClientError, BotoCoreError, SecretValueError) as exc:
+            raise IssuerError(
+                f"the admin key in OPENAI_ADMIN_KEY_SECRET_ID could not be read ({type(exc).__name__})"
+            ) from None
+        return OpenAIServiceAccountIssuer(
+            http_session(), settings.openai_admin_base_url, settings.openai_project_id, admin_key
+        )
+
+    assert settings.model_endpoint  # load_rotation_settings checks
+    return Rotation(
+        secret_id=settings.secret_id,
+        key_store=settings.key_store,
+        client=_aws_client("ssm" if ssm else "secretsmanager"),
+        issuer=issuer,
+        tester=key_tester(settings.model_endpoint, http_session(), settings.test_timeout_s),
+    )
 
 
 def http_session() -> requests.Session:

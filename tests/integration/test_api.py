@@ -216,3 +216,17 @@ class TestErrors:
 def test_base64_fixture_decodes_to_the_documented_request():
     event = load_event("generate.json")
     assert json.loads(base64.b64decode(event["body"]))["prompt"]
+
+
+def test_a_function_url_event_is_served_by_the_same_handler():
+    reply = invoke_event(load_event("function-url.json"))
+    assert reply.status == 200 and reply.json["object"] == "chat.completion"
+
+
+def test_a_function_url_event_needs_a_client_key_in_keys_mode(aws, gateway_env):
+    gateway_env.setenv("AUTH_MODE", "keys")
+    from lib import services
+
+    services.reset()
+    reply = invoke_event(load_event("function-url.json"))
+    assert reply.status == 401

@@ -55,7 +55,9 @@ def test_the_function_may_only_get_and_update_items():
         for policy in RESOURCES["ApiFunction"]["Properties"]["Policies"]
         for statement in policy["Statement"]
     ]
-    table_statements = [s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"])]
+    table_statements = [
+        s for s in statements if "Action" in s and any(a.startswith("dynamodb:") for a in s["Action"])
+    ]
     assert table_statements[0]["Action"] == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     assert table_statements[0]["Resource"] == {"Fn::GetAtt": ["GatewayTable", "Arn"]}
 
@@ -160,3 +162,51 @@ def test_logs_are_kept_for_a_limited_time():
     log_group = RESOURCES["ApiLogGroup"]["Properties"]
     assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
     assert PARAMETERS["LogRetentionDays"]["Default"] == 14
+
+
+def test_the_rotation_function_runs_every_90_days_on_either_store():
+    assert PARAMETERS["RotationDays"]["Default"] == 90
+    schedule = RESOURCES["SecretRotationSchedule"]
+    assert schedule["Condition"] == "UseSecretsManager"
+    assert schedule["Properties"]["RotationRules"]["ScheduleExpression"] == {
+        "Fn::Sub": "rate(${RotationDays} days)"
+    }
+    assert schedule["Properties"]["RotationLambdaARN"] == {"Fn::GetAtt": ["RotationFunction", "Arn"]}
+    scheduled = RESOURCES["RotationFunction"]["Properties"]["Events"]["RotateParameter"]
+    assert scheduled["Type"] == "ScheduleV2"
+    assert scheduled["Properties"]["ScheduleExpression"] == {"Fn::Sub": "rate(${RotationDays} days)"}
+    assert scheduled["Properties"]["State"] == {"Fn::If": ["UseSsm", "ENABLED", "DISABLED"]}
+    assert json.loads(scheduled["Properties"]["Input"]) == {"action": "rotate"}
+
+
+def test_secrets_manager_may_invoke_the_rotation_function_for_this_secret_only():
+    permission = RESOURCES["RotationInvokePermission"]["Properties"]
+    assert permission["Principal"] == "secretsmanager.amazonaws.com"
+    assert permission["SourceArn"] == {"Ref": "ProviderKeySecret"}
+
+
+def test_the_rotation_function_has_least_privilege():
+    statements = RESOURCES["RotationFunction"]["Properties"]["Policies"][0]["Statement"]
+    secrets_manager, ssm = statements[0]["Fn::If"][1], statements[0]["Fn::If"][2]
+    assert sorted(secrets_manager["Action"]) == [
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:UpdateSecretVersionStage",
+    ]
+    assert secrets_manager["Resource"] == {"Ref": "ProviderKeySecret"}
+    assert sorted(ssm["Action"]) == ["ssm:DeleteParameter", "ssm:GetParameter", "ssm:PutParameter"]
+    assert all("${KeyParameterName}" in resource["Fn::Sub"] for resource in ssm["Resource"])
+    assert RESOURCES["RotationFunction"]["Properties"]["Handler"] == "handler.rotation_handler"
+
+
+def test_the_api_function_may_only_read_the_key():
+    statement = RESOURCES["ApiFunction"]["Properties"]["Policies"][0]["Statement"][1]["Fn::If"]
+    assert statement[1]["Action"] == ["secretsmanager:GetSecretValue"]
+    assert statement[2]["Action"] == ["ssm:GetParameter"]
+
+
+def test_the_function_url_is_optional_and_off_by_default():
+    assert PARAMETERS["EnableFunctionUrl"]["Default"] == "false"
+    url = RESOURCES["ApiFunctionUrl"]
+    assert url["Condition"] == "UseFunctionUrl" and url["Properties"]["AuthType"] == "NONE"
