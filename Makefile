@@ -43,6 +43,12 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.overhead
 
+# The stack's monthly AWS cost: make cost [REQUESTS=10k,100k,1M] [SET="KeyStore=secretsmanager ..."]
+REQUESTS ?= 10k,100k,1M
+cost: $(STAMP)
+	$(PY) -m bench.cost --requests "$(REQUESTS)" $(foreach item,$(SET),--set "$(item)") \
+		$(if $(UPSTREAM_SECONDS),--upstream-seconds $(UPSTREAM_SECONDS))
+
 invoke: $(STAMP)
 	$(PY) -m local.invoke $(EVENT)
 
