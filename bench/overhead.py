@@ -3,8 +3,8 @@
 1. Gateway overhead: the same chat request N times through `handler.api_handler` and N times
    directly to the same loopback upstream (the built-in local model); overhead = the difference
    at p50 and p99. Logging and EMF stay on (they are part of every request) and go to /dev/null.
-2. The same through the DynamoDB-backed limits (moto in-process), with the AWS API calls per
-   request counted from botocore's own events.
+2. The AWS API calls a served request makes with the DynamoDB-backed limits on (bench/measure.py
+   counts them from botocore's own events).
 3. Cold import of `handler` beside `import boto3` (the floor every Python Lambda pays), in fresh
    interpreters.
 """
@@ -17,7 +17,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -107,54 +106,6 @@ def gateway_samples(count: int) -> tuple[list[float], list[float], list[float]]:
     return direct_ms, gateway_ms, own_ms[-count:]
 
 
-def aws_calls_per_request(count: int) -> tuple[Counter[str], list[float]]:
-    """Through the table-backed limits: which AWS operations one request makes, counted by botocore."""
-    from moto import mock_aws
-
-    from lib import services
-    from local.aws import create_table
-    from local.events import LambdaContext, http_api_event
-    from local.model import LocalModel
-
-    calls: Counter[str] = Counter()
-    model = LocalModel().start()
-    os.environ.update(
-        {
-            "AI_MODEL_ENDPOINT": model.base_url,
-            "TABLE_NAME": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "RATE_LIMIT_RPM": "100000",
-            "RATE_LIMIT_BURST": "100000",
-            "DAILY_TOKEN_BUDGET": "1000000000",
-        }
-    )
-    import handler
-
-    with mock_aws():
-        import boto3
-
-        create_table(boto3.client("dynamodb"), "bench")
-        services.reset()
-        built = services.get_services()
-        client = built.limiter._table._client  # type: ignore[union-attr]  # the one the gateway uses
-        client.meta.events.register("before-call", lambda model, **_: calls.update([model.name]))
-
-        def through_gateway() -> None:
-            event = http_api_event(
-                "POST", "/v1/chat/completions", body=BODY, headers=[("content-type", "application/json")]
-            )
-            assert handler.api_handler(event, LambdaContext())["statusCode"] == 200
-
-        with stdout_to_devnull():
-            samples = timed(through_gateway, count)
-    model.stop()
-    services.reset()
-    total_requests = count + min(50, count)
-    return Counter({name: round(value / total_requests, 2) for name, value in calls.items()}), samples
-
-
 def import_ms(statement: str) -> float:
     code = f"import time; t = time.perf_counter(); {statement}; print((time.perf_counter() - t) * 1000)"
     runs = [
@@ -188,11 +139,14 @@ def main() -> None:
         "   (each request's total minus its own upstream call)"
     )
 
-    calls, limited_ms = aws_calls_per_request(min(REQUESTS, 300))
-    print("with DynamoDB limits (moto in-process, so latency here is moto's, not DynamoDB's):")
-    print(f"  AWS API calls per request: {dict(calls)} (total {sum(calls.values()):g})")
-    print(f"  latency p50 {percentile(limited_ms, 0.5):.3f} ms, p99 {percentile(limited_ms, 0.99):.3f} ms")
+    from bench.measure import measure
 
+    measured = measure()
+    print("with the DynamoDB limits on (counted from botocore's events, bench/measure.py):")
+    print(
+        f"  AWS API calls per served request: {measured.dynamodb_writes_per_request:g} writes (UpdateItem), "
+        f"{measured.dynamodb_reads_per_request:g} reads"
+    )
     print(f"cold import, median of {IMPORT_RUNS} fresh interpreters:")
     print(f"  import boto3     {import_ms('import boto3'):8.1f} ms  (the floor)")
     print(f"  import handler   {import_ms('import handler'):8.1f} ms")

@@ -147,18 +147,13 @@ def parse_chat(body: Mapping[str, Any], settings: Settings) -> ModelRequest:
     text = "".join(_message_texts(messages))
     _check_text(text, settings, "messages")
     _check_single_choice(body)
-    max_tokens_field = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
     return ModelRequest(
         kind="chat",
-        model=_model(body, settings),
-        max_tokens=_max_tokens(body, settings, max_tokens_field),
         messages=_with_system_prompt(tuple(messages), settings),
-        temperature=_temperature(body, settings),
-        seed=_seed(body),
-        stream=_stream(body),
-        include_usage=_include_usage(body),
-        extra=_extra(body),
         prompt_chars=len(text),
+        **_openai_options(
+            body, settings, "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
+        ),
     )
 
 
@@ -180,16 +175,23 @@ def parse_completion(body: Mapping[str, Any], settings: Settings) -> ModelReques
     full_prompt = f"{settings.system_prompt}\n\n{prompt}" if settings.system_prompt else prompt
     return ModelRequest(
         kind="completion",
-        model=_model(body, settings),
-        max_tokens=_max_tokens(body, settings, "max_tokens"),
         prompt=full_prompt,
-        temperature=_temperature(body, settings),
-        seed=_seed(body),
-        stream=_stream(body),
-        include_usage=_include_usage(body),
-        extra=_extra(body),
         prompt_chars=len(prompt),
+        **_openai_options(body, settings, "max_tokens"),
     )
+
+
+def _openai_options(body: Mapping[str, Any], settings: Settings, max_tokens_field: str) -> dict[str, Any]:
+    """The fields both OpenAI contracts share, validated."""
+    return {
+        "model": _model(body, settings),
+        "max_tokens": _max_tokens(body, settings, max_tokens_field),
+        "temperature": _temperature(body, settings),
+        "seed": _seed(body),
+        "stream": _stream(body),
+        "include_usage": _include_usage(body),
+        "extra": _extra(body),
+    }
 
 
 def _check_text(text: str, settings: Settings, param: str) -> None:
