@@ -32,4 +32,10 @@ def api_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]
 @logger.inject_lambda_context
 def rotation_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     """Secrets Manager's four rotation steps, or the scheduled rotation of an SSM parameter."""
-    return rotation.handle(event, services.build_rotation())
+    try:
+        return rotation.handle(event, services.build_rotation())
+    except rotation.RotationError as exc:
+        # Raising fails the step, so Secrets Manager retries it; nothing so far touched AWSCURRENT
+        # unless the step was finishSecret, which says so itself.
+        logger.error("rotation failed; the current key is unchanged", extra={"reason": str(exc)})
+        raise

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import json
+
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -13,7 +16,10 @@ logger = Logger(child=True)
 
 
 def create_app() -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver()
+    # UTF-8 as is, not \\uXXXX escapes: CJK answers stay half the size (Lambda caps a response at 6 MB).
+    app = APIGatewayHttpResolver(
+        serializer=functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False)
+    )
     app.include_router(routes.router)
 
     @app.exception_handler(GatewayError)

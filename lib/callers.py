@@ -12,8 +12,11 @@ from typing import Any, Protocol
 
 from lib.config import Settings
 from lib.errors import StoreUnavailable, Unauthorized
+from lib.store import StoreError
 
 KEY_PREFIX = "mg-"
+# Unknown keys are cached too (a flood of random keys must not become a flood of reads), so bound it.
+CACHE_LIMIT = 4096
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-\.]{16,200}$")
 
 
@@ -101,9 +104,18 @@ class CallerResolver:
             return cached[1]
         if self._directory is None:
             raise StoreUnavailable("client keys are not configured: set TABLE_NAME")
-        item = self._directory.find_key(key_hash)
+        try:
+            item = self._directory.find_key(key_hash)
+        except StoreError:
+            if cached is not None:
+                return cached[1]  # known before the table went away: keep serving on what we knew
+            raise StoreUnavailable(
+                "client keys cannot be checked right now; try again shortly", retry_after_s=1
+            ) from None
         caller = self._from_item(key_hash, item) if item is not None else None
         if self._settings.caller_cache_s > 0:
+            if key_hash not in self._cache and len(self._cache) >= CACHE_LIMIT:
+                self._cache.pop(next(iter(self._cache)))  # the oldest entry
             self._cache[key_hash] = (now + self._settings.caller_cache_s, caller)
         return caller
 

@@ -36,7 +36,7 @@ class Settings:
     fallback_endpoint: str | None = None
     timeout_s: float = 30.0
     max_retries: int = 3
-    max_response_bytes: int = 8 * 1024 * 1024
+    max_response_bytes: int = 2 * 1024 * 1024
     # Request validation.
     max_prompt_chars: int = 2048
     blocked_patterns: re.Pattern[str] | None = None
@@ -180,8 +180,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         fallback_endpoint=read.url("AI_MODEL_FALLBACK_ENDPOINT"),
         timeout_s=read.number("AI_MODEL_TIMEOUT_S", 30.0, 0.1, 900.0),
         max_retries=read.integer("AI_MODEL_MAX_RETRIES", 3, 0, 10),
+        # Lambda caps a response at 6 MB; a completion is rarely more than a few dozen KB.
         max_response_bytes=read.integer(
-            "AI_MODEL_MAX_RESPONSE_BYTES", 8 * 1024 * 1024, 1024, 64 * 1024 * 1024
+            "AI_MODEL_MAX_RESPONSE_BYTES", 2 * 1024 * 1024, 1024, 5 * 1024 * 1024
         ),
         max_prompt_chars=read.integer("MAX_PROMPT_CHARS", 2048, 1, 1_000_000),
         blocked_patterns=read.pattern("BLOCKED_PATTERNS", DEFAULT_BLOCKED_PATTERNS),

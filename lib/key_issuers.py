@@ -9,6 +9,7 @@ Secret values are dicts; the gateway reads only `api_key`.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Protocol
 
 import requests
@@ -129,6 +130,4 @@ class OpenAIServiceAccountIssuer:
 
 
 def _short_stamp() -> str:
-    import time
-
     return time.strftime("%Y%m%d%H%M%S", time.gmtime())

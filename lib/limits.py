@@ -18,7 +18,6 @@ usage. So the day's total can exceed the budget by at most the last admitted req
 
 from __future__ import annotations
 
-import calendar
 import math
 import time
 from collections.abc import Callable
@@ -39,6 +38,7 @@ class Admission:
     reserved_tokens: int = 0
     recorded: bool = False  # False: nothing was written (no table, or the store failed open)
     store_failed: bool = False  # the store failed and RATE_LIMIT_FAIL_MODE=open let the request through
+    stale_counters: tuple[str, ...] = ()  # counters of past windows on the item, dropped by `settle`
 
 
 class Limiter:
@@ -69,7 +69,7 @@ class Limiter:
             return admission
         self._check_global_budget(day, now)
         try:
-            self._take(caller, day, now, reserve_tokens)
+            item = self._take(caller, day, now, reserve_tokens)
         except StoreError as exc:
             self._on_store_error(str(exc))
             if self._settings.rate_limit_fail_mode == "open":
@@ -81,6 +81,7 @@ class Limiter:
             ) from None
         admission.reserved_tokens = reserve_tokens
         admission.recorded = True
+        admission.stale_counters = _stale_counters(item, now)
         return admission
 
     def settle(self, admission: Admission, used_tokens: int, cost_usd: float) -> bool:
@@ -129,7 +130,7 @@ class Limiter:
             "resets_in_s": _seconds_to_midnight(now),
         }
 
-    def _take(self, caller: Caller, day: str, now: float, reserve_tokens: int) -> None:
+    def _take(self, caller: Caller, day: str, now: float, reserve_tokens: int) -> dict[str, Any]:
         assert self._table is not None
         now_ms = int(now * 1000)
         interval_ms = math.ceil(60_000 / caller.rpm)
@@ -166,8 +167,9 @@ class Limiter:
             except ConditionFailed:
                 continue
             self._last_tat_ms[caller.caller_id] = int(item.get("tat_ms", 0))
-            return
+            return item
         self._refuse(caller, key, day, now, now_ms + allowance_ms)
+        raise AssertionError("unreachable: _refuse always raises")
 
     def _refuse(self, caller: Caller, key: dict[str, str], day: str, now: float, limit_ms: int) -> None:
         assert self._table is not None
@@ -197,7 +199,6 @@ class Limiter:
     def _record(self, admission: Admission, used_tokens: int, cost_usd: float) -> None:
         assert self._table is not None
         day, month = admission.day, admission.month
-        stale_day, stale_month = _windows_before(day, month)
         names = {
             "#tok_d": f"tokens_{day}",
             "#cost_d": f"cost_{day}",
@@ -205,12 +206,6 @@ class Limiter:
             "#tok_m": f"tokens_{month}",
             "#cost_m": f"cost_{month}",
             "#req_m": f"requests_{month}",
-            "#old_tok_d": f"tokens_{stale_day}",
-            "#old_cost_d": f"cost_{stale_day}",
-            "#old_req_d": f"requests_{stale_day}",
-            "#old_tok_m": f"tokens_{stale_month}",
-            "#old_cost_m": f"cost_{stale_month}",
-            "#old_req_m": f"requests_{stale_month}",
         }
         values = {
             ":delta": used_tokens - admission.reserved_tokens,
@@ -220,12 +215,15 @@ class Limiter:
             # A request admitted while the store was down was not counted then; count it now.
             ":req_d": 0 if admission.recorded else 1,
         }
+        expression = (
+            "ADD #tok_d :delta, #cost_d :cost, #req_d :req_d, #tok_m :used, #cost_m :cost, #req_m :one"
+        )
+        if admission.stale_counters:
+            stale = {f"#stale{index}": name for index, name in enumerate(admission.stale_counters)}
+            names.update(stale)
+            expression += " REMOVE " + ", ".join(stale)
         self._table.update(
-            {"pk": LIMITS_PARTITION, "sk": admission.caller.caller_id},
-            "ADD #tok_d :delta, #cost_d :cost, #req_d :req_d, #tok_m :used, #cost_m :cost, #req_m :one "
-            "REMOVE #old_tok_d, #old_cost_d, #old_req_d, #old_tok_m, #old_cost_m, #old_req_m",
-            names,
-            values,
+            {"pk": LIMITS_PARTITION, "sk": admission.caller.caller_id}, expression, names, values
         )
         if self._settings.global_daily_token_budget is not None:
             item = self._table.update(
@@ -242,14 +240,21 @@ def _windows(now: float) -> tuple[str, str]:
     return day, day[:6]
 
 
-def _windows_before(day: str, month: str) -> tuple[str, str]:
-    """The day two days back and the month two months back: counters that are safe to drop."""
-    stamp = calendar.timegm(time.strptime(day, "%Y%m%d")) - 2 * 86_400
-    year, number = int(month[:4]), int(month[4:])
-    number -= 2
-    if number < 1:
-        year, number = year - 1, number + 12
-    return time.strftime("%Y%m%d", time.gmtime(stamp)), f"{year:04d}{number:02d}"
+def _stale_counters(item: dict[str, Any], now: float) -> tuple[str, ...]:
+    """Counters of days before yesterday and months before last: nothing reads them any more, and an
+    item over 1 KB costs two write units per write. Yesterday's stays for requests that settle after
+    midnight; last month's for the same reason at a month's turn."""
+    today, _ = _windows(now)
+    yesterday, _ = _windows(now - 86_400)
+    _, last_month = _windows(now - int(today[6:]) * 86_400)  # the last day of the month before
+    stale = []
+    for name in item:
+        prefix, _, window = name.rpartition("_")
+        if prefix not in ("tokens", "requests", "cost") or not window.isdigit():
+            continue
+        if (len(window) == 8 and window < yesterday) or (len(window) == 6 and window < last_month):
+            stale.append(name)
+    return tuple(sorted(stale))
 
 
 def _seconds_to_midnight(now: float) -> int:

@@ -259,14 +259,7 @@ def _run_step(step: str, store: SecretStore, token: str, rotation: Rotation) -> 
             test_secret(store, token, rotation.tester)
         else:
             finish_secret(store, token, rotation.issuer())
-    except (SecretValueError, IssuerError, RotationError) as exc:
-        unchanged = step != "finishSecret"
-        logger.error(
-            "rotation step failed" + ("; the current key is unchanged" if unchanged else ""),
-            extra={"step": step, "reason": str(exc)},
-        )
-        if isinstance(exc, RotationError):
-            raise
+    except (SecretValueError, IssuerError) as exc:
         raise RotationError(f"{step}: {exc}") from None
 
 

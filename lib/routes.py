@@ -109,6 +109,9 @@ def _complete(request: ModelRequest, caller: Caller, services: Services) -> tupl
         body = services.upstream.call(
             "POST", request.upstream_path(), request.upstream_payload(), _deadline(services), stats
         )
+        if not isinstance(body.get("choices"), list) or not body["choices"]:
+            # Some providers answer 200 with {"error": ...}: that is no completion.
+            raise UpstreamError("the model API answered without any completion choices")
         usage = record.usage = usage_of(body, request)
         used_tokens = usage.total_tokens
         cost_usd = record.cost_usd = used_tokens / 1000 * settings.price_per_1k_tokens(request.model)

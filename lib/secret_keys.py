@@ -11,6 +11,8 @@ writes JSON: it also keeps the previous key and, for a key pool, the spare keys)
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -50,10 +52,25 @@ def parse_secret_value(raw: Any) -> dict[str, Any]:
     return value
 
 
+# After a failed re-read, a warm container uses its key this long before asking the store again, so
+# an outage costs one slow request per interval instead of one per request.
+RETRY_AFTER_FAILURE_S = 30.0
+
+
 class SecretKeySource:
     """`KeySource` over a powertools provider (SecretsProvider or SSMProvider)."""
 
-    def __init__(self, provider: Any, name: str, max_age_s: int, *, ssm: bool = False) -> None:
+    def __init__(
+        self,
+        provider: Any,
+        name: str,
+        max_age_s: int,
+        *,
+        ssm: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clock = clock
+        self._quiet_until = 0.0
         self._provider = provider
         self._name = name
         self._max_age_s = max_age_s
@@ -63,6 +80,8 @@ class SecretKeySource:
         self._last_key: str | None = None
 
     def get_key(self, *, refresh: bool = False) -> str | None:
+        if self._last_key is not None and not refresh and self._clock() < self._quiet_until:
+            return self._last_key
         try:
             raw = self._provider.get(
                 self._name, max_age=self._max_age_s, force_fetch=refresh, **self._options
@@ -70,6 +89,7 @@ class SecretKeySource:
         except (GetParameterError, TransformParameterError) as exc:
             if self._last_key is not None:
                 # A warm container keeps serving with the key it has; the store may be back next time.
+                self._quiet_until = self._clock() + RETRY_AFTER_FAILURE_S
                 logger.warning(
                     "provider key could not be re-read; using the cached one",
                     extra={"error_type": type(exc.__cause__ or exc).__name__},

@@ -47,7 +47,12 @@ def get_services() -> Services:
             settings = load_settings()
         except ConfigError as exc:
             raise NotConfigured(f"the gateway is misconfigured: {exc}") from None
-        _services = build_services(settings)
+        try:
+            _services = build_services(settings)
+        except BotoCoreError as exc:  # e.g. NoRegionError outside Lambda
+            raise NotConfigured(
+                f"AWS clients could not be created ({type(exc).__name__}): set AWS_REGION"
+            ) from None
     return _services
 
 

@@ -88,7 +88,7 @@ class UpstreamClient:
         session: requests.Session,
         *,
         max_retries: int = 3,
-        max_response_bytes: int = 8 * 1024 * 1024,
+        max_response_bytes: int = 2 * 1024 * 1024,
         backoff_base_s: float = 0.25,
         backoff_cap_s: float = 4.0,
         sleep: Callable[[float], None] = time.sleep,

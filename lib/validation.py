@@ -93,6 +93,8 @@ def parse_json_body(raw_body: str | None, is_base64: bool, max_bytes: int) -> di
         raise PayloadTooLarge(f"the request body is larger than {max_bytes} bytes")
     try:
         parsed = json.loads(data)
+    except RecursionError:
+        raise InvalidRequest("the request body is nested too deeply", code="invalid_json") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidRequest(
             f"the request body is not valid JSON ({_short(exc)})", code="invalid_json"
@@ -195,6 +197,8 @@ def _openai_options(body: Mapping[str, Any], settings: Settings, max_tokens_fiel
 
 
 def _check_text(text: str, settings: Settings, param: str) -> None:
+    if not text.strip():
+        raise InvalidRequest("the prompt is blank", param=param, code="missing_prompt")
     if len(text) > settings.max_prompt_chars:
         raise InvalidRequest(
             f"the prompt is {len(text)} characters; the limit is {settings.max_prompt_chars}",

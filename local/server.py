@@ -75,7 +75,13 @@ def main() -> None:
     with local_stack():
         import handler  # after the stack has set the environment the handler reads
 
-        server = make_server(args.port, handler.api_handler)
+        try:
+            server = make_server(args.port, handler.api_handler)
+        except OSError as exc:
+            raise SystemExit(
+                f"modelgate: cannot serve on 127.0.0.1:{args.port} ({exc.strerror}); "
+                f"try another port: PORT={args.port + 1} make run"
+            ) from None
         print(f"modelgate: serving http://127.0.0.1:{args.port} (Ctrl-C stops everything)", flush=True)
         try:
             server.serve_forever()

@@ -230,3 +230,38 @@ def test_a_function_url_event_needs_a_client_key_in_keys_mode(aws, gateway_env):
     services.reset()
     reply = invoke_event(load_event("function-url.json"))
     assert reply.status == 401
+
+
+class TestReviewedEdges:
+    def test_a_deeply_nested_body_is_400_not_500(self):
+        reply = call("POST", "/api/generate", raw_body=b"[" * 30_000 + b"]" * 30_000)
+        assert reply.status == 400 and "nested too deeply" in reply.error["message"]
+
+    def test_a_blank_prompt_is_refused_before_any_spend(self, upstream):
+        reply = call("POST", "/api/generate", {"prompt": " \n\t "})
+        assert reply.status == 400 and reply.error["code"] == "missing_prompt"
+        assert upstream.received == []
+
+    def test_replies_keep_utf8_text_unescaped(self, upstream):
+        from tests.support.fake_upstream import completion
+
+        upstream.then(Behaviour(body=completion(text="你好，世界")))
+        reply = call("POST", "/api/generate", {"prompt": "p"})
+        assert "你好，世界" in reply.text and "\\u4f60" not in reply.text
+
+    def test_a_200_without_choices_is_an_upstream_error(self, upstream):
+        upstream.then(Behaviour(body={"error": {"message": "quota exceeded"}}))
+        reply = call("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]})
+        assert reply.status == 502 and "without any completion" in reply.error["message"]
+        assert "quota" not in reply.text
+
+    def test_no_aws_region_is_a_503_naming_it(self, gateway_env, monkeypatch):
+        from lib import services
+
+        monkeypatch.setenv("TABLE_NAME", "t")
+        monkeypatch.delenv("AWS_DEFAULT_REGION")
+        monkeypatch.delenv("AWS_REGION", raising=False)
+        monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+        services.reset()
+        reply = call("POST", "/api/generate", {"prompt": "p"})
+        assert reply.status == 503 and "AWS_REGION" in reply.error["message"]

@@ -379,3 +379,47 @@ def test_store_unavailable_is_never_a_500(gateway_env):
     reply = call("POST", "/api/generate", {"prompt": "p"})
     assert reply.status == 503 and isinstance(StoreUnavailable("x"), Exception)
     assert reply.error["code"] == "store_unavailable"
+
+
+class TestHousekeeping:
+    def test_counters_of_past_windows_are_dropped_by_the_settlement(self, aws):
+        clock = Clock()
+        gate = limiter(aws, clock)
+        who = caller()
+        old_day = time.strftime("%Y%m%d", time.gmtime(T0 - 5 * 86_400))
+        yesterday = time.strftime("%Y%m%d", time.gmtime(T0 - 86_400))
+        aws.put_item(
+            TableName=TABLE_NAME,
+            Item={
+                "pk": {"S": "LIMITS"},
+                "sk": {"S": who.caller_id},
+                f"tokens_{old_day}": {"N": "7"},
+                f"cost_{old_day}": {"N": "0"},
+                "tokens_202607": {"N": "9"},
+                f"tokens_{yesterday}": {"N": "3"},
+                "tokens_202610": {"N": "4"},
+            },
+        )
+        gate.settle(gate.admit(who, 10), 5, 0.0)
+        item = aws.get_item(TableName=TABLE_NAME, Key={"pk": {"S": "LIMITS"}, "sk": {"S": who.caller_id}})[
+            "Item"
+        ]
+        kept = {name for name in item if name.startswith(("tokens_", "cost_"))}
+        today = time.strftime("%Y%m%d", time.gmtime(T0))
+        assert kept == {
+            f"tokens_{yesterday}",
+            "tokens_202610",
+            f"tokens_{today}",
+            f"cost_{today}",
+            "tokens_202611",
+            "cost_202611",
+        }
+
+
+def test_a_store_failure_while_checking_a_key_is_503_not_500(aws, gateway_env, upstream):
+    gateway_env.setenv("AUTH_MODE", "keys")
+    gateway_env.setenv("TABLE_NAME", "no-such-table")
+    services.reset()
+    reply = call("POST", "/api/generate", {"prompt": "p"}, headers={"x-api-key": "mg-0123456789abcdefghijkl"})
+    assert reply.status == 503 and reply.error["code"] == "store_unavailable"
+    assert upstream.received == []

@@ -438,3 +438,46 @@ class TestAdminCommands:
                 admin.start_rotation(self.outputs("ssm", "/p"), lambda _: lambda_client, io.StringIO()) == 1
             )
         assert "did not work" in capsys.readouterr().err
+
+
+class TestRotationHandler:
+    """handler.rotation_handler as Lambda runs it: settings from the environment, one log line on failure."""
+
+    @pytest.fixture
+    def rotation_env(self, secrets, gateway_env, upstream):
+        gateway_env.setenv("AI_MODEL_SECRET_ID", SECRET)
+        gateway_env.delenv("AI_MODEL_API_KEY")
+        return gateway_env
+
+    def test_the_four_steps_through_the_entry_point(self, rotation_env, secrets):
+        import handler
+        from local.events import LambdaContext
+
+        token = start_rotation(secrets)
+        for name in rotation.STEPS:
+            handler.rotation_handler(
+                {"SecretId": SECRET, "ClientRequestToken": token, "Step": name},
+                LambdaContext("modelgate-rotation"),
+            )
+        assert current(secrets)["api_key"] == KEY_B
+
+    def test_a_refused_event_is_logged_once_and_raised(self, rotation_env, output):
+        import handler
+        from local.events import LambdaContext
+
+        with pytest.raises(RotationError):
+            handler.rotation_handler(
+                {"SecretId": SECRET, "ClientRequestToken": "x" * 32, "Step": "dance"},
+                LambdaContext("modelgate-rotation"),
+            )
+        failures = [line for line in output.lines() if line.get("level") == "ERROR"]
+        assert len(failures) == 1 and "unknown step" in failures[0]["reason"]
+
+    def test_missing_configuration_is_a_clear_failure(self, gateway_env, output):
+        import handler
+        from local.events import LambdaContext
+
+        gateway_env.delenv("AI_MODEL_ENDPOINT")
+        gateway_env.setenv("AI_MODEL_SECRET_ID", SECRET)
+        with pytest.raises(RotationError, match="AI_MODEL_ENDPOINT"):
+            handler.rotation_handler({"action": "rotate"}, LambdaContext("modelgate-rotation"))

@@ -210,3 +210,12 @@ def test_the_function_url_is_optional_and_off_by_default():
     assert PARAMETERS["EnableFunctionUrl"]["Default"] == "false"
     url = RESOURCES["ApiFunctionUrl"]
     assert url["Condition"] == "UseFunctionUrl" and url["Properties"]["AuthType"] == "NONE"
+
+
+def test_the_http_api_is_throttled_before_any_lambda_runs():
+    settings = RESOURCES["HttpApi"]["Properties"]["DefaultRouteSettings"]
+    assert settings == {
+        "ThrottlingRateLimit": {"Ref": "ApiThrottleRateLimit"},
+        "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurstLimit"},
+    }
+    assert PARAMETERS["ApiThrottleRateLimit"]["Default"] == 10
