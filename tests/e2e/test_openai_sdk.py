@@ -79,3 +79,37 @@ def test_upstream_failure_raises_internal_server_error(client, upstream):
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
     assert error.value.status_code == 502
     assert error.value.body["code"] == "upstream_error"
+
+
+@pytest.fixture
+def keyed_gateway(aws, gateway_env, gateway):
+    """The same server, now with client keys and a rate limit of 1 request (burst 1)."""
+    import io
+
+    from lib import admin, services
+    from tests.conftest import TABLE_NAME
+
+    gateway_env.setenv("AUTH_MODE", "keys")
+    gateway_env.setenv("RATE_LIMIT_RPM", "1")
+    gateway_env.setenv("RATE_LIMIT_BURST", "1")
+    services.reset()
+    out = io.StringIO()
+    admin.main(["--table", TABLE_NAME, "keys", "create", "--name", "sdk"], out=out, dynamodb_client=aws)
+    return gateway, out.getvalue().split("key:")[1].split()[0]
+
+
+def test_an_unknown_key_raises_authentication_error(keyed_gateway):
+    url, _ = keyed_gateway
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="mg-not-a-real-key-000000000000", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as error:
+        client.models.list()
+    assert error.value.status_code == 401 and error.value.body["code"] == "invalid_api_key"
+
+
+def test_the_rate_limit_raises_rate_limit_error_with_retry_after(keyed_gateway):
+    url, key = keyed_gateway
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
+    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.RateLimitError) as error:
+        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    assert error.value.status_code == 429 and int(error.value.response.headers["retry-after"]) >= 1
