@@ -26,10 +26,14 @@ def tokenize(text: str) -> list[str]:
 
 
 def _join(tokens: list[str]) -> str:
+    """Tokens back to text: no space before punctuation, none between two CJK characters."""
     text = ""
+    previous = ""
     for token in tokens:
-        glue = "" if not text or re.match(rf"[^\w{_CJK}]", token) or re.match(rf"[{_CJK}]", token) else " "
+        both_cjk = bool(re.match(rf"[{_CJK}]", token)) and bool(re.match(rf"[{_CJK}]", previous))
+        glue = "" if not text or both_cjk or re.match(rf"[^\w{_CJK}]", token) else " "
         text += glue + token
+        previous = token
     return text
 
 
