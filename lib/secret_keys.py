@@ -23,6 +23,10 @@ from lib.errors import NotConfigured
 logger = Logger(child=True)
 
 
+# What template.yaml puts in a new Secrets Manager secret until `make set-key` replaces it.
+PLACEHOLDER_KEY = "replace-me-with-make-set-key"
+
+
 class SecretValueError(Exception):
     """The stored value is not a usable key. The message never holds the value."""
 
@@ -96,13 +100,15 @@ class SecretKeySource:
                 )
                 return self._last_key
             raise NotConfigured(
-                "the provider key could not be read from AI_MODEL_SECRET_ID "
-                "(the secret store is unreachable, the secret is missing, or access is denied)"
+                "the provider key could not be read from AI_MODEL_SECRET_ID (the store is unreachable, "
+                "access is denied, or it is not set yet: `make set-key STACK=<stack>` sets it)"
             ) from None
         try:
             key = str(parse_secret_value(raw)["api_key"]).strip()
         except SecretValueError as exc:
             raise NotConfigured(f"AI_MODEL_SECRET_ID does not hold a usable provider key: {exc}") from None
+        if key == PLACEHOLDER_KEY:
+            raise NotConfigured("the provider key has not been set yet: run `make set-key STACK=<stack>`")
         self._last_key = key
         return key
 

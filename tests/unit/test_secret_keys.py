@@ -85,3 +85,13 @@ def test_a_cold_container_without_the_store_answers_503():
     with pytest.raises(NotConfigured) as error:
         SecretKeySource(provider, "secret", 300).get_key()
     assert "AI_MODEL_SECRET_ID" in error.value.message
+
+
+def test_the_templates_placeholder_says_to_set_the_key():
+    from lib.secret_keys import PLACEHOLDER_KEY
+    from local.template import load_template
+
+    secret = load_template()["Resources"]["ProviderKeySecret"]["Properties"]["SecretString"]
+    assert parse_secret_value(secret)["api_key"] == PLACEHOLDER_KEY
+    with pytest.raises(NotConfigured, match="make set-key"):
+        SecretKeySource(Provider(secret), "secret", 300).get_key()
