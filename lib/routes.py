@@ -14,7 +14,15 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from lib import validation
 from lib.callers import Caller
 from lib.errors import NotConfigured, UpstreamError, UpstreamTimeout
-from lib.responses import completion_text, generate_reply, models_reply, openai_reply, sse_reply, usage_of
+from lib.responses import (
+    Usage,
+    completion_text,
+    generate_reply,
+    models_reply,
+    openai_reply,
+    sse_reply,
+    usage_of,
+)
 from lib.services import Services, get_services
 from lib.telemetry import RequestRecord
 from lib.upstream import CallStats, Deadline
@@ -94,7 +102,7 @@ def _openai_answer(request: ModelRequest, caller: Caller, services: Services) ->
     return openai_reply(body, request, usage)
 
 
-def _complete(request: ModelRequest, caller: Caller, services: Services) -> tuple[dict[str, Any], Any]:
+def _complete(request: ModelRequest, caller: Caller, services: Services) -> tuple[dict[str, Any], Usage]:
     """Admit, call the model, settle the real usage (also when the call failed but may have been billed)."""
     record = _record()
     record.model = request.model
