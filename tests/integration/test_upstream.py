@@ -131,6 +131,16 @@ def test_a_dripping_body_cannot_outrun_the_deadline(upstream):
     assert stats.maybe_billed
 
 
+def test_a_stall_late_in_the_body_is_cut_at_the_deadline(upstream):
+    # Bytes flow for ~0.6 s, then nothing for 5 s. A read that started at 0.6 s may only wait the
+    # 0.4 s left, not the whole timeout the attempt began with.
+    upstream.then(Behaviour(drip_s=0.02, stall_after=30, stall_s=5))
+    started = time.monotonic()
+    with pytest.raises(UpstreamTimeout):
+        make_client(upstream.base_url).call("POST", "/chat/completions", PAYLOAD, Deadline(1.0))
+    assert time.monotonic() - started < 1.3
+
+
 def test_a_reset_connection_is_retried(upstream):
     upstream.then(Behaviour(reset=True))
     stats = CallStats()

@@ -26,6 +26,8 @@ class Behaviour:
     drip_s: float = 0.0  # between body bytes
     reset: bool = False  # cut the connection (RST) instead of answering
     cut_after: int | None = None  # send only this many body bytes, then close
+    stall_after: int | None = None  # with drip_s: after this many body bytes, go quiet for stall_s
+    stall_s: float = 0.0
 
 
 @dataclass
@@ -163,7 +165,9 @@ class FakeUpstream:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 if behaviour.drip_s:
-                    for byte in data:
+                    for index, byte in enumerate(data):
+                        if index == behaviour.stall_after:
+                            time.sleep(behaviour.stall_s)
                         self.wfile.write(bytes([byte]))
                         self.wfile.flush()
                         time.sleep(behaviour.drip_s)
