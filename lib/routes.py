@@ -107,9 +107,10 @@ def _complete(request: ModelRequest, caller: Caller, services: Services) -> tupl
     record = _record()
     record.model = request.model
     settings = services.settings
+    prompt = request.prompt_text()
     if settings.log_prompts:
-        record.prompt = request.prompt_text()
-    admission = services.limiter.admit(caller, reserve_tokens=len(request.prompt_text()) + request.max_tokens)
+        record.prompt = prompt
+    admission = services.limiter.admit(caller, reserve_tokens=len(prompt) + request.max_tokens)
     record.store_failures += int(admission.store_failed)
     stats = record.upstream = CallStats()
     used_tokens, cost_usd = 0, 0.0
