@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from lib.errors import NotConfigured, UpstreamError, UpstreamTimeout
 
 _CONNECT_TIMEOUT_CAP_S = 5.0
 _READ_CHUNK_BYTES = 64 * 1024
+_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,47}")
 
 
 class KeySource(Protocol):
@@ -80,13 +82,22 @@ class _KeyRejected(Exception):
     pass
 
 
+def bearer_auth(key: str) -> dict[str, str]:
+    """OpenAI's (and most providers') way of sending the key."""
+    return {"Authorization": f"Bearer {key}"}
+
+
 class UpstreamClient:
+    """The HTTP mechanics every HTTP provider shares; one client per route (its endpoints, its key)."""
+
     def __init__(
         self,
         endpoints: Sequence[str],
         key_source: KeySource,
         session: requests.Session,
         *,
+        auth_headers: Callable[[str], dict[str, str]] = bearer_auth,
+        extra_headers: dict[str, str] | None = None,
         max_retries: int = 3,
         max_response_bytes: int = 2 * 1024 * 1024,
         backoff_base_s: float = 0.25,
@@ -97,6 +108,8 @@ class UpstreamClient:
     ) -> None:
         self.endpoints = tuple(endpoints)
         self._key_source = key_source
+        self._auth_headers = auth_headers
+        self._extra_headers = dict(extra_headers or {})
         self._session = session
         self._max_retries = max_retries
         self._max_response_bytes = max_response_bytes
@@ -177,9 +190,9 @@ class UpstreamClient:
         deadline: Deadline,
         stats: CallStats,
     ) -> dict[str, Any]:
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", **self._extra_headers}
         if key:
-            headers["Authorization"] = f"Bearer {key}"
+            headers.update(self._auth_headers(key))
         remaining = deadline.remaining()
         try:
             response = self._session.request(
@@ -209,7 +222,7 @@ class UpstreamClient:
                     retry_after_s=_retry_after_s(response.headers.get("Retry-After")),
                 )
             if not 200 <= status < 300:
-                raise _AttemptFailed(f"HTTP {status}", retryable=False)
+                raise _AttemptFailed(self._refusal(status, response, deadline, stats), retryable=False)
             data = self._read_body(response, deadline, stats)
         try:
             parsed = json.loads(data)
@@ -249,6 +262,16 @@ class UpstreamClient:
             stats.maybe_billed = True
             raise _AttemptFailed(f"the response was cut off ({type(exc).__name__})", retryable=True) from None
 
+    def _refusal(self, status: int, response: requests.Response, deadline: Deadline, stats: CallStats) -> str:
+        """`HTTP 400 (invalid_request_error)`: the provider's error type when it sends one, never its text."""
+        maybe_billed = stats.maybe_billed
+        try:
+            kind = _error_kind(self._read_body(response, deadline, stats))
+        except _AttemptFailed:
+            kind = None
+        stats.maybe_billed = maybe_billed  # a refused request was not billed, whatever its body did
+        return f"HTTP {status} ({kind})" if kind else f"HTTP {status}"
+
     def _backoff(self, retry_number: int, retry_after_s: float | None) -> float:
         if retry_after_s is not None:
             return retry_after_s
@@ -268,6 +291,23 @@ def _retry_after_s(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _error_kind(body: bytes) -> str | None:
+    """The `error.type` (or `error.code`) identifier of an OpenAI- or Anthropic-style error body.
+
+    Only a short identifier is kept: a provider's message can quote the request or the key."""
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(error, dict):
+        return None
+    for field in ("type", "code"):
+        value = error.get(field)
+        if isinstance(value, str) and _IDENTIFIER.fullmatch(value):
+            return value
+    return None
 
 
 def _limit_socket_wait(response: requests.Response, seconds: float) -> None:

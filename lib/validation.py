@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lib.config import Settings
-from lib.errors import InvalidRequest, NotConfigured, PayloadTooLarge
+from lib.errors import InvalidRequest, PayloadTooLarge
 
 # Fields the gateway decides itself; anything else in an OpenAI request is passed to the provider
 # unchanged, so tools that send newer parameters (tools, response_format, ...) keep working.
@@ -51,6 +51,7 @@ class ModelRequest:
     include_usage: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
     prompt_chars: int = 0
+    domain: str | None = None  # /api/generate's explicit routing choice
 
     def upstream_path(self) -> str:
         return "/chat/completions" if self.kind == "chat" else "/completions"
@@ -112,7 +113,6 @@ def parse_generate(body: Mapping[str, Any], settings: Settings) -> ModelRequest:
     if not isinstance(prompt, str):
         raise InvalidRequest("prompt must be a string", param="prompt")
     _check_text(prompt, settings, "prompt")
-    _check_domain(body.get("domain"))
     messages = _with_system_prompt(({"role": "user", "content": prompt},), settings)
     return ModelRequest(
         kind="chat",
@@ -122,6 +122,7 @@ def parse_generate(body: Mapping[str, Any], settings: Settings) -> ModelRequest:
         temperature=_temperature(body, settings),
         seed=_seed(body),
         prompt_chars=len(prompt),
+        domain=_domain(body),
     )
 
 
@@ -211,10 +212,13 @@ def _check_text(text: str, settings: Settings, param: str) -> None:
         )
 
 
-def _check_domain(domain: Any) -> None:
-    # Accepted for the original contract; routing by domain is not configured yet (see README).
-    if domain is not None and not isinstance(domain, str):
-        raise InvalidRequest("domain must be a string", param="domain")
+def _domain(body: Mapping[str, Any]) -> str | None:
+    domain = body.get("domain")
+    if domain is None or domain == "":
+        return None
+    if not isinstance(domain, str) or len(domain) > 64:
+        raise InvalidRequest("domain must be a string of at most 64 characters", param="domain")
+    return domain
 
 
 def _is_content_parts(content: Any) -> bool:
@@ -243,11 +247,10 @@ def _with_system_prompt(
 
 
 def _model(body: Mapping[str, Any], settings: Settings) -> str:
+    """The caller's model ("" when none was sent: the route decides)."""
     model = body.get("model")
     if model is None or model == "":
-        if settings.model_name is None:
-            raise NotConfigured('no model: set AI_MODEL_NAME or send "model" in the request', param="model")
-        return settings.model_name
+        return ""
     if not isinstance(model, str) or len(model) > 256:
         raise InvalidRequest("model must be a string of at most 256 characters", param="model")
     return model

@@ -1,0 +1,90 @@
+"""What a provider offers the gateway, and the shape every HTTP wire format shares.
+
+A provider answers one validated `ModelRequest` for one route with an OpenAI-shaped body (a
+`chat.completion` or `text_completion` object): replies, usage and budgets are then handled the same
+way whoever answered. HTTP providers differ only in their wire format, a module of pure functions
+(`check`, `build`, `parse`, `auth_headers`, `EXTRA_HEADERS`); `HttpProvider` runs any of them over the
+shared HTTP mechanics of `lib/upstream.py` (deadline, retries, Retry-After, key re-read on 401).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import requests
+
+from lib.route_table import Route
+from lib.upstream import CallStats, Deadline, KeySource, UpstreamClient
+from lib.validation import ModelRequest
+
+
+@dataclass(frozen=True)
+class ProviderContext:
+    """What providers share per container."""
+
+    session: requests.Session
+    max_retries: int = 3
+    max_response_bytes: int = 2 * 1024 * 1024
+    aws_client: Callable[[str], Any] | None = None  # boto3 client factory, for providers that are AWS APIs
+
+
+class Provider(Protocol):
+    route: Route
+
+    def check(self, request: ModelRequest) -> None:
+        """Raise InvalidRequest (naming the field and the route) for what this provider cannot take."""
+
+    def complete(self, request: ModelRequest, deadline: Deadline, stats: CallStats) -> dict[str, Any]:
+        """The answer as an OpenAI body; UpstreamError / UpstreamTimeout when the provider fails."""
+
+
+ProviderFactory = Callable[[Route, KeySource | None, ProviderContext], Provider]
+
+
+class WireFormat(Protocol):
+    """The module of pure functions that describes one HTTP API (see lib/providers/openai.py)."""
+
+    EXTRA_HEADERS: Mapping[str, str]
+
+    def check(self, request: ModelRequest, route: Route) -> None: ...
+
+    def build(self, request: ModelRequest, route: Route) -> tuple[str, dict[str, Any]]: ...
+
+    def parse(self, body: dict[str, Any], request: ModelRequest) -> dict[str, Any]: ...
+
+    def auth_headers(self, key: str) -> dict[str, str]: ...
+
+
+class HttpProvider:
+    def __init__(self, wire: WireFormat, route: Route, client: UpstreamClient) -> None:
+        self.route = route
+        self.wire = wire
+        self.client = client
+
+    def check(self, request: ModelRequest) -> None:
+        self.wire.check(request, self.route)
+
+    def complete(self, request: ModelRequest, deadline: Deadline, stats: CallStats) -> dict[str, Any]:
+        path, payload = self.wire.build(request, self.route)
+        body = self.client.call("POST", path, payload, deadline, stats)
+        return self.wire.parse(body, request)
+
+
+def http_provider(
+    wire: WireFormat, route: Route, key_source: KeySource | None, context: ProviderContext
+) -> HttpProvider:
+    """An `HttpProvider` for `route` over `wire`, with the route's endpoints and key."""
+    from lib.provider_keys import StaticKeySource
+
+    client = UpstreamClient(
+        route.endpoints,
+        key_source or StaticKeySource(None),
+        context.session,
+        auth_headers=wire.auth_headers,
+        extra_headers=dict(wire.EXTRA_HEADERS),
+        max_retries=context.max_retries,
+        max_response_bytes=context.max_response_bytes,
+    )
+    return HttpProvider(wire, route, client)
