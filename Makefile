@@ -24,8 +24,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+# routes.toml at the top level is used when ROUTES_FILE is not set (see routes.example.toml).
 run: $(STAMP)
-	PORT=$(PORT) $(PY) -m local.server
+	$(if $(wildcard routes.toml),ROUTES_FILE=$${ROUTES_FILE:-routes.toml}) PORT=$(PORT) $(PY) -m local.server
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

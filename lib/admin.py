@@ -27,9 +27,12 @@ from typing import Any, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lib.callers import caller_id_for_hash, hash_key, new_client_key
+from lib.config import ConfigError
 from lib.key_issuers import key_fingerprint
+from lib.providers import PROVIDERS
+from lib.route_table import load_route_table
 from lib.secret_keys import SecretValueError, parse_secret_value
-from lib.store import LIMITS_PARTITION, KeyRecords, StoreError, Table
+from lib.store import LIMITS_PARTITION, QUOTAS_PARTITION, KeyRecords, StoreError, Table
 
 _MAX_LIMIT = 10**12
 
@@ -68,7 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     for action in ("disable", "enable"):
         toggle = actions.add_parser(action, help=f"{action} a key by its id (key_...)")
         toggle.add_argument("key_id")
-    commands.add_parser("usage", help="today's and this month's tokens and cost per caller")
+    usage = commands.add_parser(
+        "usage", help="today's and this month's tokens and cost per caller, and each route's free allowance"
+    )
+    usage.add_argument(
+        "--routes",
+        default=os.environ.get("ROUTES_FILE") or ("routes.toml" if os.path.exists("routes.toml") else None),
+        help="routes file whose allowances to show (default: ROUTES_FILE, else routes.toml if present)",
+    )
     provider_key = commands.add_parser("provider-key", help="store the model provider's key")
     provider_actions = provider_key.add_subparsers(dest="action", required=True)
     set_key = provider_actions.add_parser("set", help="set the current key (or add a spare for rotation)")
@@ -94,6 +104,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, dynamodb_c
         )
         if args.command == "usage":
             print_usage(table, out)
+            print_route_usage(table, args.routes, out)
         elif args.action == "create":
             create_key(KeyRecords(table), args, out)
         elif args.action == "list":
@@ -268,6 +279,39 @@ def print_usage(table: Table, out: TextIO, now: float | None = None) -> None:
         rows,
         out,
     )
+
+
+def print_route_usage(table: Table, routes_file: str | None, out: TextIO, now: float | None = None) -> None:
+    """Each route's tokens this month against its free allowance (routes without one are not counted)."""
+    allowances: dict[str, int | None] = {}
+    if routes_file:
+        try:
+            routes = load_route_table(routes_file, PROVIDERS, None)
+        except ConfigError as exc:
+            print(f"routes: {exc}", file=out)
+            return
+        allowances = {name: route.free_tokens_per_month for name, route in routes.routes.items()}
+    month = time.strftime("%Y%m", time.gmtime(time.time() if now is None else now))
+    rows = []
+    for item in table.query_partition(QUOTAS_PARTITION):
+        tokens = int(item.get(f"tokens_{month}", 0))
+        allowance = allowances.get(item["sk"])
+        rows.append(
+            [
+                item["sk"],
+                str(item.get(f"requests_{month}", 0)),
+                str(tokens),
+                str(allowance) if allowance is not None else "?",
+                str(max(0, allowance - tokens)) if allowance is not None else "?",
+            ]
+        )
+    for name, allowance in allowances.items():
+        if allowance is not None and name not in {row[0] for row in rows}:
+            rows.append([name, "0", "0", str(allowance), str(allowance)])
+    if not rows:
+        return
+    print(f"\nfree allowances for {month[:4]}-{month[4:]} (UTC)", file=out)
+    _print_table(["route", "requests month", "tokens month", "free tokens", "left"], rows, out)
 
 
 def _print_table(headers: list[str], rows: list[list[str]], out: TextIO) -> None:

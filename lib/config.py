@@ -59,6 +59,14 @@ class Settings:
     log_prompts: bool = False
     detailed_metrics: bool = False
     model_prices: Mapping[str, float] = field(default_factory=dict)
+    # Routes (several models and providers), their circuit breakers and free allowances.
+    routes_file: str | None = None
+    zero_cost: bool = False
+    bedrock_model_ids: tuple[str, ...] | None = None  # what the stack's IAM grants; None: not checked
+    breaker_failure_rate: float = 0.3
+    breaker_window_s: float = 600.0
+    breaker_min_calls: int = 10
+    breaker_cooldown_s: float = 30.0
 
     def price_per_1k_tokens(self, model: str) -> float:
         """USD per 1,000 tokens for `model`; `*` in MODEL_PRICES is the default, otherwise free."""
@@ -142,6 +150,13 @@ class _Reader:
         except re.error as exc:
             raise ConfigError(name, f"is not a valid regular expression ({exc})") from None
 
+    def names(self, name: str) -> tuple[str, ...] | None:
+        """A comma-separated list; None when the variable is absent (set but empty: an empty list)."""
+        raw = self._environ.get(name)
+        if raw is None:
+            return None
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
+
     def prices(self, name: str) -> dict[str, float]:
         raw = self.text(name)
         if raw is None:
@@ -203,6 +218,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_prompts=read.flag("LOG_PROMPTS", False),
         detailed_metrics=read.flag("DETAILED_METRICS", False),
         model_prices=read.prices("MODEL_PRICES"),
+        routes_file=read.text("ROUTES_FILE"),
+        zero_cost=read.flag("ZERO_COST", False),
+        bedrock_model_ids=read.names("BEDROCK_MODEL_IDS"),
+        # The original design: switch a node away at 30% failures over 10 minutes.
+        breaker_failure_rate=read.number("BREAKER_FAILURE_RATE", 0.3, 0.01, 1.0),
+        breaker_window_s=read.number("BREAKER_WINDOW_S", 600.0, 10.0, 86_400.0),
+        breaker_min_calls=read.integer("BREAKER_MIN_CALLS", 10, 1, 100_000),
+        breaker_cooldown_s=read.number("BREAKER_COOLDOWN_S", 30.0, 1.0, 3600.0),
     )
     if settings.auth_mode == "keys" and settings.table_name is None:
         raise ConfigError("TABLE_NAME", "is required when AUTH_MODE=keys (client keys live in the table)")

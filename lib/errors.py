@@ -94,6 +94,13 @@ class BudgetExceeded(GatewayError):
     outcome = "budget_exceeded"
 
 
+class FreeQuotaExhausted(GatewayError):
+    status = 429
+    error_type = "insufficient_quota"
+    code = "free_quota_exhausted"
+    outcome = "quota_exhausted"
+
+
 class UpstreamError(GatewayError):
     status = 502
     error_type = "api_error"
@@ -106,6 +113,15 @@ class NotConfigured(GatewayError):
     error_type = "server_error"
     code = "not_configured"
     outcome = "not_configured"
+
+
+class RouteUnavailable(GatewayError):
+    """Every route that could serve has its circuit breaker open."""
+
+    status = 503
+    error_type = "server_error"
+    code = "route_unavailable"
+    outcome = "upstream_error"
 
 
 class StoreUnavailable(GatewayError):

@@ -18,3 +18,15 @@ class StaticKeySource:
 
     def __repr__(self) -> str:  # never print the key itself
         return f"StaticKeySource(key={'set' if self._key else 'unset'})"
+
+
+class MissingKeySource:
+    """A route's key that is not there (an unset variable): every use is a 503 that says which."""
+
+    def __init__(self, message: str) -> None:
+        self._message = message
+
+    def get_key(self, *, refresh: bool = False) -> str | None:
+        from lib.errors import NotConfigured
+
+        raise NotConfigured(self._message)

@@ -132,6 +132,14 @@ def models_reply(body: Mapping[str, Any]) -> dict[str, Any]:
     return {"object": "list", "data": data if isinstance(data, list) else []}
 
 
+def route_models_reply(names: list[str]) -> dict[str, Any]:
+    """GET /v1/models with routes: the public route names, in OpenAI's model shape."""
+    return {
+        "object": "list",
+        "data": [{"id": name, "object": "model", "created": 0, "owned_by": "modelgate"} for name in names],
+    }
+
+
 def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 

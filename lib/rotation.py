@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
@@ -199,6 +199,8 @@ class Rotation:
     client: Any  # secretsmanager or ssm
     issuer: Callable[[], KeyIssuer]  # built on first need: the OpenAI issuer reads its admin key
     tester: Callable[[str], None]
+    # A route's key: the tester for its provider and endpoint (a RotationError if it cannot be tested).
+    tester_for: Callable[[str, str], Callable[[str], None]] | None = None
 
 
 def handle(event: Mapping[str, Any], rotation: Rotation) -> dict[str, str]:
@@ -208,8 +210,25 @@ def handle(event: Mapping[str, Any], rotation: Rotation) -> dict[str, str]:
             raise RotationError("a Secrets Manager rotation event reached a function set up for SSM")
         return _secrets_manager_step(event, rotation)
     if event.get("action") == "rotate":
-        return _rotate_parameter(rotation)
+        return _rotate_parameter(_for_route_key(event, rotation))
     raise RotationError('unknown event: expected a Secrets Manager rotation step or {"action": "rotate"}')
+
+
+def _for_route_key(event: Mapping[str, Any], rotation: Rotation) -> Rotation:
+    """`{"action": "rotate", "parameter": ..., "provider": ..., "endpoint": ...}` rotates a route's key
+    (the function's IAM role limits it to the stack's key prefix) and tests it with that provider."""
+    overrides = {name: event.get(name) for name in ("parameter", "provider", "endpoint")}
+    if not any(overrides.values()):
+        return rotation
+    if not all(isinstance(value, str) and value for value in overrides.values()):
+        raise RotationError("a route key's rotation needs parameter, provider and endpoint in the event")
+    if rotation.tester_for is None:
+        raise RotationError("this rotation function cannot test route keys")
+    return replace(
+        rotation,
+        secret_id=str(overrides["parameter"]),
+        tester=rotation.tester_for(str(overrides["provider"]), str(overrides["endpoint"])),
+    )
 
 
 def _secrets_manager_step(event: Mapping[str, Any], rotation: Rotation) -> dict[str, str]:
@@ -263,13 +282,25 @@ def _run_step(step: str, store: SecretStore, token: str, rotation: Rotation) -> 
         raise RotationError(f"{step}: {exc}") from None
 
 
-def key_tester(endpoint: str, session: Any, timeout_s: float) -> Callable[[str], None]:
-    """testSecret's check: the key must list the provider's models (a call that spends no tokens)."""
+def key_tester(endpoint: str, session: Any, timeout_s: float, wire: Any = None) -> Callable[[str], None]:
+    """testSecret's check: the key must list the provider's models (a call that spends no tokens), sent
+    the way that provider takes a key (`wire`: a module of lib/providers/; OpenAI's by default)."""
+    if wire is None:
+        from lib.providers import openai as wire
+    if not hasattr(wire, "KEY_CHECK_PATH"):
+        raise RotationError("this provider has no key to test (it authenticates with the function's role)")
 
     def test(key: str) -> None:
-        client = UpstreamClient([endpoint], StaticKeySource(key), session, max_retries=1)
+        client = UpstreamClient(
+            [endpoint],
+            StaticKeySource(key),
+            session,
+            auth_headers=wire.auth_headers,
+            extra_headers=dict(wire.EXTRA_HEADERS),
+            max_retries=1,
+        )
         try:
-            client.call("GET", "/models", None, Deadline(timeout_s))
+            client.call("GET", wire.KEY_CHECK_PATH, None, Deadline(timeout_s))
         except GatewayError as exc:
             raise RotationError(f"the new key did not work: {exc.message}") from None
 

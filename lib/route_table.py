@@ -53,13 +53,17 @@ class Route:
     free_tokens_per_month: int | None = None
     price_per_1k_tokens: float | None = None
     fallback_endpoint: str | None = None  # single-model mode only: AI_MODEL_FALLBACK_ENDPOINT
+    default_model: str | None = None  # single-model mode only: AI_MODEL_NAME, when the caller sends none
 
     @property
     def endpoints(self) -> tuple[str, ...]:
         return tuple(url for url in (self.endpoint, self.fallback_endpoint) if url)
 
     def upstream_model(self, requested: str) -> str:
-        return self.model if self.model is not None else requested
+        """The model id sent upstream ("" when nothing names one)."""
+        if self.model is not None:
+            return self.model
+        return requested or self.default_model or ""
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ def single_model_table(settings: Settings) -> RouteTable:
         model=None,
         endpoint=settings.model_endpoint,
         fallback_endpoint=settings.fallback_endpoint,
+        default_model=settings.model_name,
     )
     return RouteTable({route.name: route}, route.name, from_file=False)
 

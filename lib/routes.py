@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from lib import validation
 from lib.callers import Caller
+from lib.dispatch import RouteTrace
 from lib.errors import NotConfigured, UpstreamError, UpstreamTimeout
 from lib.responses import (
     Usage,
@@ -20,8 +21,8 @@ from lib.responses import (
     generate_reply,
     models_reply,
     openai_reply,
+    route_models_reply,
     sse_reply,
-    usage_of,
 )
 from lib.services import Services, get_services
 from lib.telemetry import RequestRecord
@@ -44,9 +45,14 @@ def _route(method: str, path: str) -> Any:
 @_route("GET", "/health")
 def health() -> dict[str, Any]:
     services = _begin()
-    if not services.settings.model_endpoint:
-        raise NotConfigured("the model API is not configured: set AI_MODEL_ENDPOINT")
-    return {"status": "ok", "auth_mode": services.settings.auth_mode, "limits": services.limiter.enabled}
+    if not services.routes.from_file and not services.settings.model_endpoint:
+        raise NotConfigured("the model API is not configured: set AI_MODEL_ENDPOINT or ROUTES_FILE")
+    return {
+        "status": "ok",
+        "auth_mode": services.settings.auth_mode,
+        "limits": services.limiter.enabled,
+        "routes": services.routes.names if services.routes.from_file else None,
+    }
 
 
 @_route("POST", "/api/generate")
@@ -79,8 +85,13 @@ def list_models() -> dict[str, Any]:
     services = _begin()
     caller = _identify(services)
     services.limiter.admit(caller, reserve_tokens=0)  # listing costs no tokens, but counts as a request
+    if services.routes.from_file:
+        return route_models_reply(services.routes.names)
+    upstream = services.upstream
+    if upstream is None:  # unreachable: the single-model route is always an HTTP provider
+        raise NotConfigured("the model list is not available")
     stats = _record().upstream = CallStats()
-    body = services.upstream.call("GET", "/models", None, _deadline(services), stats)
+    body = upstream.call("GET", "/models", None, _deadline(services), stats)
     return models_reply(body)
 
 
@@ -103,27 +114,38 @@ def _openai_answer(request: ModelRequest, caller: Caller, services: Services) ->
 
 
 def _complete(request: ModelRequest, caller: Caller, services: Services) -> tuple[dict[str, Any], Usage]:
-    """Admit, call the model, settle the real usage (also when the call failed but may have been billed)."""
+    """Route, admit, call the model (then fallbacks), settle the real usage (also when the call failed
+    but may have been billed)."""
     record = _record()
-    record.model = request.model
     settings = services.settings
     prompt = request.prompt_text()
+    route = services.chooser.choose(request.model, request.domain, prompt)
+    candidates = services.dispatcher.candidates(route, request)
+    if not services.routes.from_file and not route.upstream_model(request.model):
+        raise NotConfigured('no model: set AI_MODEL_NAME or send "model" in the request', param="model")
+    record.model = route.name if services.routes.from_file else route.upstream_model(request.model)
     if settings.log_prompts:
         record.prompt = prompt
-    admission = services.limiter.admit(caller, reserve_tokens=len(prompt) + request.max_tokens)
+    reserve_tokens = len(prompt) + request.max_tokens
+    admission = services.limiter.admit(caller, reserve_tokens=reserve_tokens)
     record.store_failures += int(admission.store_failed)
     stats = record.upstream = CallStats()
+    trace = record.routes = RouteTrace()
     used_tokens, cost_usd = 0, 0.0
     try:
-        body = services.upstream.call(
-            "POST", request.upstream_path(), request.upstream_payload(), _deadline(services), stats
+        served = services.dispatcher.serve(
+            request, candidates, reserve_tokens, _deadline(services), stats, trace
         )
-        if not isinstance(body.get("choices"), list) or not body["choices"]:
-            # Some providers answer 200 with {"error": ...}: that is no completion.
-            raise UpstreamError("the model API answered without any completion choices")
-        usage = record.usage = usage_of(body, request)
+        body = dict(served.body)
+        if services.routes.from_file:
+            body["model"] = served.route.name  # the public name of the route that answered
+            record.model = served.route.name
+        usage = record.usage = served.usage
         used_tokens = usage.total_tokens
-        cost_usd = record.cost_usd = used_tokens / 1000 * settings.price_per_1k_tokens(request.model)
+        price = served.route.price_per_1k_tokens
+        if price is None:
+            price = settings.price_per_1k_tokens(record.model or "")
+        cost_usd = record.cost_usd = used_tokens / 1000 * price
         if settings.log_prompts:
             record.completion = completion_text(body)
         return body, usage
@@ -134,6 +156,7 @@ def _complete(request: ModelRequest, caller: Caller, services: Services) -> tupl
             record.charged_tokens = used_tokens
         raise
     finally:
+        record.store_failures += trace.quota_store_failures
         if not services.limiter.settle(admission, used_tokens, cost_usd):
             record.store_failures += 1
 

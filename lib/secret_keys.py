@@ -71,8 +71,10 @@ class SecretKeySource:
         max_age_s: int,
         *,
         ssm: bool = False,
+        label: str = "AI_MODEL_SECRET_ID",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._label = label  # what error messages call this key's setting
         self._clock = clock
         self._quiet_until = 0.0
         self._provider = provider
@@ -100,13 +102,13 @@ class SecretKeySource:
                 )
                 return self._last_key
             raise NotConfigured(
-                "the provider key could not be read from AI_MODEL_SECRET_ID (the store is unreachable, "
+                f"the provider key could not be read from {self._label} (the store is unreachable, "
                 "access is denied, or it is not set yet: `make set-key STACK=<stack>` sets it)"
             ) from None
         try:
             key = str(parse_secret_value(raw)["api_key"]).strip()
         except SecretValueError as exc:
-            raise NotConfigured(f"AI_MODEL_SECRET_ID does not hold a usable provider key: {exc}") from None
+            raise NotConfigured(f"{self._label} does not hold a usable provider key: {exc}") from None
         if key == PLACEHOLDER_KEY:
             raise NotConfigured("the provider key has not been set yet: run `make set-key STACK=<stack>`")
         self._last_key = key

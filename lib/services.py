@@ -6,6 +6,8 @@ HTTP clients; everything else receives them. Tests call `reset()` between cases.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,13 +15,19 @@ import requests
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
+from lib.breaker import CircuitBreaker
 from lib.callers import CallerResolver
 from lib.config import ConfigError, Settings, load_rotation_settings, load_settings
+from lib.dispatch import Dispatcher
 from lib.errors import NotConfigured
 from lib.key_issuers import IssuerError, KeyIssuer, KeyPoolIssuer, OpenAIServiceAccountIssuer
 from lib.limits import Limiter
-from lib.provider_keys import StaticKeySource
+from lib.provider_keys import MissingKeySource, StaticKeySource
+from lib.providers import PROVIDERS, Provider, ProviderContext
+from lib.quotas import FreeQuotas
 from lib.rotation import Rotation, RotationError, key_tester
+from lib.route_choice import RouteChooser
+from lib.route_table import Route, RouteTable, load_route_table, single_model_table
 from lib.secret_keys import SecretKeySource, SecretValueError, parse_secret_value
 from lib.store import KeyRecords, Table
 from lib.upstream import KeySource, UpstreamClient
@@ -30,9 +38,20 @@ logger = Logger(child=True)
 @dataclass
 class Services:
     settings: Settings
-    upstream: UpstreamClient
+    routes: RouteTable
+    chooser: RouteChooser
+    providers: dict[str, Provider]
+    dispatcher: Dispatcher
+    quotas: FreeQuotas
     callers: CallerResolver
     limiter: Limiter
+
+    @property
+    def upstream(self) -> UpstreamClient | None:
+        """Single-model mode: the one route's HTTP client (it also answers GET /v1/models)."""
+        provider = self.providers[self.routes.default]
+        client = getattr(provider, "client", None)
+        return client if isinstance(client, UpstreamClient) else None
 
 
 _services: Services | None = None
@@ -49,6 +68,8 @@ def get_services() -> Services:
             raise NotConfigured(f"the gateway is misconfigured: {exc}") from None
         try:
             _services = build_services(settings)
+        except ConfigError as exc:
+            raise NotConfigured(f"the gateway is misconfigured: {exc}") from None
         except BotoCoreError as exc:  # e.g. NoRegionError outside Lambda
             raise NotConfigured(
                 f"AWS clients could not be created ({type(exc).__name__}): set AWS_REGION"
@@ -56,26 +77,112 @@ def get_services() -> Services:
     return _services
 
 
-def build_services(settings: Settings, dynamodb_client: Any = None) -> Services:
+def build_services(
+    settings: Settings, dynamodb_client: Any = None, environ: Mapping[str, str] | None = None
+) -> Services:
+    """Every per-container object. Raises ConfigError for a bad routes file (a 503 naming it)."""
+    environ = os.environ if environ is None else environ
     table = None
     if settings.table_name:
         client = dynamodb_client or _aws_client("dynamodb")
         table = Table(client, settings.table_name)
     else:
         logger.warning("TABLE_NAME is not set: no rate limits, budgets or client keys (AUTH_MODE=none)")
-    upstream = UpstreamClient(
-        settings.upstream_endpoints,
-        build_key_source(settings),
-        http_session(),
+    routes = build_route_table(settings, environ)
+    context = ProviderContext(
+        session=http_session(),
         max_retries=settings.max_retries,
         max_response_bytes=settings.max_response_bytes,
+        aws_client=_aws_client,
     )
+    key_sources = _KeySources(settings, environ)
+    providers = {
+        route.name: PROVIDERS[route.provider].create(route, key_sources.for_route(route, routes), context)
+        for route in routes.routes.values()
+    }
+    breakers = {
+        name: CircuitBreaker(
+            name,
+            failure_rate=settings.breaker_failure_rate,
+            window_s=settings.breaker_window_s,
+            min_calls=settings.breaker_min_calls,
+            cooldown_s=settings.breaker_cooldown_s,
+            on_change=_log_breaker_change,
+        )
+        for name in routes.routes
+    }
+    quotas = FreeQuotas(table, settings.zero_cost, on_store_error=_log_store_error)
     return Services(
         settings=settings,
-        upstream=upstream,
+        routes=routes,
+        chooser=RouteChooser(routes),
+        providers=providers,
+        dispatcher=Dispatcher(providers, breakers, quotas),
+        quotas=quotas,
         callers=CallerResolver(settings, KeyRecords(table) if table else None),
         limiter=Limiter(table, settings, on_store_error=_log_store_error),
     )
+
+
+def build_route_table(settings: Settings, environ: Mapping[str, str]) -> RouteTable:
+    """ROUTES_FILE, or the one route the single-model variables describe."""
+    if not settings.routes_file:
+        return single_model_table(settings)
+    ignored = [name for name in _SINGLE_MODEL_VARIABLES if environ.get(name)]
+    if ignored:
+        logger.warning(
+            "ROUTES_FILE is set, so these variables are ignored", extra={"ignored_variables": ignored}
+        )
+    return load_route_table(settings.routes_file, PROVIDERS, settings.bedrock_model_ids)
+
+
+_SINGLE_MODEL_VARIABLES = (
+    "AI_MODEL_ENDPOINT",
+    "AI_MODEL_NAME",
+    "AI_MODEL_API_KEY",
+    "AI_MODEL_SECRET_ID",
+    "AI_MODEL_FALLBACK_ENDPOINT",
+)
+
+
+class _KeySources:
+    """Each route's key source, from its `key` (env:, ssm:, secret:), sharing one store client each."""
+
+    def __init__(self, settings: Settings, environ: Mapping[str, str]) -> None:
+        self._settings = settings
+        self._environ = environ
+        self._providers: dict[str, Any] = {}
+
+    def for_route(self, route: Route, routes: RouteTable) -> KeySource | None:
+        if not routes.from_file:
+            return build_key_source(self._settings)
+        if route.key is None:
+            return None
+        scheme, _, reference = route.key.partition(":")
+        label = f"route {route.name!r} key {route.key}"
+        if scheme == "env":
+            value = (self._environ.get(reference) or "").strip()
+            if not value:
+                return MissingKeySource(
+                    f"route {route.name!r}: the environment variable {reference} is not set"
+                )
+            return StaticKeySource(value)
+        ssm = scheme == "ssm"
+        return SecretKeySource(
+            self._store("ssm" if ssm else "secretsmanager"),
+            reference,
+            self._settings.secret_max_age_s,
+            ssm=ssm,
+            label=label,
+        )
+
+    def _store(self, service: str) -> Any:
+        if service not in self._providers:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
+
+            provider_class = SSMProvider if service == "ssm" else SecretsProvider
+            self._providers[service] = provider_class(boto3_client=_aws_client(service))
+        return self._providers[service]
 
 
 def build_key_source(settings: Settings, client: Any = None) -> KeySource:
@@ -124,7 +231,16 @@ def build_rotation(environ: Any = None) -> Rotation:
         client=_aws_client("ssm" if ssm else "secretsmanager"),
         issuer=issuer,
         tester=key_tester(settings.model_endpoint, http_session(), settings.test_timeout_s),
+        tester_for=lambda provider, endpoint: key_tester(
+            endpoint, http_session(), settings.test_timeout_s, _wire_format(provider)
+        ),
     )
+
+
+def _wire_format(provider: str) -> Any:
+    if provider not in PROVIDERS:
+        raise RotationError(f"unknown provider {provider!r}; expected one of {', '.join(sorted(PROVIDERS))}")
+    return PROVIDERS[provider]
 
 
 def http_session() -> requests.Session:
@@ -151,6 +267,10 @@ def _aws_client(service: str) -> Any:
     # Short timeouts and few retries: the store sits on every request's path.
     config = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
     return boto3.client(service, config=config)
+
+
+def _log_breaker_change(route: str, old: str, new: str) -> None:
+    logger.warning("circuit breaker", extra={"breaker_route": route, "from_state": old, "to_state": new})
 
 
 def _log_store_error(message: str) -> None:

@@ -25,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 KEYS_PARTITION = "KEYS"
 LIMITS_PARTITION = "LIMITS"
 GLOBAL_SORT_KEY = "#global"
+QUOTAS_PARTITION = "QUOTAS"
 
 
 class StoreError(Exception):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -26,6 +26,9 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from lib.config import Settings
 from lib.responses import Usage
 from lib.upstream import CallStats
+
+if TYPE_CHECKING:
+    from lib.dispatch import RouteTrace
 
 # Outcome -> the default-mode counter it feeds (beside Requests).
 _ERROR_OUTCOMES = frozenset(
@@ -65,6 +68,7 @@ class RequestRecord:
     cost_usd: float = 0.0
     charged_tokens: int = 0  # tokens counted against the budget for a failed call that may have been billed
     upstream: CallStats | None = None
+    routes: RouteTrace | None = None
     store_failures: int = 0
     prompt: str | None = None
     completion: str | None = None
@@ -114,6 +118,12 @@ def _access_fields(record: RequestRecord, outcome: str, status: int, latency_ms:
         "caller": record.caller_id,
         "error_code": record.error_code,
     }
+    if record.routes is not None:
+        fields["served_by"] = record.routes.served_by
+        if record.routes.failed:
+            fields["failed_routes"] = record.routes.failed
+        if record.routes.breaker_changes:
+            fields["breaker_changes"] = record.routes.breaker_changes
     if record.store_failures:
         fields["store_failures"] = record.store_failures
     if record.settings is not None and record.settings.log_prompts:

@@ -7,8 +7,14 @@ import os
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import ExitStack, contextmanager
 
+from lib.config import ConfigError
+from lib.providers import PROVIDERS
+from lib.route_table import load_route_table
 from local.aws import LOCAL_TABLE_NAME, EmbeddedAws, create_table
 from local.model import MODEL_NAME, LocalModel
+
+# Where routes find the built-in model (routes.example.toml's "local" route points here).
+LOCAL_MODEL_PORT = 3001
 
 LOCAL_DEFAULTS = {
     "AUTH_MODE": "none",
@@ -34,7 +40,9 @@ def local_stack(
         else:
             where = environ.get("AWS_ENDPOINT_URL") or "your AWS account"
             say(f"AWS: {where}, table {environ.get('TABLE_NAME')}")
-        if environ.get("AI_MODEL_ENDPOINT"):
+        if environ.get("ROUTES_FILE"):
+            _serve_routes(environ, stack, say)
+        elif environ.get("AI_MODEL_ENDPOINT"):
             say(f"model endpoint: {environ['AI_MODEL_ENDPOINT']}")
         else:
             model = LocalModel().start()
@@ -46,3 +54,19 @@ def local_stack(
                 "(not a real model; set AI_MODEL_ENDPOINT and AI_MODEL_API_KEY for one)"
             )
         yield
+
+
+def _serve_routes(environ: MutableMapping[str, str], stack: ExitStack, say: Callable[[str], None]) -> None:
+    """Check the routes file as the gateway will (a bad one stops `make run` with the same message), and
+    start the built-in model only if a route points at it."""
+    try:
+        table = load_route_table(environ["ROUTES_FILE"], PROVIDERS, None)
+    except ConfigError as exc:
+        raise SystemExit(f"modelgate: the gateway is misconfigured: {exc}") from None
+    local_url = f"http://127.0.0.1:{LOCAL_MODEL_PORT}/v1"
+    if any(route.endpoint == local_url for route in table.routes.values()):
+        model = LocalModel(port=LOCAL_MODEL_PORT).start()
+        stack.callback(model.stop)
+        environ.setdefault("LOCAL_MODEL_KEY", "local")
+        say(f"the built-in local model at {local_url} (routes that point at it)")
+    say(f"routes: {', '.join(table.names)} from {environ['ROUTES_FILE']} (default {table.default})")

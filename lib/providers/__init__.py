@@ -1,12 +1,25 @@
-"""Model APIs by wire format, one module each. A new provider is one module and one line here."""
+"""Model APIs by wire format, one module each. A new provider is one module and one line here.
+
+Each module has `create(route, key_source, context) -> Provider`; HTTP ones also describe their wire
+format (see lib/providers/base.py) and `KEY_CHECK_PATH`, the call rotation uses to test a new key.
+"""
 
 from __future__ import annotations
 
-from lib.providers import openai
-from lib.providers.base import Provider, ProviderContext, ProviderFactory
+from typing import Protocol
 
-PROVIDERS: dict[str, ProviderFactory] = {
-    "openai": openai.create,
+from lib.providers import openai
+from lib.providers.base import Provider, ProviderContext
+from lib.route_table import Route
+from lib.upstream import KeySource
+
+
+class ProviderModule(Protocol):
+    def create(self, route: Route, key_source: KeySource | None, context: ProviderContext) -> Provider: ...
+
+
+PROVIDERS: dict[str, ProviderModule] = {
+    "openai": openai,
 }
 
-__all__ = ["PROVIDERS", "Provider", "ProviderContext", "ProviderFactory"]
+__all__ = ["PROVIDERS", "Provider", "ProviderContext", "ProviderModule"]

@@ -40,9 +40,6 @@ class Provider(Protocol):
         """The answer as an OpenAI body; UpstreamError / UpstreamTimeout when the provider fails."""
 
 
-ProviderFactory = Callable[[Route, KeySource | None, ProviderContext], Provider]
-
-
 class WireFormat(Protocol):
     """The module of pure functions that describes one HTTP API (see lib/providers/openai.py)."""
 

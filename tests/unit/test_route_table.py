@@ -1,0 +1,110 @@
+"""The routes file: every mistake named by route and field, defaults, the Bedrock grant check."""
+
+import pytest
+
+from lib.config import ConfigError
+from lib.route_choice import RouteChooser
+from lib.route_table import parse_route_table
+
+PROVIDERS = ("openai", "anthropic", "bedrock")
+
+
+def route(**fields):
+    return {
+        "name": "general",
+        "provider": "openai",
+        "endpoint": "https://api.example/v1",
+        "model": "m",
+        "key": "env:K",
+        **fields,
+    }
+
+
+def parse(*routes, default=None, bedrock_ids=None):
+    document = {"route": list(routes)}
+    if default is not None:
+        document["default"] = default
+    return parse_route_table(document, PROVIDERS, bedrock_ids)
+
+
+def error_of(*routes, **options) -> str:
+    with pytest.raises(ConfigError) as raised:
+        parse(*routes, **options)
+    assert raised.value.variable == "ROUTES_FILE"
+    return str(raised.value)
+
+
+def test_a_minimal_route_gets_the_documented_defaults():
+    table = parse(route())
+    general = table["general"]
+    assert table.default == "general" and table.from_file
+    assert general.domains == () and general.keywords == () and general.fallbacks == ()
+    assert general.free_tokens_per_month is None and general.price_per_1k_tokens is None
+    assert not table.counts_quotas
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (
+            {"provider": "cohere"},
+            "route 'general': field 'provider' must be one of anthropic, bedrock, openai",
+        ),
+        ({"endpoint": "api.example/v1"}, "route 'general': field 'endpoint' must be an http(s) URL"),
+        ({"key": None}, "route 'general': field 'key' is required"),
+        ({"key": "vault:x"}, "route 'general': field 'key' must be env:NAME"),
+        ({"model": ""}, "route 'general': field 'model' must be a non-empty string"),
+        ({"keywords": "legal"}, "route 'general': field 'keywords' must be a list"),
+        (
+            {"free_tokens_per_month": -1},
+            "route 'general': field 'free_tokens_per_month' must be a whole number",
+        ),
+        ({"price_per_1k_tokens": "free"}, "route 'general': field 'price_per_1k_tokens' must be a USD price"),
+        ({"fallback": ["x"]}, "route 'general': field 'fallback' is not a route field"),
+        ({"fallbacks": ["nowhere"]}, "route 'general': field 'fallbacks' names 'nowhere'"),
+    ],
+)
+def test_each_mistake_names_the_route_and_the_field(fields, expected):
+    entry = {key: value for key, value in route(**fields).items() if value is not None}
+    assert expected in error_of(entry)
+
+
+def test_names_are_unique_and_the_default_must_exist():
+    assert "the name is used by another route" in error_of(route(), route())
+    assert "field 'default' must name a route" in error_of(route(), default="other")
+
+
+def test_unknown_top_level_fields_are_errors():
+    with pytest.raises(ConfigError, match="unknown top-level field"):
+        parse_route_table({"route": [route()], "routes": []}, PROVIDERS, None)
+
+
+def test_bedrock_needs_no_key_and_must_be_granted():
+    bedrock = {"name": "claude", "provider": "bedrock", "model": "anthropic.claude-3-haiku"}
+    assert parse(bedrock, bedrock_ids=("anthropic.claude-3-haiku",))["claude"].key is None
+    assert "is not among the Bedrock model ids" in error_of(bedrock, bedrock_ids=("other",))
+    assert "is not used by bedrock" in error_of({**bedrock, "key": "env:K"})
+
+
+def test_a_domain_belongs_to_one_route():
+    assert "repeats 'law'" in error_of(route(domains=["law"]), route(name="b", domains=["law"]))
+
+
+class TestKeywordChoice:
+    def chooser(self, *keyword_lists):
+        routes = [route(name=f"r{index}", keywords=list(words)) for index, words in enumerate(keyword_lists)]
+        return RouteChooser(parse(*routes, route(name="fallback"), default="fallback"))
+
+    def test_the_first_route_in_file_order_wins_wherever_its_keyword_stands(self):
+        chooser = self.chooser(["medical"], ["legal"])
+        assert chooser.choose("", None, "a legal and medical question").name == "r0"
+
+    def test_overlapping_keywords_are_all_seen(self):
+        # "law" inside "lawyer": the earlier route's shorter keyword still counts.
+        assert self.chooser(["law"], ["lawyer"]).choose("", None, "ask a lawyer").name == "r0"
+        assert self.chooser(["lawyer"], ["law"]).choose("", None, "ask a lawyer").name == "r0"
+        assert self.chooser(["ab"], ["bc"]).choose("", None, "xbcx abc").name == "r0"
+
+    def test_no_keyword_gives_the_default(self):
+        assert self.chooser(["法律"]).choose("", None, "nothing here").name == "fallback"
+        assert self.chooser(["法律"]).choose("", None, "关于法律").name == "r0"
