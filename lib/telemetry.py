@@ -153,6 +153,10 @@ def _add_metrics(record: RequestRecord, outcome: str, latency_ms: float, metrics
     metrics.add_metric(
         name=OUTCOME_METRICS.get(outcome, "OutcomeInternalError"), unit=MetricUnit.Count, value=1
     )
+    if record.routes is not None and record.routes.breaker_changes:
+        metrics.add_metric(
+            name="BreakerChanges", unit=MetricUnit.Count, value=len(record.routes.breaker_changes)
+        )
     if upstream is not None and reached_upstream:
         metrics.add_metric(name="UpstreamLatency", unit=MetricUnit.Milliseconds, value=upstream.latency_ms)
         metrics.add_metric(name="Retries", unit=MetricUnit.Count, value=upstream.retries)
@@ -162,7 +166,8 @@ def _add_metrics(record: RequestRecord, outcome: str, latency_ms: float, metrics
         metrics.add_metric(
             name="CompletionTokens", unit=MetricUnit.Count, value=record.usage.completion_tokens
         )
-        model = model_dimension(record.model, settings)
+        served_by = record.routes.served_by if record.routes else None
+        model = model_dimension(record.model, settings, served_by)
         for name, unit, value in (
             ("ModelTokens", MetricUnit.Count, tokens),
             ("ModelCostUSD", MetricUnit.NoUnit, record.cost_usd),
@@ -177,8 +182,9 @@ def _add_metrics(record: RequestRecord, outcome: str, latency_ms: float, metrics
                 metric.add_dimension(name="model", value=model)
 
 
-def model_dimension(model: str | None, settings: Settings) -> str:
-    """Callers choose model names, so only configured ones become dimension values (bounded series)."""
-    if model and (model == settings.model_name or model in settings.model_prices):
+def model_dimension(model: str | None, settings: Settings, served_by: str | None = None) -> str:
+    """Callers choose model names, so only configured ones (a route's name, AI_MODEL_NAME, a name in
+    MODEL_PRICES) become dimension values: the series stay bounded."""
+    if model and (model == served_by or model == settings.model_name or model in settings.model_prices):
         return model
     return "other"

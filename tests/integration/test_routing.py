@@ -226,3 +226,15 @@ class TestSingleModelMode:
             {"model": "any-upstream-model", "messages": [{"role": "user", "content": "x"}]},
         )
         assert reply.status == 200 and upstream.received[0].body["model"] == "any-upstream-model"
+
+
+def test_detailed_metrics_name_the_route_and_count_breaker_changes(routed, upstream, legal, output):
+    routed.setenv("DETAILED_METRICS", "true")
+    routed.setenv("BREAKER_MIN_CALLS", "1")
+    routed.setenv("AI_MODEL_MAX_RETRIES", "0")
+    services.reset()
+    upstream.then(Behaviour(500))
+    assert call("POST", "/api/generate", {"prompt": "p"}).json["model"] == "legal"
+    per_model = [blob for blob in output.metric_blobs() if "ModelTokens" in blob]
+    assert [blob["model"] for blob in per_model] == ["legal"]
+    assert any(blob.get("BreakerChanges") == [1.0] for blob in output.metric_blobs())
