@@ -30,8 +30,7 @@ class RouteChooser:
             for keyword in first_route
         }
         self._names = list(table.routes)
-        # A lookahead finds keywords at every position, overlapping ones included.
-        self._matcher = re.compile(f"(?=({_trie_pattern(first_route)}))") if first_route else None
+        self._matcher = re.compile(_trie_pattern(first_route)) if first_route else None
 
     def choose(self, model: str, domain: str | None, prompt: str) -> Route:
         table = self._table
@@ -59,13 +58,18 @@ class RouteChooser:
     def _keyword_route(self, prompt: str) -> str | None:
         if self._matcher is None:
             return None
+        text = prompt.casefold()
         best: int | None = None
-        for match in self._matcher.finditer(prompt.casefold()):
-            rank = self._rank[match.group(1)]
+        position = 0
+        # search() from one past each match start, not finditer(): keywords that overlap a match are
+        # seen too, and search() keeps the regex engine's fast skip over characters no keyword starts with.
+        while (match := self._matcher.search(text, position)) is not None:
+            rank = self._rank[match.group()]
             if best is None or rank < best:
                 best = rank
                 if best == 0:
                     break
+            position = match.start() + 1
         return self._names[best] if best is not None else None
 
 
