@@ -13,11 +13,9 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from lib import validation
 from lib.callers import Caller
-from lib.dispatch import RouteTrace
-from lib.errors import NotConfigured, UpstreamError, UpstreamTimeout
+from lib.completion import complete
+from lib.errors import NotConfigured
 from lib.responses import (
-    Usage,
-    completion_text,
     generate_reply,
     models_reply,
     openai_reply,
@@ -60,7 +58,7 @@ def generate() -> dict[str, Any]:
     services = _begin()
     caller = _identify(services)
     request = validation.parse_generate(_json_body(services), services.settings)
-    body, usage = _complete(request, caller, services)
+    body, usage = complete(request, caller, services, _record(), _deadline(services))
     return generate_reply(body, request, usage)
 
 
@@ -102,7 +100,7 @@ def usage() -> dict[str, Any]:
 
 
 def _openai_answer(request: ModelRequest, caller: Caller, services: Services) -> Any:
-    body, usage = _complete(request, caller, services)
+    body, usage = complete(request, caller, services, _record(), _deadline(services))
     if request.stream:
         return Response(
             status_code=200,
@@ -111,54 +109,6 @@ def _openai_answer(request: ModelRequest, caller: Caller, services: Services) ->
             headers={"Cache-Control": "no-cache"},
         )
     return openai_reply(body, request, usage)
-
-
-def _complete(request: ModelRequest, caller: Caller, services: Services) -> tuple[dict[str, Any], Usage]:
-    """Route, admit, call the model (then fallbacks), settle the real usage (also when the call failed
-    but may have been billed)."""
-    record = _record()
-    settings = services.settings
-    prompt = request.prompt_text()
-    route = services.chooser.choose(request.model, request.domain, prompt)
-    candidates = services.dispatcher.candidates(route, request)
-    if not services.routes.from_file and not route.upstream_model(request.model):
-        raise NotConfigured('no model: set AI_MODEL_NAME or send "model" in the request', param="model")
-    record.model = route.name if services.routes.from_file else route.upstream_model(request.model)
-    if settings.log_prompts:
-        record.prompt = prompt
-    reserve_tokens = len(prompt) + request.max_tokens
-    admission = services.limiter.admit(caller, reserve_tokens=reserve_tokens)
-    record.store_failures += int(admission.store_failed)
-    stats = record.upstream = CallStats()
-    trace = record.routes = RouteTrace()
-    used_tokens, cost_usd = 0, 0.0
-    try:
-        served = services.dispatcher.serve(
-            request, candidates, reserve_tokens, _deadline(services), stats, trace
-        )
-        body = dict(served.body)
-        if services.routes.from_file:
-            body["model"] = served.route.name  # the public name of the route that answered
-            record.model = served.route.name
-        usage = record.usage = served.usage
-        used_tokens = usage.total_tokens
-        price = served.route.price_per_1k_tokens
-        if price is None:
-            price = settings.price_per_1k_tokens(record.model or "")
-        cost_usd = record.cost_usd = used_tokens / 1000 * price
-        if settings.log_prompts:
-            record.completion = completion_text(body)
-        return body, usage
-    except (UpstreamError, UpstreamTimeout):
-        if stats.maybe_billed:
-            # The provider may have generated (and billed) an answer we never received: count the reservation.
-            used_tokens = admission.reserved_tokens
-            record.charged_tokens = used_tokens
-        raise
-    finally:
-        record.store_failures += trace.quota_store_failures
-        if not services.limiter.settle(admission, used_tokens, cost_usd):
-            record.store_failures += 1
 
 
 def _begin() -> Services:
