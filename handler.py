@@ -1,4 +1,10 @@
-"""Lambda entry points. Everything below the handlers lives in lib/ (see README: layout)."""
+"""The entry points. Everything below them lives in lib/ (see README: layout).
+
+- `api_handler`: Lambda behind the API Gateway HTTP API (answers whole, streams included).
+- `wsgi_app`: the same gateway as an HTTP application, served by lib/http_server.py for `make run`
+  and, behind the Lambda Web Adapter, for the streaming Function URL.
+- `rotation_handler`: the provider key's rotation.
+"""
 
 from __future__ import annotations
 
@@ -9,24 +15,24 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lib import rotation, services, telemetry
+from lib import rotation, services
 from lib.api import create_app
+from lib.gateway import Gateway
+from lib.http_server import WsgiGateway
 
 # Powertools reads POWERTOOLS_SERVICE_NAME itself (lib/'s child loggers must agree with this one).
 # The namespace fallback only keeps a bare `sam local invoke` (no env.json) from failing to flush.
 logger = Logger()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "modelgate")
 app = create_app()
+gateway = Gateway(app, logger, metrics)
+wsgi_app = WsgiGateway(gateway, logger)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def api_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    record = telemetry.RequestRecord.start(event)
-    app.append_context(record=record)
-    response = app.resolve(event, context)
-    telemetry.finish(record, int(response.get("statusCode", 500)), logger, metrics)
-    return response
+    return gateway.lambda_response(event, context)
 
 
 @logger.inject_lambda_context

@@ -13,10 +13,38 @@ from lib.callers import Caller
 from lib.dispatch import RouteTrace
 from lib.errors import NotConfigured, UpstreamError, UpstreamTimeout
 from lib.responses import Usage, completion_text
+from lib.route_table import Route
 from lib.services import Services
 from lib.telemetry import RequestRecord
 from lib.upstream import CallStats, Deadline
 from lib.validation import ModelRequest
+
+
+def plan(request: ModelRequest, services: Services, record: RequestRecord) -> tuple[str, list[Route]]:
+    """The prompt text and the routes to try: the chosen one (a 400 if it cannot take the request)
+    and its fallbacks."""
+    prompt = request.prompt_text()
+    route = services.chooser.choose(request.model, request.domain, prompt)
+    candidates = services.dispatcher.candidates(route, request)
+    if not services.routes.from_file and not route.upstream_model(request.model):
+        raise NotConfigured('no model: set AI_MODEL_NAME or send "model" in the request', param="model")
+    record.model = route.name if services.routes.from_file else route.upstream_model(request.model)
+    if services.settings.log_prompts:
+        record.prompt = prompt
+    return prompt, candidates
+
+
+def public_model(route: Route, request: ModelRequest, services: Services) -> str:
+    """The `model` a reply names: the route's public name, or the upstream model in single-model mode."""
+    return route.name if services.routes.from_file else route.upstream_model(request.model)
+
+
+def cost_of(tokens: int, route: Route, services: Services, record: RequestRecord) -> float:
+    """USD for `tokens` on `route`: its price, else MODEL_PRICES for the model, else 0."""
+    price = route.price_per_1k_tokens
+    if price is None:
+        price = services.settings.price_per_1k_tokens(record.model or "")
+    return tokens / 1000 * price
 
 
 def complete(
@@ -25,14 +53,7 @@ def complete(
     """Route, admit, call the model (then fallbacks), settle the real usage (also when the call failed
     but may have been billed). Everything it learns goes into `record`, for the access line."""
     settings = services.settings
-    prompt = request.prompt_text()
-    route = services.chooser.choose(request.model, request.domain, prompt)
-    candidates = services.dispatcher.candidates(route, request)
-    if not services.routes.from_file and not route.upstream_model(request.model):
-        raise NotConfigured('no model: set AI_MODEL_NAME or send "model" in the request', param="model")
-    record.model = route.name if services.routes.from_file else route.upstream_model(request.model)
-    if settings.log_prompts:
-        record.prompt = prompt
+    prompt, candidates = plan(request, services, record)
     reserve_tokens = len(prompt) + request.max_tokens
     admission = services.limiter.admit(caller, reserve_tokens=reserve_tokens)
     record.store_failures += int(admission.store_failed)
@@ -47,10 +68,7 @@ def complete(
             record.model = served.route.name
         usage = record.usage = served.usage
         used_tokens = usage.total_tokens
-        price = served.route.price_per_1k_tokens
-        if price is None:
-            price = settings.price_per_1k_tokens(record.model or "")
-        cost_usd = record.cost_usd = used_tokens / 1000 * price
+        cost_usd = record.cost_usd = cost_of(used_tokens, served.route, services, record)
         if settings.log_prompts:
             record.completion = completion_text(body)
         return body, usage

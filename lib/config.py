@@ -67,6 +67,9 @@ class Settings:
     breaker_window_s: float = 600.0
     breaker_min_calls: int = 10
     breaker_cooldown_s: float = 30.0
+    # Streams: after the first chunk (which the one deadline covers), the longest gap and whole length.
+    stream_idle_timeout_s: float = 15.0
+    stream_max_s: float = 300.0
 
     def price_per_1k_tokens(self, model: str) -> float:
         """USD per 1,000 tokens for `model`; `*` in MODEL_PRICES is the default, otherwise free."""
@@ -226,6 +229,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         breaker_window_s=read.number("BREAKER_WINDOW_S", 600.0, 10.0, 86_400.0),
         breaker_min_calls=read.integer("BREAKER_MIN_CALLS", 10, 1, 100_000),
         breaker_cooldown_s=read.number("BREAKER_COOLDOWN_S", 30.0, 1.0, 3600.0),
+        stream_idle_timeout_s=read.number("STREAM_IDLE_TIMEOUT_S", 15.0, 0.1, 900.0),
+        stream_max_s=read.number("STREAM_MAX_S", 300.0, 1.0, 900.0),
     )
     if settings.auth_mode == "keys" and settings.table_name is None:
         raise ConfigError("TABLE_NAME", "is required when AUTH_MODE=keys (client keys live in the table)")

@@ -10,9 +10,9 @@ provider must accept the request (a 400 names the field); a fallback that cannot
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from aws_lambda_powertools import Logger
 
@@ -27,10 +27,13 @@ from lib.errors import (
     UpstreamTimeout,
 )
 from lib.providers import Provider
-from lib.quotas import FreeQuotas, QuotaSpent
+from lib.providers.base import StreamPiece
+from lib.quotas import FreeQuotas, QuotaHold, QuotaSpent
 from lib.responses import Usage, usage_of
 from lib.route_table import Route
+from lib.stream_replies import pieces_of
 from lib.upstream import CallStats, Deadline
+from lib.upstream_stream import StreamLimits
 from lib.validation import ModelRequest
 
 logger = Logger(child=True)
@@ -44,6 +47,34 @@ class RouteTrace:
     failed: list[str] = field(default_factory=list)  # "name:reason"
     breaker_changes: list[str] = field(default_factory=list)  # "name:new_state"
     quota_store_failures: int = 0
+    buffered_stream: bool = False  # a stream was asked for, but the route's provider answered whole
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class Claim(Generic[T]):
+    """A route that answered (or opened its stream). `finish` records its health and its tokens,
+    once: at once for a whole answer, when the stream ends for a stream."""
+
+    route: Route
+    result: T
+    _dispatcher: Dispatcher
+    _breaker: CircuitBreaker
+    _hold: QuotaHold | None
+    _trace: RouteTrace
+    _finished: bool = False
+
+    def finish(self, ok: bool, used_tokens: int) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._dispatcher._record_breaker(self._breaker, ok, self._trace)
+        self._dispatcher._settle_quota(self._hold, used_tokens, self._trace)
+
+
+StreamClaim = Claim[Iterator[StreamPiece]]
 
 
 @dataclass(frozen=True)
@@ -88,6 +119,47 @@ class Dispatcher:
         stats: CallStats,
         trace: RouteTrace,
     ) -> Served:
+        def attempt(provider: Provider) -> tuple[dict[str, Any], Usage]:
+            body = provider.complete(request, deadline, stats)
+            return body, usage_of(body, request)
+
+        claim = self._first_success(routes, reserve_tokens, deadline, stats, trace, attempt)
+        body, usage = claim.result
+        claim.finish(ok=True, used_tokens=usage.total_tokens)
+        return Served(claim.route, body, usage)
+
+    def open_stream(
+        self,
+        request: ModelRequest,
+        routes: list[Route],
+        reserve_tokens: int,
+        deadline: Deadline,
+        stats: CallStats,
+        trace: RouteTrace,
+        limits: StreamLimits,
+    ) -> StreamClaim:
+        """The first route whose stream opens (its first event in); `finish` it when the stream ends.
+        A provider that cannot stream answers whole, and the answer is replayed as one piece."""
+
+        def attempt(provider: Provider) -> Iterator[StreamPiece]:
+            pieces = provider.open_stream(request, deadline, stats, limits)
+            if pieces is not None:
+                return pieces
+            trace.buffered_stream = True
+            body = provider.complete(request, deadline, stats)
+            return iter(pieces_of(body, request))
+
+        return self._first_success(routes, reserve_tokens, deadline, stats, trace, attempt)
+
+    def _first_success(
+        self,
+        routes: list[Route],
+        reserve_tokens: int,
+        deadline: Deadline,
+        stats: CallStats,
+        trace: RouteTrace,
+        attempt: Callable[[Provider], T],
+    ) -> Claim[T]:
         started = self._clock()
         last_error: GatewayError | None = None
         quota_refused = breaker_refused = False
@@ -108,10 +180,8 @@ class Dispatcher:
                     trace.failed.append(f"{route.name}:free_quota")
                     continue
                 billed_before, stats.maybe_billed = stats.maybe_billed, False
-                state_before = breaker.state
                 try:
-                    body = self._providers[route.name].complete(request, deadline, stats)
-                    usage = usage_of(body, request)
+                    result = attempt(self._providers[route.name])
                 except NotConfigured as exc:  # its key cannot be read: not the route's health
                     breaker.release()
                     last_error = exc
@@ -119,7 +189,7 @@ class Dispatcher:
                     self._settle_quota(hold, 0, trace)
                     continue
                 except (UpstreamError, UpstreamTimeout) as exc:
-                    breaker.record(ok=False)
+                    self._record_breaker(breaker, False, trace)
                     last_error = exc
                     trace.failed.append(f"{route.name}:{exc.code}")
                     self._settle_quota(hold, reserve_tokens if stats.maybe_billed else 0, trace)
@@ -127,12 +197,8 @@ class Dispatcher:
                 finally:
                     stats.maybe_billed = stats.maybe_billed or billed_before
                     stats.fallback_used = stats.fallback_used or position > 0
-                    self._note_breaker(breaker, state_before, trace)
-                breaker.record(ok=True)
-                self._note_breaker(breaker, state_before, trace)
-                self._settle_quota(hold, usage.total_tokens, trace)
                 trace.served_by = route.name
-                return Served(route, body, usage)
+                return Claim(route, result, self, breaker, hold, trace)
         finally:
             stats.latency_ms = (self._clock() - started) * 1000
         if last_error is not None:
@@ -151,12 +217,13 @@ class Dispatcher:
             )
         raise UpstreamTimeout(f"the model API did not answer within {deadline.seconds:g} s")
 
-    def _settle_quota(self, hold: Any, used_tokens: int, trace: RouteTrace) -> None:
+    def _record_breaker(self, breaker: CircuitBreaker, ok: bool, trace: RouteTrace) -> None:
+        before = breaker.state
+        breaker.record(ok=ok)
+        after = breaker.state
+        if after != before:
+            trace.breaker_changes.append(f"{breaker.name}:{after}")
+
+    def _settle_quota(self, hold: QuotaHold | None, used_tokens: int, trace: RouteTrace) -> None:
         if not self._quotas.settle(hold, used_tokens):
             trace.quota_store_failures += 1
-
-    def _note_breaker(self, breaker: CircuitBreaker, before: str, trace: RouteTrace) -> None:
-        after = breaker.state
-        change = f"{breaker.name}:{after}"
-        if after != before and (not trace.breaker_changes or trace.breaker_changes[-1] != change):
-            trace.breaker_changes.append(change)

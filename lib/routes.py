@@ -20,9 +20,9 @@ from lib.responses import (
     models_reply,
     openai_reply,
     route_models_reply,
-    sse_reply,
 )
 from lib.services import Services, get_services
+from lib.streaming import open_stream
 from lib.telemetry import RequestRecord
 from lib.upstream import CallStats, Deadline
 from lib.validation import ModelRequest
@@ -100,14 +100,19 @@ def usage() -> dict[str, Any]:
 
 
 def _openai_answer(request: ModelRequest, caller: Caller, services: Services) -> Any:
-    body, usage = complete(request, caller, services, _record(), _deadline(services))
+    record = _record()
     if request.stream:
+        # The body is written by the gateway core as the model writes it (lib/gateway.py).
+        record.stream_body = open_stream(
+            request, caller, services, record, _deadline(services), _lambda_remaining_s()
+        )
         return Response(
             status_code=200,
             content_type="text/event-stream",
-            body=sse_reply(body, request, usage),
-            headers={"Cache-Control": "no-cache"},
+            body="",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
+    body, usage = complete(request, caller, services, record, _deadline(services))
     return openai_reply(body, request, usage)
 
 
@@ -140,6 +145,12 @@ def _deadline(services: Services) -> Deadline:
     if callable(remaining_ms):
         seconds = min(seconds, remaining_ms() / 1000 - LAMBDA_SAFETY_MARGIN_S)
     return Deadline(max(seconds, 0.0))
+
+
+def _lambda_remaining_s() -> float | None:
+    """The function's remaining time less the safety margin (None outside Lambda)."""
+    remaining_ms = getattr(router.lambda_context, "get_remaining_time_in_millis", None)
+    return remaining_ms() / 1000 - LAMBDA_SAFETY_MARGIN_S if callable(remaining_ms) else None
 
 
 def _record() -> RequestRecord:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,17 @@ OUTCOME_METRICS = {
 
 
 @dataclass
+class StreamFacts:
+    """How a streamed answer went, for the access line."""
+
+    first_event_ms: float | None = None
+    chunks: int = 0
+    fault: str | None = None  # cut, idle, too_large, max_time, malformed
+    disconnected: bool = False  # the caller went away before the end
+    buffered: bool = False  # the route's provider cannot stream: its whole answer was sent as chunks
+
+
+@dataclass
 class RequestRecord:
     """What happened to one request; filled in by the stages, written out by `finish`."""
 
@@ -69,6 +81,8 @@ class RequestRecord:
     charged_tokens: int = 0  # tokens counted against the budget for a failed call that may have been billed
     upstream: CallStats | None = None
     routes: RouteTrace | None = None
+    stream: StreamFacts | None = None
+    stream_body: Iterator[bytes] | None = None  # set by a route that answers as a stream
     store_failures: int = 0
     prompt: str | None = None
     completion: str | None = None
@@ -124,6 +138,8 @@ def _access_fields(record: RequestRecord, outcome: str, status: int, latency_ms:
             fields["failed_routes"] = record.routes.failed
         if record.routes.breaker_changes:
             fields["breaker_changes"] = record.routes.breaker_changes
+    if record.stream is not None:
+        fields["stream"] = {name: value for name, value in vars(record.stream).items() if value}
     if record.store_failures:
         fields["store_failures"] = record.store_failures
     if record.settings is not None and record.settings.log_prompts:

@@ -28,6 +28,7 @@ import requests
 import urllib3
 
 from lib.errors import NotConfigured, UpstreamError, UpstreamTimeout
+from lib.upstream_stream import EventStream, StreamFault, StreamLimits
 
 _CONNECT_TIMEOUT_CAP_S = 5.0
 _READ_CHUNK_BYTES = 64 * 1024
@@ -128,6 +129,46 @@ class UpstreamClient:
         stats: CallStats | None = None,
     ) -> dict[str, Any]:
         """Send `payload` to `path` under each endpoint in turn; return the first JSON object answer."""
+        answer: dict[str, Any] = self._call(method, path, payload, deadline, stats, None)
+        return answer
+
+    def open_stream(
+        self,
+        path: str,
+        payload: dict[str, Any],
+        deadline: Deadline,
+        stats: CallStats,
+        limits: StreamLimits,
+    ) -> EventStream:
+        """POST for a server-sent event stream; return it once its first event has arrived.
+
+        Until then everything is as for `call` (the deadline, retries, the fallback endpoint): the
+        caller has received nothing yet. After it, `limits` bound the idle gaps and the whole stream."""
+
+        def first_event(response: requests.Response, deadline: Deadline, stats: CallStats) -> EventStream:
+            stream = EventStream(response, limits, self._max_response_bytes)
+            try:
+                stream.prefetch(deadline)
+            except StreamFault as fault:
+                stream.close()
+                stats.maybe_billed = True
+                raise _AttemptFailed(
+                    f"the stream broke before its first event ({fault})", retryable=True
+                ) from None
+            return stream
+
+        opened: EventStream = self._call("POST", path, payload, deadline, stats, first_event)
+        return opened
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        payload: dict[str, Any] | None,
+        deadline: Deadline,
+        stats: CallStats | None,
+        read: Callable[[requests.Response, Deadline, CallStats], Any] | None,
+    ) -> Any:
         if not self.endpoints:
             raise NotConfigured("the model API is not configured: set AI_MODEL_ENDPOINT")
         stats = stats if stats is not None else CallStats()
@@ -139,7 +180,7 @@ class UpstreamClient:
                     break
                 stats.fallback_used = index > 0
                 try:
-                    return self._call_endpoint(method, base_url + path, payload, deadline, stats)
+                    return self._call_endpoint(method, base_url + path, payload, deadline, stats, read)
                 except _AttemptFailed as exc:
                     failure = exc.reason
         finally:
@@ -149,8 +190,14 @@ class UpstreamClient:
         raise UpstreamError(f"the model API failed after {stats.attempts} attempt(s): {failure}")
 
     def _call_endpoint(
-        self, method: str, url: str, payload: dict[str, Any] | None, deadline: Deadline, stats: CallStats
-    ) -> dict[str, Any]:
+        self,
+        method: str,
+        url: str,
+        payload: dict[str, Any] | None,
+        deadline: Deadline,
+        stats: CallStats,
+        read: Callable[[requests.Response, Deadline, CallStats], Any] | None,
+    ) -> Any:
         key = self._key_source.get_key()
         retries_left = self._max_retries
         while True:
@@ -158,7 +205,7 @@ class UpstreamClient:
                 raise _AttemptFailed("deadline reached", retryable=False)
             stats.attempts += 1
             try:
-                return self._attempt(method, url, payload, key, deadline, stats)
+                return self._attempt(method, url, payload, key, deadline, stats, read)
             except _KeyRejected:
                 if stats.key_refreshed:
                     raise _AttemptFailed(
@@ -189,8 +236,10 @@ class UpstreamClient:
         key: str | None,
         deadline: Deadline,
         stats: CallStats,
-    ) -> dict[str, Any]:
-        headers = {"Accept": "application/json", **self._extra_headers}
+        read: Callable[[requests.Response, Deadline, CallStats], Any] | None = None,
+    ) -> Any:
+        accept = "text/event-stream" if read is not None else "application/json"
+        headers = {"Accept": accept, **self._extra_headers}
         if key:
             headers.update(self._auth_headers(key))
         remaining = deadline.remaining()
@@ -211,7 +260,8 @@ class UpstreamClient:
             raise _AttemptFailed("timed out", retryable=True) from None
         except requests.RequestException as exc:
             raise _AttemptFailed(f"connection failed ({type(exc).__name__})", retryable=True) from None
-        with response:
+        handed_over = False  # a stream's reader owns the response once it has its first event
+        try:
             status = stats.last_status = response.status_code
             if status == 401:
                 raise _KeyRejected
@@ -223,7 +273,14 @@ class UpstreamClient:
                 )
             if not 200 <= status < 300:
                 raise _AttemptFailed(self._refusal(status, response, deadline, stats), retryable=False)
+            if read is not None:
+                opened = read(response, deadline, stats)
+                handed_over = True
+                return opened
             data = self._read_body(response, deadline, stats)
+        finally:
+            if not handed_over:
+                response.close()
         try:
             parsed = json.loads(data)
         except (UnicodeDecodeError, ValueError):

@@ -9,7 +9,7 @@ shared HTTP mechanics of `lib/upstream.py` (deadline, retries, Retry-After, key 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,6 +17,7 @@ import requests
 
 from lib.route_table import Route
 from lib.upstream import CallStats, Deadline, KeySource, UpstreamClient
+from lib.upstream_stream import EventStream, ServerEvent, StreamLimits
 from lib.validation import ModelRequest
 
 
@@ -30,6 +31,17 @@ class ProviderContext:
     aws_client: Callable[[str], Any] | None = None  # boto3 client factory, for providers that are AWS APIs
 
 
+@dataclass
+class StreamPiece:
+    """One step of a streamed answer, in provider-neutral terms (built from known fields only)."""
+
+    text: str = ""
+    role: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None  # OpenAI's delta shape: index, id, type, function
+    finish_reason: str | None = None
+    usage: tuple[int, int] | None = None  # (prompt_tokens, completion_tokens), when the provider says
+
+
 class Provider(Protocol):
     route: Route
 
@@ -38,6 +50,12 @@ class Provider(Protocol):
 
     def complete(self, request: ModelRequest, deadline: Deadline, stats: CallStats) -> dict[str, Any]:
         """The answer as an OpenAI body; UpstreamError / UpstreamTimeout when the provider fails."""
+
+    def open_stream(
+        self, request: ModelRequest, deadline: Deadline, stats: CallStats, limits: StreamLimits
+    ) -> Iterator[StreamPiece] | None:
+        """The answer as it is written, once its first event is in (None: this provider cannot stream).
+        Raises like `complete` before the first event; StreamFault after it."""
 
 
 class WireFormat(Protocol):
@@ -54,6 +72,12 @@ class WireFormat(Protocol):
     def auth_headers(self, key: str) -> dict[str, str]: ...
 
 
+class StreamingWireFormat(WireFormat, Protocol):
+    def build_stream(self, request: ModelRequest, route: Route) -> tuple[str, dict[str, Any]]: ...
+
+    def parse_stream(self, events: Iterable[ServerEvent], request: ModelRequest) -> Iterator[StreamPiece]: ...
+
+
 class HttpProvider:
     def __init__(self, wire: WireFormat, route: Route, client: UpstreamClient) -> None:
         self.route = route
@@ -67,6 +91,24 @@ class HttpProvider:
         path, payload = self.wire.build(request, self.route)
         body = self.client.call("POST", path, payload, deadline, stats)
         return self.wire.parse(body, request)
+
+    def open_stream(
+        self, request: ModelRequest, deadline: Deadline, stats: CallStats, limits: StreamLimits
+    ) -> Iterator[StreamPiece] | None:
+        if not hasattr(self.wire, "parse_stream"):
+            return None
+        wire: StreamingWireFormat = self.wire  # type: ignore[assignment]
+        path, payload = wire.build_stream(request, self.route)
+        events = self.client.open_stream(path, payload, deadline, stats, limits)
+        return _closing(wire.parse_stream(events, request), events)
+
+
+def _closing(pieces: Iterator[StreamPiece], events: EventStream) -> Iterator[StreamPiece]:
+    """The pieces, and the upstream connection closed however the caller stops reading them."""
+    try:
+        yield from pieces
+    finally:
+        events.close()
 
 
 def http_provider(

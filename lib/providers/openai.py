@@ -3,13 +3,15 @@ OpenRouter, Ollama, ...): the request is passed on with the route's model, the a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from lib.errors import UpstreamError
-from lib.providers.base import HttpProvider, ProviderContext, http_provider
+from lib.providers.base import HttpProvider, ProviderContext, StreamPiece, http_provider
 from lib.route_table import Route
 from lib.upstream import KeySource, bearer_auth
+from lib.upstream_stream import ServerEvent, StreamFault
 from lib.validation import ModelRequest
 
 EXTRA_HEADERS: Mapping[str, str] = {}
@@ -32,6 +34,80 @@ def parse(body: dict[str, Any], request: ModelRequest) -> dict[str, Any]:
         # Some providers answer 200 with {"error": ...}: that is no completion.
         raise UpstreamError("the model API answered without any completion choices")
     return body
+
+
+def build_stream(request: ModelRequest, route: Route) -> tuple[str, dict[str, Any]]:
+    path, payload = build(request, route)
+    # The usage chunk is asked for always: budgets need the real count, whatever the caller wants.
+    payload["stream"] = True
+    payload["stream_options"] = {"include_usage": True}
+    return path, payload
+
+
+def parse_stream(events: Iterable[ServerEvent], request: ModelRequest) -> Iterator[StreamPiece]:
+    """OpenAI's chunks, until `data: [DONE]`. A stream that ends without it, and without a finish
+    reason, was cut."""
+    finished = False
+    for event in events:
+        if event.data.strip() == "[DONE]":
+            return
+        try:
+            chunk = json.loads(event.data)
+        except ValueError:
+            raise StreamFault("malformed", "the model sent a chunk that is not JSON") from None
+        if not isinstance(chunk, dict) or "error" in chunk:
+            raise StreamFault("malformed", "the model sent an error or an unexpected chunk")
+        piece = _piece(chunk, request)
+        finished = finished or piece.finish_reason is not None
+        yield piece
+    if not finished:
+        raise StreamFault("cut", "the stream ended before the answer did")
+
+
+def _piece(chunk: dict[str, Any], request: ModelRequest) -> StreamPiece:
+    piece = StreamPiece(usage=_usage(chunk.get("usage")))
+    choices = chunk.get("choices")
+    if not isinstance(choices, list) or not choices:
+        return piece
+    choice = choices[0] if isinstance(choices[0], dict) else {}
+    reason = choice.get("finish_reason")
+    piece.finish_reason = reason if isinstance(reason, str) else None
+    if request.kind == "completion":
+        piece.text = choice["text"] if isinstance(choice.get("text"), str) else ""
+        return piece
+    delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+    assert isinstance(delta, dict)
+    piece.text = delta["content"] if isinstance(delta.get("content"), str) else ""
+    piece.role = delta["role"] if isinstance(delta.get("role"), str) else None
+    calls = delta.get("tool_calls")
+    if isinstance(calls, list):
+        piece.tool_calls = [_tool_call_delta(call) for call in calls if isinstance(call, dict)]
+    return piece
+
+
+def _tool_call_delta(call: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields of OpenAI's tool-call delta, so nothing else a provider sends is passed on."""
+    kept: dict[str, Any] = {"index": call["index"] if isinstance(call.get("index"), int) else 0}
+    for name in ("id", "type"):
+        if isinstance(call.get(name), str):
+            kept[name] = call[name]
+    function = call.get("function")
+    if isinstance(function, dict):
+        kept["function"] = {
+            name: function[name] for name in ("name", "arguments") if isinstance(function.get(name), str)
+        }
+    return kept
+
+
+def _usage(usage: Any) -> tuple[int, int] | None:
+    if not isinstance(usage, dict):
+        return None
+    prompt, completion = _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
+    return (prompt, completion) if prompt is not None and completion is not None else None
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def auth_headers(key: str) -> dict[str, str]:

@@ -28,6 +28,13 @@ class Behaviour:
     cut_after: int | None = None  # send only this many body bytes, then close
     stall_after: int | None = None  # with drip_s: after this many body bytes, go quiet for stall_s
     stall_s: float = 0.0
+    # Streams (a request with "stream": true and no `body` set): OpenAI's SSE chunks, one per word.
+    pace_s: float = 0.0  # between chunks
+    words: tuple[str, ...] = ("hello", " from", " upstream")
+    stream_cut_after: int | None = None  # send this many content chunks, then close the connection
+    stream_stall_after: int | None = None  # after this many content chunks, go quiet for stall_s
+    stream_garbage_after: int | None = None  # after this many content chunks, send a chunk that is not JSON
+    stream_usage: bool = True  # the final usage chunk, when the request asked for it
 
 
 @dataclass
@@ -141,6 +148,9 @@ class FakeUpstream:
                     self.close_connection = True
                     return
                 payload = behaviour.body
+                if payload is None and isinstance(body, dict) and body.get("stream"):
+                    self._stream(behaviour, body)
+                    return
                 if payload is None:
                     if self.command == "GET":
                         payload = {
@@ -173,6 +183,56 @@ class FakeUpstream:
                         time.sleep(behaviour.drip_s)
                     return
                 self.wfile.write(data)
+
+            def _stream(self, behaviour: Behaviour, request: dict[str, Any]) -> None:
+                """OpenAI's stream: a role chunk, a chunk per word, a finish chunk, usage, [DONE]."""
+                self.send_response(behaviour.status)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                for name, value in behaviour.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                chat = self.path.endswith("/chat/completions")
+                model = request.get("model", "test-model")
+
+                def event(data: str) -> None:
+                    raw = f"data: {data}\n\n".encode()
+                    self.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
+                    self.wfile.flush()
+
+                def chunk(choice: dict[str, Any] | None, usage: dict[str, int] | None = None) -> str:
+                    kind = "chat.completion.chunk" if chat else "text_completion"
+                    data: dict[str, Any] = {"id": "up-stream-1", "object": kind, "created": 1700000000}
+                    data.update({"model": model, "choices": [choice] if choice else []})
+                    if usage is not None:
+                        data["usage"] = usage
+                    return json.dumps(data)
+
+                if chat:
+                    event(
+                        chunk(
+                            {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+                        )
+                    )
+                for index, word in enumerate(behaviour.words):
+                    if index == behaviour.stream_cut_after:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
+                    if index == behaviour.stream_stall_after:
+                        time.sleep(behaviour.stall_s)
+                    if index == behaviour.stream_garbage_after:
+                        event("{not json")
+                    if behaviour.pace_s:
+                        time.sleep(behaviour.pace_s)
+                    piece = {"delta": {"content": word}} if chat else {"text": word}
+                    event(chunk({"index": 0, **piece, "finish_reason": None}))
+                finish = {"delta": {}} if chat else {"text": ""}
+                event(chunk({"index": 0, **finish, "finish_reason": "stop"}))
+                if behaviour.stream_usage and (request.get("stream_options") or {}).get("include_usage"):
+                    event(chunk(None, completion()["usage"]))  # the provider's own count, as when whole
+                event("[DONE]")
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
