@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lib.errors import InvalidRequest, NotConfigured, UpstreamError, UpstreamTimeout
-from lib.providers import converse
+from lib.providers import converse, converse_reply
 from lib.providers.base import ProviderContext
 from lib.route_table import Route
 from lib.upstream import CallStats, Deadline, KeySource
@@ -66,16 +66,27 @@ class ClientsByTimeout:
         self._clients: OrderedDict[float, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def within(self, remaining_s: float) -> Any | None:
-        """A client whose timeouts end no later than `remaining_s` from now; None when too little is left."""
-        timeout = _timeout_within(remaining_s)
-        if timeout is None:
-            return None
+    def within(self, deadline: Deadline) -> Any | None:
+        """A client whose timeouts end no later than the deadline; None when too little is left."""
+        for _ in range(2):
+            timeout = _timeout_within(deadline.remaining())
+            if timeout is None:
+                return None
+            client = self._cached(timeout) or self._built(timeout)
+            # Building the first client imports boto3, which can take a good part of a second: if that
+            # moved the deadline closer than this client's timeout, take one with a shorter timeout.
+            if deadline.remaining() >= timeout:
+                break
+        return client
+
+    def _cached(self, timeout: float) -> Any | None:
         with self._lock:
             client = self._clients.get(timeout)
             if client is not None:
                 self._clients.move_to_end(timeout)
-                return client
+            return client
+
+    def _built(self, timeout: float) -> Any:
         from botocore.config import Config
 
         config = Config(
@@ -140,7 +151,7 @@ class BedrockProvider:
         finally:
             stats.latency_ms = (self._clock() - started) * 1000
         try:
-            return converse.parse(response, request, self.route)
+            return converse_reply.parse(response, request, self.route)
         except UpstreamError:
             stats.maybe_billed = True  # Bedrock answered (and billed) what we could not use
             raise
@@ -150,7 +161,7 @@ class BedrockProvider:
 
         retries_left = self._max_retries
         while True:
-            client = self._clients.within(deadline.remaining())
+            client = self._clients.within(deadline)
             if client is None:
                 raise self._gave_up(None, deadline, stats)
             stats.attempts += 1

@@ -1,5 +1,5 @@
-"""Bedrock's Converse API as a wire format: pure functions from our request to Converse's arguments and
-from its answer to an OpenAI body.
+"""Bedrock's Converse API, the request half: a validated request as `client.converse(...)` arguments
+(the answer's half is lib/providers/converse_reply.py).
 
 What has no Converse equivalent (seed, logit_bias, penalties, log probabilities, images, ...) is refused
 with a 400 naming the field and the route, so caller input never reaches Bedrock only to come back as
@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from lib.errors import InvalidRequest, UpstreamError
+from lib.errors import InvalidRequest
 from lib.route_table import Route
 from lib.validation import ModelRequest
 
@@ -25,17 +25,6 @@ _IGNORED = frozenset({"user", "domain"})
 _TEMPERATURE_MAX = 1.0
 _TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _TOOL_USE_ID = re.compile(r"[a-zA-Z0-9_.:-]{1,64}")
-_FINISH_REASONS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "guardrail_intervened": "content_filter",
-    "content_filtered": "content_filter",
-}
-# Stop reasons that mean there is no usable answer.
-_MALFORMED = frozenset({"malformed_model_output", "malformed_tool_use"})
 
 
 def build(request: ModelRequest, route: Route) -> dict[str, Any]:
@@ -75,56 +64,6 @@ def build(request: ModelRequest, route: Route) -> dict[str, Any]:
     if tool_config:
         arguments["toolConfig"] = tool_config
     return arguments
-
-
-def parse(response: Mapping[str, Any], request: ModelRequest, route: Route) -> dict[str, Any]:
-    """Converse's answer as an OpenAI `chat.completion` (or `text_completion`); UpstreamError otherwise."""
-    output = response.get("output")
-    message = output.get("message") if isinstance(output, dict) else None
-    blocks = message.get("content") if isinstance(message, dict) else None
-    stop_reason = response.get("stopReason")
-    if not isinstance(blocks, list) or not isinstance(stop_reason, str):
-        raise _unexpected(route, "no output message or stop reason")
-    if stop_reason in _MALFORMED:
-        raise UpstreamError(f"Bedrock (route {route.name!r}) ended with {stop_reason}: no usable answer")
-    texts: list[str] = []
-    tool_calls: list[dict[str, Any]] = []
-    for block in blocks:
-        if not isinstance(block, dict):
-            raise _unexpected(route, "a content block is not an object")
-        if "text" in block:
-            if not isinstance(block["text"], str):
-                raise _unexpected(route, "a text block holds no text")
-            texts.append(block["text"])
-        elif "toolUse" in block:
-            tool_calls.append(_tool_call(block["toolUse"], route))
-        # Other blocks (reasoning, citations, ...) have no field in OpenAI's reply.
-    finish_reason = _FINISH_REASONS.get(stop_reason, "stop")
-    text = "".join(texts)
-    body: dict[str, Any] = {"model": route.name}
-    if request.kind == "completion":
-        body["object"] = "text_completion"
-        body["choices"] = [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason}]
-    else:
-        reply: dict[str, Any] = {"role": "assistant", "content": text if texts or not tool_calls else None}
-        if tool_calls:
-            reply["tool_calls"] = tool_calls
-        body["object"] = "chat.completion"
-        body["choices"] = [{"index": 0, "message": reply, "finish_reason": finish_reason}]
-    usage = response.get("usage")
-    if (
-        isinstance(usage, dict)
-        and _is_count(usage.get("inputTokens"))
-        and _is_count(usage.get("outputTokens"))
-    ):
-        prompt_tokens, completion_tokens = usage["inputTokens"], usage["outputTokens"]
-        body["usage"] = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        }
-    # Without usage the gateway estimates the tokens (and says so), as for any provider.
-    return body
 
 
 class _Refusal:
@@ -301,26 +240,3 @@ def _stop_sequences(value: Any, refuse: _Refusal) -> list[str]:
 def _check_response_format(value: Any, refuse: _Refusal) -> None:
     if value is not None and value != {"type": "text"}:
         raise refuse("response_format", 'only {"type": "text"} is supported')
-
-
-def _tool_call(tool_use: Any, route: Route) -> dict[str, Any]:
-    if (
-        not isinstance(tool_use, dict)
-        or not isinstance(tool_use.get("toolUseId"), str)
-        or not isinstance(tool_use.get("name"), str)
-        or "input" not in tool_use
-    ):
-        raise _unexpected(route, "a tool use without id, name or input")
-    return {
-        "id": tool_use["toolUseId"],
-        "type": "function",
-        "function": {"name": tool_use["name"], "arguments": json.dumps(tool_use["input"])},
-    }
-
-
-def _unexpected(route: Route, what: str) -> UpstreamError:
-    return UpstreamError(f"Bedrock answered route {route.name!r} in an unexpected shape ({what})")
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

@@ -294,25 +294,43 @@ def test_each_attempt_gets_a_client_whose_timeouts_fit_the_time_left(stubbed):
     assert all(config.retries == {"total_max_attempts": 1} for config in built)
 
 
+def at(seconds_left):
+    return Deadline(seconds_left, clock=lambda: 0.0)
+
+
 def test_clients_are_cached_per_whole_second_and_bounded():
     built = []
     clients = ClientsByTimeout(lambda config: built.append(config.read_timeout) or object(), max_clients=2)
 
-    first = clients.within(7.9)
-    assert clients.within(7.1) is first  # same whole second: same client
-    clients.within(3.5)
-    clients.within(0.47)  # under a second: tenths
-    assert clients.within(0.05) is None  # nothing useful fits
-    assert clients.within(7.5) is not first  # 7 s was evicted by the two newer timeouts
+    first = clients.within(at(7.9))
+    assert clients.within(at(7.1)) is first  # same whole second: same client
+    clients.within(at(3.5))
+    clients.within(at(0.47))  # under a second: tenths
+    assert clients.within(at(0.05)) is None  # nothing useful fits
+    assert clients.within(at(7.5)) is not first  # 7 s was evicted by the two newer timeouts
 
     assert built == [7.0, 3.0, 0.4, 7.0]
+
+
+def test_a_slow_first_build_gets_a_client_that_still_fits_the_deadline():
+    now = [0.0]
+    built = []
+
+    def slow_then_fast(config):
+        built.append(config.read_timeout)
+        now[0] += 0.6 if len(built) == 1 else 0.01  # the first build imports boto3
+        return object()
+
+    client = ClientsByTimeout(slow_then_fast).within(Deadline(5.2, clock=lambda: now[0]))
+
+    assert built == [5.0, 4.0] and client is not None
 
 
 def test_the_default_client_has_botocore_retries_off_and_the_given_timeouts(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    client = ClientsByTimeout(boto3_client).within(12.4)
+    client = ClientsByTimeout(boto3_client).within(at(12.4))
 
     assert client.meta.service_model.service_name == "bedrock-runtime"
     assert client.meta.region_name == "eu-west-1"

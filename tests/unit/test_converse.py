@@ -5,7 +5,7 @@ import pytest
 
 from lib.config import load_settings
 from lib.errors import InvalidRequest, UpstreamError
-from lib.providers import converse
+from lib.providers import converse, converse_reply
 from lib.providers.bedrock import BedrockProvider, ClientsByTimeout
 from lib.route_table import Route
 from lib.validation import ModelRequest, parse_chat, parse_completion
@@ -188,7 +188,7 @@ CHAT = ModelRequest(kind="chat", model="claude-bedrock", max_tokens=10, messages
     ],
 )
 def test_stop_reasons_become_finish_reasons(stop_reason, finish_reason):
-    body = converse.parse(answer(stop_reason), CHAT, ROUTE)
+    body = converse_reply.parse(answer(stop_reason), CHAT, ROUTE)
 
     assert body["choices"][0]["finish_reason"] == finish_reason
     assert body["model"] == "claude-bedrock"
@@ -197,11 +197,11 @@ def test_stop_reasons_become_finish_reasons(stop_reason, finish_reason):
 @pytest.mark.parametrize("stop_reason", ["malformed_model_output", "malformed_tool_use"])
 def test_a_malformed_answer_is_a_502(stop_reason):
     with pytest.raises(UpstreamError, match=stop_reason):
-        converse.parse(answer(stop_reason), CHAT, ROUTE)
+        converse_reply.parse(answer(stop_reason), CHAT, ROUTE)
 
 
 def test_text_blocks_are_joined_and_other_blocks_skipped():
-    body = converse.parse(
+    body = converse_reply.parse(
         answer(
             "end_turn", {"reasoningContent": {"reasoningText": {"text": "hmm"}}}, {"text": "a"}, {"text": "b"}
         ),
@@ -213,6 +213,6 @@ def test_text_blocks_are_joined_and_other_blocks_skipped():
 
 
 def test_usage_in_an_odd_shape_is_left_for_the_gateway_to_estimate():
-    body = converse.parse(answer("end_turn", usage={"inputTokens": "3"}), CHAT, ROUTE)
+    body = converse_reply.parse(answer("end_turn", usage={"inputTokens": "3"}), CHAT, ROUTE)
 
     assert "usage" not in body
