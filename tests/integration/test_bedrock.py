@@ -10,17 +10,20 @@ import pytest
 import requests
 from botocore.stub import Stubber
 
+from lib import services
 from lib.errors import InvalidRequest, UpstreamError, UpstreamTimeout
 from lib.providers import PROVIDERS, ProviderContext
 from lib.providers.bedrock import BedrockProvider, ClientsByTimeout, boto3_client
 from lib.route_table import Route
 from lib.upstream import CallStats, Deadline
 from lib.validation import ModelRequest
-from tests.support.fake_upstream import Behaviour
+from tests.conftest import call
+from tests.support.fake_upstream import Behaviour, FakeUpstream
 
 MODEL_ID = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 ROUTE = Route(name="claude", provider="bedrock", model=MODEL_ID)
 SECRET_PROMPT = "the launch code is 0000"
+USER_HI = {"role": "user", "content": "hi"}
 
 
 def chat(*messages, **fields):
@@ -446,3 +449,86 @@ def test_a_botocore_limit_the_mapping_missed_is_a_400_without_the_value(bedrock_
         provider.complete(request, Deadline(5), CallStats())
 
     assert "value" not in raised.value.message and upstream.received == []
+
+
+# ---- Through the handler: a routes file with a Bedrock route ----
+
+BEDROCK_ROUTES = """
+default = "general"
+
+[[route]]
+name = "claude"
+provider = "bedrock"
+model = "{model}"
+fallbacks = ["general"]
+
+[[route]]
+name = "general"
+provider = "openai"
+endpoint = "{general}"
+model = "deepseek-chat"
+key = "env:GENERAL_KEY"
+"""
+
+
+@pytest.fixture
+def bedrock_server():
+    server = FakeUpstream().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bedrock_routed(gateway_env, upstream, bedrock_server, tmp_path):
+    routes = tmp_path / "routes.toml"
+    routes.write_text(BEDROCK_ROUTES.format(model=MODEL_ID, general=upstream.base_url), encoding="utf-8")
+    gateway_env.setenv("ROUTES_FILE", str(routes))
+    gateway_env.setenv("BEDROCK_MODEL_IDS", f"anthropic.claude-3-haiku-20240307-v1:0,{MODEL_ID}")
+    gateway_env.setenv("GENERAL_KEY", "sk-general-route-key-0123456789")
+    gateway_env.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", bedrock_server.base_url.removesuffix("/v1"))
+    gateway_env.setenv("AI_MODEL_MAX_RETRIES", "1")
+    services.reset()
+    return gateway_env
+
+
+@pytest.mark.usefixtures("bedrock_routed")
+class TestThroughTheHandler:
+    def test_a_bedrock_route_answers_in_openai_shape(self, bedrock_server, upstream):
+        bedrock_server.then(
+            Behaviour(body=converse_answer({"text": "Hej!"}, input_tokens=7, output_tokens=2))
+        )
+
+        reply = call(
+            "POST",
+            "/v1/chat/completions",
+            {"model": "claude", "messages": [{"role": "system", "content": "Swedish."}, USER_HI]},
+        )
+
+        assert reply.status == 200, reply.text
+        assert reply.json["model"] == "claude"
+        assert reply.json["choices"][0]["message"]["content"] == "Hej!"
+        assert reply.json["usage"] == {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}
+        sent = bedrock_server.received[0]
+        assert sent.body["system"] == [{"text": "Swedish."}] and upstream.received == []
+
+    def test_a_field_bedrock_cannot_take_is_a_400_before_anything_is_sent(self, bedrock_server, upstream):
+        reply = call("POST", "/v1/chat/completions", {"model": "claude", "messages": [USER_HI], "seed": 3})
+
+        assert reply.status == 400
+        assert reply.error["param"] == "seed" and "claude" in reply.error["message"]
+        assert bedrock_server.received == [] and upstream.received == []
+
+    def test_a_throttled_bedrock_route_falls_back(self, bedrock_server, upstream):
+        throttled = Behaviour(
+            status=429,
+            body={"message": "Too many requests"},
+            headers={"x-amzn-ErrorType": "ThrottlingException"},
+        )
+        bedrock_server.then(throttled, throttled)
+
+        reply = call("POST", "/v1/chat/completions", {"model": "claude", "messages": [USER_HI]})
+
+        assert reply.status == 200, reply.text
+        assert reply.json["model"] == "general"
+        assert len(bedrock_server.received) == 2  # one retry (AI_MODEL_MAX_RETRIES=1), then the fallback
+        assert upstream.received[0].body["model"] == "deepseek-chat"
