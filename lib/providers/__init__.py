@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from lib.providers import openai
+from lib.providers import bedrock, openai
 from lib.providers.base import Provider, ProviderContext
 from lib.route_table import Route
 from lib.upstream import KeySource
@@ -20,6 +20,7 @@ class ProviderModule(Protocol):
 
 PROVIDERS: dict[str, ProviderModule] = {
     "openai": openai,
+    "bedrock": bedrock,
 }
 
 __all__ = ["PROVIDERS", "Provider", "ProviderContext", "ProviderModule"]

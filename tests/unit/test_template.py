@@ -219,3 +219,70 @@ def test_the_http_api_is_throttled_before_any_lambda_runs():
         "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurstLimit"},
     }
     assert PARAMETERS["ApiThrottleRateLimit"]["Default"] == 10
+
+
+def render(node, parameters):
+    """Resolve the few intrinsic functions the Bedrock grant uses, for given parameter values."""
+    if isinstance(node, list):
+        return [render(item, parameters) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Ref"}:
+        return parameters[node["Ref"]]
+    if set(node) == {"Fn::Join"}:
+        delimiter, items = node["Fn::Join"]
+        return delimiter.join(render(items, parameters))
+    if set(node) == {"Fn::Split"}:
+        delimiter, text = node["Fn::Split"]
+        return render(text, parameters).split(delimiter)
+    if set(node) == {"Fn::Sub"}:
+        text, variables = node["Fn::Sub"]
+        values = {name: render(value, parameters) for name, value in variables.items()}
+        return re.sub(r"\$\{([^}]+)\}", lambda match: values[match.group(1)], text)
+    return {key: render(value, parameters) for key, value in node.items()}
+
+
+def bedrock_statements(model_ids):
+    """The API function's Bedrock statements for these BedrockModelIds (none when the condition is false)."""
+    condition = TEMPLATE["Conditions"]["HasBedrockModels"]
+    has_models = render(condition["Fn::Not"][0]["Fn::Equals"][0], {"BedrockModelIds": model_ids}) != ""
+    statements = []
+    for statement in RESOURCES["ApiFunction"]["Properties"]["Policies"][0]["Statement"]:
+        choice = statement.get("Fn::If")
+        if choice and choice[0] == "HasBedrockModels":
+            assert choice[2] == {"Ref": "AWS::NoValue"}
+            if has_models:
+                statements.append(render(choice[1], {"BedrockModelIds": model_ids}))
+    return statements
+
+
+def test_bedrock_is_granted_only_for_the_model_ids_the_stack_is_given():
+    parameter = PARAMETERS["BedrockModelIds"]
+    assert (parameter["Type"], parameter["Default"]) == ("CommaDelimitedList", "")
+    assert bedrock_statements([""]) == []  # the default: no Bedrock at all
+
+    model, profile = "anthropic.claude-3-haiku-20240307-v1:0", "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+    direct, through_profiles = bedrock_statements([model, profile])
+
+    for statement in (direct, through_profiles):
+        assert statement["Effect"] == "Allow"
+        assert statement["Action"] == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+    profile_arns = [
+        f"arn:aws:bedrock:*:*:inference-profile/{model}",
+        f"arn:aws:bedrock:*:*:inference-profile/{profile}",
+    ]
+    assert sorted(direct["Resource"]) == sorted(
+        [
+            f"arn:aws:bedrock:*::foundation-model/{model}",
+            f"arn:aws:bedrock:*::foundation-model/{profile}",
+            *profile_arns,
+        ]
+    )
+    # The models behind a cross-region profile, in whichever region it picks, only through those profiles.
+    assert through_profiles["Resource"] == "arn:aws:bedrock:*::foundation-model/*"
+    assert through_profiles["Condition"] == {"StringLike": {"bedrock:InferenceProfileArn": profile_arns}}
+
+
+def test_the_api_function_is_told_the_bedrock_model_ids_to_check_the_routes_against():
+    variable = RESOURCES["ApiFunction"]["Properties"]["Environment"]["Variables"]["BEDROCK_MODEL_IDS"]
+    assert render(variable, {"BedrockModelIds": ["a.b-v1:0", "us.c.d-v2:0"]}) == "a.b-v1:0,us.c.d-v2:0"

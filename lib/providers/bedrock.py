@@ -1,0 +1,247 @@
+"""Amazon Bedrock through boto3's `bedrock-runtime` Converse API, with the function's IAM role (no key).
+
+The whole call fits the one `Deadline`, as with HTTP providers:
+- A botocore client's timeouts are fixed when it is built, so each attempt takes a client whose connect
+  and read timeouts are no longer than what is left. Clients are cached per whole second of timeout
+  (a few, least recently used first out): building one costs milliseconds, not every request.
+- botocore's own retries are off. Throttling, unavailability, a model not ready and connection failures
+  are retried here with backoff and jitter, and only while the backoff ends before the deadline.
+- Failures are UpstreamError (502) naming Bedrock's error code, never its message, which can quote the
+  request; a deadline that ran out is UpstreamTimeout (504).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from lib.errors import InvalidRequest, NotConfigured, UpstreamError, UpstreamTimeout
+from lib.providers import converse, converse_reply
+from lib.providers.base import ProviderContext
+from lib.route_table import Route
+from lib.upstream import CallStats, Deadline, KeySource
+from lib.validation import ModelRequest
+
+if TYPE_CHECKING:
+    from botocore.config import Config
+
+_RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "InternalServerException",
+        "ModelNotReadyException",
+    }
+)
+_CONNECT_TIMEOUT_CAP_S = 5.0
+_SHORTEST_TIMEOUT_S = 0.1  # below this no answer can arrive: the deadline has, in effect, passed
+_MAX_CACHED_CLIENTS = 8
+_ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9.]{0,63}")
+_PARAMETER = re.compile(r"parameter ([A-Za-z0-9_.\[\]]{1,120})")
+
+# A bedrock-runtime client built with this botocore Config. botocore is imported when the first client
+# is built, not with this module: it would add ~0.15 s to every cold start, Bedrock routes or not.
+ClientBuilder = Callable[["Config"], Any]
+
+
+def boto3_client(config: Config) -> Any:
+    """A bedrock-runtime client in the function's region, with its role (AWS_ENDPOINT_URL* honoured)."""
+    import boto3  # deferred, as in lib/services.py: the import is most of a cold start
+
+    return boto3.client("bedrock-runtime", config=config)
+
+
+class ClientsByTimeout:
+    """bedrock-runtime clients whose timeouts fit what is left of a deadline, built once per timeout."""
+
+    def __init__(self, build: ClientBuilder = boto3_client, max_clients: int = _MAX_CACHED_CLIENTS) -> None:
+        self._build = build
+        self._max_clients = max_clients
+        self._clients: OrderedDict[float, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def within(self, deadline: Deadline) -> Any | None:
+        """A client whose timeouts end no later than the deadline; None when too little is left."""
+        for _ in range(2):
+            timeout = _timeout_within(deadline.remaining())
+            if timeout is None:
+                return None
+            client = self._cached(timeout) or self._built(timeout)
+            # Building the first client imports boto3, which can take a good part of a second: if that
+            # moved the deadline closer than this client's timeout, take one with a shorter timeout.
+            if deadline.remaining() >= timeout:
+                break
+        return client
+
+    def _cached(self, timeout: float) -> Any | None:
+        with self._lock:
+            client = self._clients.get(timeout)
+            if client is not None:
+                self._clients.move_to_end(timeout)
+            return client
+
+    def _built(self, timeout: float) -> Any:
+        from botocore.config import Config
+
+        config = Config(
+            connect_timeout=min(timeout, _CONNECT_TIMEOUT_CAP_S),
+            read_timeout=timeout,
+            retries={"total_max_attempts": 1},  # one attempt: this module retries, within the deadline
+        )
+        client = self._build(config)
+        with self._lock:
+            self._clients[timeout] = client
+            while len(self._clients) > self._max_clients:
+                self._clients.popitem(last=False)
+        return client
+
+
+def _timeout_within(remaining_s: float) -> float | None:
+    """Whole seconds, rounded down (tenths below one second): never longer than what is left."""
+    if remaining_s >= 1:
+        return float(math.floor(remaining_s))
+    tenths = math.floor(remaining_s * 10) / 10
+    return tenths if tenths >= _SHORTEST_TIMEOUT_S else None
+
+
+class _AttemptFailed(Exception):
+    def __init__(self, reason: str, *, retryable: bool, timed_out: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        self.timed_out = timed_out
+
+
+class BedrockProvider:
+    def __init__(
+        self,
+        route: Route,
+        clients: ClientsByTimeout,
+        *,
+        max_retries: int = 3,
+        backoff_base_s: float = 0.25,
+        backoff_cap_s: float = 4.0,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.route = route
+        self._clients = clients
+        self._max_retries = max_retries
+        self._backoff_base_s = backoff_base_s
+        self._backoff_cap_s = backoff_cap_s
+        self._sleep = sleep
+        self._jitter = jitter
+        self._clock = clock
+
+    def check(self, request: ModelRequest) -> None:
+        converse.build(request, self.route)
+
+    def complete(self, request: ModelRequest, deadline: Deadline, stats: CallStats) -> dict[str, Any]:
+        arguments = converse.build(request, self.route)
+        started = self._clock()
+        try:
+            response = self._converse(arguments, deadline, stats)
+        finally:
+            stats.latency_ms = (self._clock() - started) * 1000
+        try:
+            return converse_reply.parse(response, request, self.route)
+        except UpstreamError:
+            stats.maybe_billed = True  # Bedrock answered (and billed) what we could not use
+            raise
+
+    def _converse(self, arguments: dict[str, Any], deadline: Deadline, stats: CallStats) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError, NoRegionError, ParamValidationError
+
+        retries_left = self._max_retries
+        while True:
+            client = self._clients.within(deadline)
+            if client is None:
+                raise self._gave_up(None, deadline, stats)
+            stats.attempts += 1
+            try:
+                response: dict[str, Any] = client.converse(**arguments)
+                stats.last_status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
+                return response
+            except ParamValidationError as exc:
+                # botocore's own check of the arguments: a limit build() does not know. Its text quotes
+                # values, so only the parameter's name is kept.
+                found = _PARAMETER.search(str(exc))
+                where = f" ({found.group(1)})" if found else ""
+                raise InvalidRequest(
+                    f"the request does not fit Bedrock's Converse API for route {self.route.name!r}{where}",
+                    code="unsupported_parameter",
+                ) from None
+            except NoRegionError:
+                raise NotConfigured("Bedrock needs an AWS region: set AWS_REGION") from None
+            except (ClientError, BotoCoreError) as exc:
+                failure = _attempt_failure(exc, stats)
+            if not failure.retryable or retries_left <= 0:
+                raise self._gave_up(failure, deadline, stats)
+            delay = self._backoff(self._max_retries - retries_left)
+            if delay >= deadline.remaining():
+                # A timeout whose retry no longer fits is the deadline's doing, though a sliver of it
+                # may be left (each attempt's timeouts are rounded down).
+                raise self._gave_up(failure, deadline, stats, out_of_time=failure.timed_out)
+            retries_left -= 1
+            stats.retries += 1
+            self._sleep(delay)
+
+    def _gave_up(
+        self,
+        failure: _AttemptFailed | None,
+        deadline: Deadline,
+        stats: CallStats,
+        *,
+        out_of_time: bool = False,
+    ) -> Exception:
+        """`failure` None: not even a first or next attempt fits in what is left."""
+        if failure is None or out_of_time or deadline.expired():
+            return UpstreamTimeout(
+                f"Bedrock did not answer route {self.route.name!r} within {deadline.seconds:g} s"
+            )
+        route = self.route.name
+        return UpstreamError(
+            f"Bedrock failed for route {route!r} after {stats.attempts} attempt(s): {failure.reason}"
+        )
+
+    def _backoff(self, retry_number: int) -> float:
+        # The same "equal jitter" as lib/upstream.py: grows, yet never in lockstep.
+        ceiling = min(self._backoff_cap_s, self._backoff_base_s * (2**retry_number))
+        return ceiling / 2 + self._jitter() * ceiling / 2
+
+
+def _attempt_failure(exc: Exception, stats: CallStats) -> _AttemptFailed:
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionError,
+        ConnectTimeoutError,
+        HTTPClientError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(exc, ClientError):
+        stats.last_status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = exc.response.get("Error", {}).get("Code")
+        code = code if isinstance(code, str) and _ERROR_CODE.fullmatch(code) else "an unnamed error"
+        return _AttemptFailed(code, retryable=code in _RETRYABLE_CODES)
+    if isinstance(exc, ConnectTimeoutError):
+        return _AttemptFailed("timed out connecting", retryable=True, timed_out=True)
+    if isinstance(exc, ReadTimeoutError):
+        stats.maybe_billed = True  # the model may have generated (and billed) an answer we never read
+        return _AttemptFailed("timed out", retryable=True, timed_out=True)
+    if isinstance(exc, ConnectionError | HTTPClientError):
+        return _AttemptFailed(f"connection failed ({type(exc).__name__})", retryable=True)
+    return _AttemptFailed(type(exc).__name__, retryable=False)  # e.g. NoCredentialsError
+
+
+def create(route: Route, key_source: KeySource | None, context: ProviderContext) -> BedrockProvider:
+    """Bedrock authenticates with the function's role: `key_source` is unused. Clients are built here,
+    not by `context.aws_client`, because their timeouts must follow each request's deadline."""
+    return BedrockProvider(route, ClientsByTimeout(), max_retries=context.max_retries)

@@ -1,0 +1,242 @@
+"""Bedrock's Converse API, the request half: a validated request as `client.converse(...)` arguments
+(the answer's half is lib/providers/converse_reply.py).
+
+What has no Converse equivalent (seed, logit_bias, penalties, log probabilities, images, ...) is refused
+with a 400 naming the field and the route, so caller input never reaches Bedrock only to come back as
+its ValidationException and our 502.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from lib.errors import InvalidRequest
+from lib.route_table import Route
+from lib.validation import ModelRequest
+
+# OpenAI fields with a Converse equivalent, beyond those ModelRequest carries itself.
+_MAPPED = frozenset({"tools", "tool_choice", "top_p", "stop", "response_format", "parallel_tool_calls"})
+# Fields that change nothing in the answer: accepted, not sent ("domain" is the gateway's own choice).
+_IGNORED = frozenset({"user", "domain"})
+# Converse's own limits (botocore's service model), checked here so they are a 400, not Bedrock's 400.
+_TEMPERATURE_MAX = 1.0
+_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_TOOL_USE_ID = re.compile(r"[a-zA-Z0-9_.:-]{1,64}")
+
+
+def build(request: ModelRequest, route: Route) -> dict[str, Any]:
+    """The keyword arguments of `client.converse(...)`; InvalidRequest for what Converse cannot take."""
+    refuse = _Refusal(route)
+    if request.seed is not None:
+        raise refuse("seed", "Converse has no seed")
+    for field in request.extra:
+        if field not in _MAPPED and field not in _IGNORED:
+            raise refuse(field, "Converse has no equivalent")
+    extra = request.extra
+    inference: dict[str, Any] = {"maxTokens": request.max_tokens}
+    if request.temperature is not None:
+        if request.temperature > _TEMPERATURE_MAX:
+            raise refuse("temperature", f"Converse takes 0 to {_TEMPERATURE_MAX:g}")
+        inference["temperature"] = request.temperature
+    if extra.get("top_p") is not None:
+        inference["topP"] = _top_p(extra["top_p"], refuse)
+    if extra.get("stop") is not None:
+        inference["stopSequences"] = _stop_sequences(extra["stop"], refuse)
+    _check_response_format(extra.get("response_format"), refuse)
+    if extra.get("parallel_tool_calls") is False:
+        raise refuse("parallel_tool_calls", "Converse cannot forbid parallel tool calls")
+
+    arguments: dict[str, Any] = {"modelId": route.model, "inferenceConfig": inference}
+    if request.kind == "completion":
+        for field in ("tools", "tool_choice"):
+            if extra.get(field) is not None:
+                raise refuse(field, "legacy completions take no tools")
+        arguments["messages"] = [{"role": "user", "content": [{"text": request.prompt}]}]
+        return arguments
+    system, messages = _conversation(request.messages, refuse)
+    if system:
+        arguments["system"] = system
+    arguments["messages"] = messages
+    tool_config = _tool_config(extra.get("tools"), extra.get("tool_choice"), messages, refuse)
+    if tool_config:
+        arguments["toolConfig"] = tool_config
+    return arguments
+
+
+class _Refusal:
+    def __init__(self, route: Route) -> None:
+        self.route = route
+
+    def __call__(self, field: str, reason: str) -> InvalidRequest:
+        return InvalidRequest(
+            f"{field} cannot be sent to route {self.route.name!r} (Bedrock): {reason}",
+            param=field,
+            code="unsupported_parameter",
+        )
+
+
+def _conversation(
+    messages: tuple[Mapping[str, Any], ...], refuse: _Refusal
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """System blocks and the turns; consecutive turns of one role are merged, as Converse wants them
+    to alternate (OpenAI sends one `tool` message per tool call, Converse one user turn of results)."""
+    system: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+    for index, message in enumerate(messages):
+        where = f"messages[{index}]"
+        role = message.get("role")
+        if role in ("system", "developer"):
+            system.extend({"text": text} for text in _texts(message.get("content"), where, refuse))
+            continue
+        if role == "tool":
+            converse_role, blocks = "user", [_tool_result(message, where, refuse)]
+        elif role == "assistant":
+            if message.get("function_call") is not None:
+                raise refuse(f"{where}.function_call", "use tool_calls")
+            converse_role = "assistant"
+            blocks = [{"text": text} for text in _texts(message.get("content"), where, refuse)]
+            blocks += _tool_uses(message.get("tool_calls"), where, refuse)
+        elif role == "user":
+            converse_role = "user"
+            blocks = [{"text": text} for text in _texts(message.get("content"), where, refuse)]
+        else:
+            raise refuse(f"{where}.role", f"Converse has no {role!r} messages; use tools")
+        if not blocks:
+            raise refuse(f"{where}.content", "Converse needs text in every message")
+        if turns and turns[-1]["role"] == converse_role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": converse_role, "content": blocks})
+    if not turns or turns[0]["role"] != "user":
+        raise refuse("messages", "Converse needs a user message first (after any system messages)")
+    return system, turns
+
+
+def _texts(content: Any, where: str, refuse: _Refusal) -> list[str]:
+    """The non-blank texts of a message's content (Converse refuses blank text blocks)."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [content] if content.strip() else []
+    texts = []
+    for number, part in enumerate(content):
+        if part.get("type") != "text" or not isinstance(part.get("text"), str):
+            raise refuse(
+                f"{where}.content[{number}]", f"only text parts are supported, not {part.get('type')!r}"
+            )
+        if part["text"].strip():
+            texts.append(part["text"])
+    return texts
+
+
+def _tool_result(message: Mapping[str, Any], where: str, refuse: _Refusal) -> dict[str, Any]:
+    tool_call_id = message.get("tool_call_id")
+    if not isinstance(tool_call_id, str) or not _TOOL_USE_ID.fullmatch(tool_call_id):
+        raise refuse(
+            f"{where}.tool_call_id", "must be the id of an earlier tool call (letters, digits, _ . : -)"
+        )
+    texts = _texts(message.get("content"), where, refuse)
+    # A tool may print nothing, but Converse refuses blank text: say so in words.
+    content = [{"text": text} for text in texts] or [{"text": "(no output)"}]
+    return {"toolResult": {"toolUseId": tool_call_id, "content": content}}
+
+
+def _tool_uses(tool_calls: Any, where: str, refuse: _Refusal) -> list[dict[str, Any]]:
+    if tool_calls is None:
+        return []
+    if not isinstance(tool_calls, list):
+        raise refuse(f"{where}.tool_calls", "must be an array")
+    blocks = []
+    for number, call in enumerate(tool_calls):
+        field = f"{where}.tool_calls[{number}]"
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or call.get("type", "function") != "function":
+            raise refuse(field, "must be a function call")
+        if not isinstance(call.get("id"), str) or not _TOOL_USE_ID.fullmatch(call["id"]):
+            raise refuse(f"{field}.id", "must be 1-64 letters, digits or _ . : -")
+        name = _tool_name(function.get("name"), f"{field}.function.name", refuse)
+        try:
+            arguments = json.loads(function.get("arguments") or "{}")
+        except (TypeError, ValueError, RecursionError):
+            arguments = None
+        if not isinstance(arguments, dict):
+            raise refuse(f"{field}.function.arguments", "must be a JSON object in a string")
+        blocks.append({"toolUse": {"toolUseId": call["id"], "name": name, "input": arguments}})
+    return blocks
+
+
+def _tool_config(
+    tools: Any, tool_choice: Any, turns: list[dict[str, Any]], refuse: _Refusal
+) -> dict[str, Any] | None:
+    uses_tools = any(
+        "toolUse" in block or "toolResult" in block for turn in turns for block in turn["content"]
+    )
+    if tools is None:
+        if uses_tools:
+            raise refuse("tools", "the messages hold tool calls, so Converse needs the tools they used")
+        if tool_choice is not None:
+            raise refuse("tool_choice", "there are no tools to choose from")
+        return None
+    if not isinstance(tools, list) or not tools:
+        raise refuse("tools", "must be a non-empty array of function tools")
+    specs = [_tool_spec(tool, f"tools[{number}]", refuse) for number, tool in enumerate(tools)]
+    config: dict[str, Any] = {"tools": specs}
+    if tool_choice is None or tool_choice == "auto":
+        return config
+    if tool_choice == "none":
+        if uses_tools:
+            raise refuse("tool_choice", "Converse cannot forbid tool calls in a conversation that holds some")
+        return None  # no tools offered: the model cannot call one
+    if tool_choice == "required":
+        config["toolChoice"] = {"any": {}}
+        return config
+    function = tool_choice.get("function") if isinstance(tool_choice, dict) else None
+    name = function.get("name") if isinstance(function, dict) else None
+    if name not in {spec["toolSpec"]["name"] for spec in specs}:
+        raise refuse("tool_choice", 'must be "auto", "none", "required" or name one of the tools')
+    config["toolChoice"] = {"tool": {"name": name}}
+    return config
+
+
+def _tool_spec(tool: Any, field: str, refuse: _Refusal) -> dict[str, Any]:
+    function = tool.get("function") if isinstance(tool, dict) else None
+    if not isinstance(function, dict) or tool.get("type") != "function":
+        raise refuse(field, "only function tools are supported")
+    spec: dict[str, Any] = {"name": _tool_name(function.get("name"), f"{field}.function.name", refuse)}
+    description = function.get("description")
+    if isinstance(description, str) and description.strip():
+        spec["description"] = description
+    parameters = function.get("parameters", {"type": "object", "properties": {}})
+    if not isinstance(parameters, dict):
+        raise refuse(f"{field}.function.parameters", "must be a JSON Schema object")
+    spec["inputSchema"] = {"json": parameters}
+    if isinstance(function.get("strict"), bool):
+        spec["strict"] = function["strict"]
+    return {"toolSpec": spec}
+
+
+def _tool_name(name: Any, field: str, refuse: _Refusal) -> str:
+    if not isinstance(name, str) or not _TOOL_NAME.fullmatch(name):
+        raise refuse(field, "must be 1-64 letters, digits, _ or -")
+    return name
+
+
+def _top_p(value: Any, refuse: _Refusal) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise refuse("top_p", "must be a number from 0 to 1")
+    return float(value)
+
+
+def _stop_sequences(value: Any, refuse: _Refusal) -> list[str]:
+    sequences = [value] if isinstance(value, str) else value
+    if not isinstance(sequences, list) or not all(isinstance(item, str) and item for item in sequences):
+        raise refuse("stop", "must be a non-empty string or an array of them")
+    return sequences
+
+
+def _check_response_format(value: Any, refuse: _Refusal) -> None:
+    if value is not None and value != {"type": "text"}:
+        raise refuse("response_format", 'only {"type": "text"} is supported')

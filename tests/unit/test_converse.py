@@ -1,0 +1,218 @@
+"""Bedrock's Converse mapping: what it refuses (a 400 naming the field and the route, before any call)
+and how Converse's stop reasons and usage become OpenAI's."""
+
+import pytest
+
+from lib.config import load_settings
+from lib.errors import InvalidRequest, UpstreamError
+from lib.providers import converse, converse_reply
+from lib.providers.bedrock import BedrockProvider, ClientsByTimeout
+from lib.route_table import Route
+from lib.validation import ModelRequest, parse_chat, parse_completion
+
+ROUTE = Route(name="claude-bedrock", provider="bedrock", model="anthropic.claude-3-haiku-20240307-v1:0")
+USER = {"role": "user", "content": "hi"}
+TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+CALL = {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
+
+
+def never_built(config):
+    raise AssertionError("check() must not build a client")
+
+
+SETTINGS = load_settings({"AUTH_MODE": "none", "TEMPERATURE_MAX": "2"})
+PROVIDER = BedrockProvider(ROUTE, ClientsByTimeout(never_built))
+
+
+def chat_request(body):
+    return parse_chat({"messages": [USER], **body}, SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"seed": 7}, "seed"),
+        ({"logit_bias": {"50256": -100}}, "logit_bias"),
+        ({"logprobs": True}, "logprobs"),
+        ({"top_logprobs": 2}, "top_logprobs"),
+        ({"presence_penalty": 0.5}, "presence_penalty"),
+        ({"frequency_penalty": 0.5}, "frequency_penalty"),
+        ({"some_new_field": 1}, "some_new_field"),
+        ({"response_format": {"type": "json_object"}}, "response_format"),
+        ({"temperature": 1.5}, "temperature"),
+        ({"top_p": 2}, "top_p"),
+        ({"stop": ["", "x"]}, "stop"),
+        ({"parallel_tool_calls": False, "tools": [TOOL]}, "parallel_tool_calls"),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": [{"type": "text", "text": "see"}, {"type": "image_url"}]}
+                ]
+            },
+            "messages[0].content[1]",
+        ),
+        ({"messages": [{"role": "assistant", "content": "hello"}, USER]}, "messages"),
+        ({"messages": [USER, {"role": "function", "name": "f", "content": "1"}]}, "messages[1].role"),
+        ({"messages": [USER, {"role": "assistant", "content": None, "tool_calls": [CALL]}]}, "tools"),
+        ({"tools": [{"type": "code_interpreter"}]}, "tools[0]"),
+        (
+            {"tools": [TOOL], "tool_choice": {"type": "function", "function": {"name": "other"}}},
+            "tool_choice",
+        ),
+        ({"tool_choice": "auto"}, "tool_choice"),
+        (
+            {
+                "tools": [TOOL],
+                "messages": [
+                    USER,
+                    {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [{**CALL, "function": {"name": "lookup", "arguments": "[1]"}}],
+                    },
+                ],
+            },
+            "messages[1].tool_calls[0].function.arguments",
+        ),
+        (
+            {
+                "tools": [TOOL],
+                "tool_choice": "none",
+                "messages": [USER, {"role": "assistant", "content": None, "tool_calls": [CALL]}],
+            },
+            "tool_choice",
+        ),
+    ],
+)
+def test_what_converse_cannot_take_is_refused_naming_the_field_and_the_route(body, param):
+    request = chat_request(body)
+
+    with pytest.raises(InvalidRequest) as raised:
+        PROVIDER.check(request)
+
+    assert raised.value.status == 400
+    assert raised.value.param == param
+    assert "claude-bedrock" in raised.value.message and param in raised.value.message
+
+
+@pytest.mark.parametrize("field", ["suffix", "best_of", "echo", "tools"])
+def test_legacy_completion_fields_without_a_mapping_are_refused(field):
+    request = parse_completion({"prompt": "Once", field: [TOOL] if field == "tools" else 1}, SETTINGS)
+
+    with pytest.raises(InvalidRequest) as raised:
+        PROVIDER.check(request)
+
+    assert raised.value.param == field
+
+
+def test_what_has_a_mapping_or_changes_nothing_passes_the_check():
+    request = chat_request(
+        {
+            "tools": [TOOL],
+            "tool_choice": "required",
+            "parallel_tool_calls": True,
+            "response_format": {"type": "text"},
+            "user": "someone",
+            "stop": "END",
+            "top_p": 0.5,
+            "temperature": 0.7,
+            "messages": [{"role": "developer", "content": "Be brief."}, USER],
+        }
+    )
+
+    PROVIDER.check(request)
+    arguments = converse.build(request, ROUTE)
+
+    assert arguments["toolConfig"]["toolChoice"] == {"any": {}}
+    assert arguments["system"] == [{"text": "Be brief."}]
+    assert arguments["inferenceConfig"] == {
+        "maxTokens": 500,
+        "temperature": 0.7,
+        "topP": 0.5,
+        "stopSequences": ["END"],
+    }
+    assert set(arguments) == {"modelId", "system", "messages", "inferenceConfig", "toolConfig"}  # no "user"
+
+
+def test_tool_choice_none_without_tool_history_offers_no_tools():
+    arguments = converse.build(chat_request({"tools": [TOOL], "tool_choice": "none"}), ROUTE)
+
+    assert "toolConfig" not in arguments
+
+
+def test_blank_texts_are_left_out_and_an_empty_tool_result_is_said_in_words():
+    request = chat_request(
+        {
+            "tools": [TOOL],
+            "messages": [
+                {"role": "system", "content": "  "},
+                {"role": "user", "content": [{"type": "text", "text": ""}, {"type": "text", "text": "go"}]},
+                {"role": "assistant", "content": "", "tool_calls": [CALL]},
+                {"role": "tool", "tool_call_id": "call_1", "content": ""},
+            ],
+        }
+    )
+
+    arguments = converse.build(request, ROUTE)
+
+    assert "system" not in arguments
+    assert arguments["messages"][0] == {"role": "user", "content": [{"text": "go"}]}
+    assert arguments["messages"][1]["content"] == [
+        {"toolUse": {"toolUseId": "call_1", "name": "lookup", "input": {}}}
+    ]
+    assert arguments["messages"][2]["content"][0]["toolResult"]["content"] == [{"text": "(no output)"}]
+
+
+def answer(stop_reason, *blocks, usage=None):
+    return {
+        "output": {"message": {"role": "assistant", "content": list(blocks) or [{"text": "x"}]}},
+        "stopReason": stop_reason,
+        "usage": usage if usage is not None else {"inputTokens": 3, "outputTokens": 1, "totalTokens": 4},
+    }
+
+
+CHAT = ModelRequest(kind="chat", model="claude-bedrock", max_tokens=10, messages=(USER,))
+
+
+@pytest.mark.parametrize(
+    ("stop_reason", "finish_reason"),
+    [
+        ("end_turn", "stop"),
+        ("stop_sequence", "stop"),
+        ("max_tokens", "length"),
+        ("model_context_window_exceeded", "length"),
+        ("tool_use", "tool_calls"),
+        ("guardrail_intervened", "content_filter"),
+        ("content_filtered", "content_filter"),
+        ("a_reason_added_later", "stop"),
+    ],
+)
+def test_stop_reasons_become_finish_reasons(stop_reason, finish_reason):
+    body = converse_reply.parse(answer(stop_reason), CHAT, ROUTE)
+
+    assert body["choices"][0]["finish_reason"] == finish_reason
+    assert body["model"] == "claude-bedrock"
+
+
+@pytest.mark.parametrize("stop_reason", ["malformed_model_output", "malformed_tool_use"])
+def test_a_malformed_answer_is_a_502(stop_reason):
+    with pytest.raises(UpstreamError, match=stop_reason):
+        converse_reply.parse(answer(stop_reason), CHAT, ROUTE)
+
+
+def test_text_blocks_are_joined_and_other_blocks_skipped():
+    body = converse_reply.parse(
+        answer(
+            "end_turn", {"reasoningContent": {"reasoningText": {"text": "hmm"}}}, {"text": "a"}, {"text": "b"}
+        ),
+        CHAT,
+        ROUTE,
+    )
+
+    assert body["choices"][0]["message"] == {"role": "assistant", "content": "ab"}
+
+
+def test_usage_in_an_odd_shape_is_left_for_the_gateway_to_estimate():
+    body = converse_reply.parse(answer("end_turn", usage={"inputTokens": "3"}), CHAT, ROUTE)
+
+    assert "usage" not in body
