@@ -18,14 +18,15 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from lib.errors import InvalidRequest, NotConfigured, UpstreamError, UpstreamTimeout
 from lib.providers import converse, converse_reply
-from lib.providers.base import ProviderContext
+from lib.providers.base import ProviderContext, StreamPiece
 from lib.route_table import Route
 from lib.upstream import CallStats, Deadline, KeySource
+from lib.upstream_stream import StreamLimits
 from lib.validation import ModelRequest
 
 if TYPE_CHECKING:
@@ -155,6 +156,12 @@ class BedrockProvider:
         except UpstreamError:
             stats.maybe_billed = True  # Bedrock answered (and billed) what we could not use
             raise
+
+    def open_stream(
+        self, request: ModelRequest, deadline: Deadline, stats: CallStats, limits: StreamLimits
+    ) -> Iterator[StreamPiece] | None:
+        """Not yet: ConverseStream is not wired, so a stream is answered whole (the log says so)."""
+        return None
 
     def _converse(self, arguments: dict[str, Any], deadline: Deadline, stats: CallStats) -> dict[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError, NoRegionError, ParamValidationError

@@ -532,3 +532,29 @@ class TestThroughTheHandler:
         assert reply.json["model"] == "general"
         assert len(bedrock_server.received) == 2  # one retry (AI_MODEL_MAX_RETRIES=1), then the fallback
         assert upstream.received[0].body["model"] == "deepseek-chat"
+
+    def test_a_stream_from_a_route_that_cannot_stream_is_answered_whole_and_logged(
+        self, bedrock_server, upstream, output
+    ):
+        bedrock_server.then(
+            Behaviour(body=converse_answer({"text": "Hej!"}, input_tokens=7, output_tokens=2))
+        )
+
+        reply = call(
+            "POST",
+            "/v1/chat/completions",
+            {
+                "model": "claude",
+                "messages": [USER_HI],
+                "stream": True,
+                "stream_options": {"include_usage": True},
+            },
+        )
+
+        assert reply.status == 200 and reply.headers["content-type"].startswith("text/event-stream")
+        events = [line.removeprefix("data: ") for line in reply.text.split("\n\n") if line]
+        assert events[-1] == "[DONE]"
+        chunks = [json.loads(event) for event in events[:-1]]
+        assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]) == "Hej!"
+        assert chunks[-1]["usage"] == {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}
+        assert output.access_lines()[-1]["stream"]["buffered"] is True
