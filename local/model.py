@@ -9,6 +9,7 @@ one token). The gateway reaches it through the same provider code as any real AP
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -17,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 MODEL_NAME = "modelgate-local"
+# Seconds between streamed tokens: slow enough to see a stream arrive, like a real model.
+PACE_S = float(os.environ.get("LOCAL_MODEL_PACE_S", "0.02"))
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+|[^\w\s]")
 
@@ -99,6 +102,15 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
             return
+        if body.get("stream"):
+            usage = {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            }
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            self._stream(kind, model, created, choice, usage if include_usage else None)
+            return
         self._send(
             200,
             {
@@ -114,6 +126,49 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             },
         )
+
+    def _stream(
+        self, kind: str, model: str, created: int, choice: dict[str, Any], usage: dict[str, int] | None
+    ) -> None:
+        """The same answer as OpenAI streams it: a chunk per token, PACE_S apart, as a model writes."""
+        chat = kind == "chat.completion"
+        text = choice["message"]["content"] if chat else choice["text"]
+        chunk_kind = "chat.completion.chunk" if chat else "text_completion"
+        header = {
+            "id": f"local-{uuid.uuid4().hex[:16]}",
+            "object": chunk_kind,
+            "created": created,
+            "model": model,
+        }
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        pieces = [match.group() for match in re.finditer(r"\s*\S+", text)]
+        try:
+            if chat:
+                self._event(
+                    {**header, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}
+                )
+            for piece in pieces:
+                time.sleep(PACE_S)
+                delta: dict[str, Any] = {"delta": {"content": piece}} if chat else {"text": piece}
+                self._event({**header, "choices": [{"index": 0, **delta, "finish_reason": None}]})
+            end: dict[str, Any] = {"delta": {}} if chat else {"text": ""}
+            self._event(
+                {**header, "choices": [{"index": 0, **end, "finish_reason": choice["finish_reason"]}]}
+            )
+            if usage is not None:
+                self._event({**header, "choices": [], "usage": usage})
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the gateway stopped reading (its caller went away)
+        self.close_connection = True
+
+    def _event(self, data: dict[str, Any]) -> None:
+        self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
+        self.wfile.flush()
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()

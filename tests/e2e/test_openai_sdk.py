@@ -1,11 +1,9 @@
 """The official `openai` SDK as a real client, over HTTP, against the gateway served like `make run`."""
 
-import threading
-
 import openai
 import pytest
 
-from local.server import make_server
+from local.server import serving
 from tests.support.fake_upstream import Behaviour
 
 
@@ -13,12 +11,8 @@ from tests.support.fake_upstream import Behaviour
 def gateway(gateway_env):
     import handler
 
-    server = make_server(0, handler.api_handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(handler.wsgi_app) as url:
+        yield url
 
 
 @pytest.fixture

@@ -76,6 +76,7 @@ class FakeUpstream:
         self.queue: deque[Behaviour] = deque()
         self.received: list[Received] = []
         self.valid_keys = valid_keys  # None: any key (or none) is accepted
+        self.streams_abandoned = 0  # streams whose reader hung up before the end
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -149,7 +150,11 @@ class FakeUpstream:
                     return
                 payload = behaviour.body
                 if payload is None and isinstance(body, dict) and body.get("stream"):
-                    self._stream(behaviour, body)
+                    try:
+                        self._stream(behaviour, body)
+                    except (BrokenPipeError, ConnectionResetError):
+                        upstream.streams_abandoned += 1  # the gateway stopped reading
+                        self.close_connection = True
                     return
                 if payload is None:
                     if self.command == "GET":

@@ -1,0 +1,170 @@
+"""Streams through the real HTTP server (the one `make run` and the Function URL run), with the
+`openai` SDK as the client and a paced loopback upstream speaking OpenAI's stream format."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import openai
+import pytest
+import requests
+
+from lib import services
+from local.server import serving
+from tests.support.fake_upstream import Behaviour
+
+REPO = Path(__file__).resolve().parents[2]
+HELLO = [{"role": "user", "content": "Hello"}]
+
+
+@pytest.fixture
+def gateway(aws, gateway_env):
+    import handler
+
+    gateway_env.setenv("RATE_LIMIT_RPM", "1000")
+    gateway_env.setenv("DAILY_TOKEN_BUDGET", "100000")
+    services.reset()
+    with serving(handler.wsgi_app) as url:
+        yield url
+
+
+@pytest.fixture
+def client(gateway):
+    return openai.OpenAI(base_url=f"{gateway}/v1", api_key="mg-not-checked-in-auth-mode-none", max_retries=0)
+
+
+def tokens_today(gateway) -> int:
+    return requests.get(f"{gateway}/v1/usage", timeout=5).json()["tokens_today"]
+
+
+def test_the_first_chunk_arrives_while_the_model_is_still_writing(client, gateway, upstream):
+    words = tuple(f" w{index}" for index in range(8))
+    upstream.then(Behaviour(words=words, pace_s=0.25))
+    started = time.monotonic()
+    arrivals = []
+    stream = client.chat.completions.create(
+        model="test-model", messages=HELLO, stream=True, stream_options={"include_usage": True}
+    )
+    text = ""
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            arrivals.append(time.monotonic() - started)
+            text += chunk.choices[0].delta.content
+        if chunk.usage:
+            usage = chunk.usage
+    assert text == "".join(words)
+    assert arrivals[-1] - arrivals[0] > 1.0  # spread out as written (8 x 0.25 s), not in one piece
+    assert arrivals[0] < arrivals[-1] - 1.0
+    assert usage.total_tokens == 15
+    assert tokens_today(gateway) == 15  # the stream's own usage replaced the reservation
+
+
+def test_a_cut_in_mid_stream_raises_in_the_sdk_and_charges_the_reservation(client, gateway, upstream):
+    upstream.then(Behaviour(words=("a", " b", " c", " d"), stream_cut_after=2))
+    stream = client.chat.completions.create(model="test-model", messages=HELLO, stream=True, max_tokens=40)
+    received = ""
+    with pytest.raises(openai.APIError, match="stream broke off"):
+        for chunk in stream:
+            if chunk.choices:
+                received += chunk.choices[0].delta.content or ""
+    assert received == "a b"
+    assert tokens_today(gateway) == len("Hello") + 40  # usage unknown after a cut: the reservation
+
+
+def test_a_malformed_chunk_ends_the_stream_with_an_error(client, upstream):
+    upstream.then(Behaviour(words=("a", " b", " c"), stream_garbage_after=1))
+    with pytest.raises(openai.APIError):
+        list(client.chat.completions.create(model="test-model", messages=HELLO, stream=True))
+
+
+def test_an_idle_upstream_is_cut_at_the_idle_limit(gateway_env, client, upstream):
+    gateway_env.setenv("STREAM_IDLE_TIMEOUT_S", "0.5")
+    services.reset()
+    upstream.then(Behaviour(words=("a", " b", " c"), stream_stall_after=1, stall_s=5))
+    started = time.monotonic()
+    with pytest.raises(openai.APIError, match=r"sent nothing for 0\.5 s"):
+        list(client.chat.completions.create(model="test-model", messages=HELLO, stream=True))
+    assert time.monotonic() - started < 4  # cut at the idle limit, not after the 5 s stall
+
+
+def test_before_the_first_chunk_a_failure_is_retried(client, upstream):
+    upstream.then(Behaviour(503), Behaviour(words=("fine",)))
+    stream = client.chat.completions.create(model="test-model", messages=HELLO, stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "fine"
+    assert len(upstream.received) == 2
+
+
+def test_a_caller_that_disconnects_stops_the_upstream_read_and_still_settles(gateway, upstream):
+    words = tuple(f" w{index}" for index in range(40))
+    upstream.then(Behaviour(words=words, pace_s=0.1))
+    body = {"model": "test-model", "messages": HELLO, "stream": True, "max_tokens": 30}
+    with requests.post(f"{gateway}/v1/chat/completions", json=body, stream=True, timeout=10) as reply:
+        lines = reply.iter_lines()
+        assert next(line for line in lines if line).startswith(b"data: ")
+    deadline = time.monotonic() + 8
+    while upstream.streams_abandoned == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert upstream.streams_abandoned == 1  # the gateway stopped reading, well before 40 x 0.1 s
+    while tokens_today(gateway) == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert tokens_today(gateway) == len("Hello") + 30
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_server_as_the_lambda_web_adapter_starts_it(upstream):
+    """`python -m lib.http_server` on PORT (what run.sh does): the readiness path answers 200 even when
+    the gateway is unconfigured, and the caller is the source IP of the adapter's request context."""
+    port = free_port()
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("AI_MODEL_", "TABLE_"))}
+    env.update({"PORT": str(port), "AUTH_MODE": "none", "POWERTOOLS_SERVICE_NAME": "modelgate"})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lib.http_server"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                ready = requests.get(f"{base}/_ready", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.1)
+        assert ready.status_code == 200
+        unconfigured = requests.get(f"{base}/health", timeout=5)
+        assert (
+            unconfigured.status_code == 503 and "AI_MODEL_ENDPOINT" in unconfigured.json()["error"]["message"]
+        )
+        context = {
+            "requestId": "adapter-req-1",
+            "timeEpoch": int(time.time() * 1000),
+            "http": {"sourceIp": "203.0.113.9"},
+        }
+        usage = requests.get(
+            f"{base}/v1/usage", headers={"x-amzn-request-context": json.dumps(context)}, timeout=5
+        )
+        from lib.callers import hash_key
+
+        assert usage.json()["caller"] == "ip_" + hash_key("203.0.113.9")[:12]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
