@@ -43,6 +43,8 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.overhead
+	$(PY) -m bench.routing
+	$(PY) -m bench.streaming
 
 # The stack's monthly AWS cost: make cost [REQUESTS=10k,100k,1M] [SET="KeyStore=secretsmanager ..."]
 REQUESTS ?= 10k,100k,1M
