@@ -1,4 +1,5 @@
-"""A real HTTP server on loopback that plays an OpenAI-compatible provider, scripted per test.
+"""A real HTTP server on loopback that plays an OpenAI-compatible provider, scripted per test
+(subclasses play other wire formats: tests/support/fake_anthropic.py).
 
 Queue behaviours with `then(...)`; each upstream request takes the next one (or answers normally
 when the queue is empty). Every request is recorded, so tests can assert what the gateway sent.
@@ -100,6 +101,23 @@ class FakeUpstream:
         self._server.shutdown()
         self._server.server_close()
 
+    # The provider's wire format; a fake for another provider overrides these three.
+    def key_sent(self, headers: Any) -> str:
+        return str(headers.get("Authorization") or "").removeprefix("Bearer ")
+
+    def key_rejected_body(self, key: str) -> Any:
+        return {"error": {"message": f"Incorrect API key provided: {key}", "type": "invalid_request_error"}}
+
+    def normal_answer(self, method: str, path: str, body: Any) -> Any:
+        if method == "GET":
+            return {
+                "object": "list",
+                "data": [{"id": "test-model", "object": "model", "created": 0, "owned_by": "test"}],
+            }
+        return completion(
+            chat=path.endswith("/chat/completions"), model=(body or {}).get("model", "test-model")
+        )
+
     def _next(self) -> Behaviour:
         with self._lock:
             return self.queue.popleft() if self.queue else Behaviour()
@@ -126,17 +144,9 @@ class FakeUpstream:
                 upstream.received.append(Received(self.command, self.path, dict(self.headers.items()), body))
                 behaviour = upstream._next()
                 if upstream.valid_keys is not None:
-                    key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                    key = upstream.key_sent(self.headers)
                     if key not in upstream.valid_keys:
-                        behaviour = Behaviour(
-                            401,
-                            {
-                                "error": {
-                                    "message": f"Incorrect API key provided: {key}",
-                                    "type": "invalid_request_error",
-                                }
-                            },
-                        )
+                        behaviour = Behaviour(401, upstream.key_rejected_body(key))
                 if behaviour.delay_s:
                     time.sleep(behaviour.delay_s)
                 if behaviour.reset:
@@ -157,16 +167,7 @@ class FakeUpstream:
                         self.close_connection = True
                     return
                 if payload is None:
-                    if self.command == "GET":
-                        payload = {
-                            "object": "list",
-                            "data": [
-                                {"id": "test-model", "object": "model", "created": 0, "owned_by": "test"}
-                            ],
-                        }
-                    else:
-                        chat = self.path.endswith("/chat/completions")
-                        payload = completion(chat=chat, model=(body or {}).get("model", "test-model"))
+                    payload = upstream.normal_answer(self.command, self.path, body)
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(behaviour.status)
                 self.send_header("Content-Type", "application/json")
