@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from lib.providers import bedrock, openai
+from lib.providers import anthropic, bedrock, openai
 from lib.providers.base import Provider, ProviderContext
 from lib.route_table import Route
 from lib.upstream import KeySource
@@ -21,6 +21,7 @@ class ProviderModule(Protocol):
 PROVIDERS: dict[str, ProviderModule] = {
     "openai": openai,
     "bedrock": bedrock,
+    "anthropic": anthropic,
 }
 
 __all__ = ["PROVIDERS", "Provider", "ProviderContext", "ProviderModule"]

@@ -1,0 +1,250 @@
+"""Anthropic's Messages API (`POST {endpoint}/messages`): OpenAI requests translated there and back.
+
+What has an equivalent is translated (the messages in lib/providers/anthropic_turns.py; tools,
+tool_choice, stop, top_p and user here), and the answer becomes an OpenAI completion object. What
+has none is refused with a 400 naming the field and the route, so caller input never reaches
+Anthropic only to be rejected there, which would become our 502. A field sent with a value that asks
+for nothing (null, `logprobs: false`, a 0 penalty, `response_format: {"type": "text"}`) is no request
+and is accepted, so clients that send their defaults keep working.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from lib.errors import UpstreamError
+from lib.providers.anthropic_turns import conversation, refusal
+from lib.providers.base import HttpProvider, ProviderContext, http_provider
+from lib.route_table import Route
+from lib.upstream import KeySource
+from lib.validation import ModelRequest
+
+EXTRA_HEADERS: Mapping[str, str] = {"anthropic-version": "2023-06-01"}
+# What rotation's testSecret calls: lists models with the same headers, spends no tokens.
+KEY_CHECK_PATH = "/models"
+
+_CHAT_FIELDS = frozenset({"tools", "tool_choice", "parallel_tool_calls", "stop", "top_p", "user"})
+_COMPLETION_FIELDS = frozenset({"stop", "top_p", "user"})
+_NEUTRAL_VALUES: Mapping[str, Any] = {
+    "logprobs": False,
+    "top_logprobs": 0,
+    "presence_penalty": 0,
+    "frequency_penalty": 0,
+    "logit_bias": {},
+    "best_of": 1,
+    "echo": False,
+    "response_format": {"type": "text"},
+}
+_TOOL_CHOICES: Mapping[str, dict[str, Any]] = {
+    "auto": {"type": "auto"},
+    "none": {"type": "none"},
+    "required": {"type": "any"},
+}
+_FINISH_REASONS: Mapping[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+_NOT_A_MESSAGE = "the Anthropic API answered with something other than a message"
+
+
+def check(request: ModelRequest, route: Route) -> None:
+    """Every refusal lives in `build`: translating the request is how we learn it can be sent."""
+    build(request, route)
+
+
+def build(request: ModelRequest, route: Route) -> tuple[str, dict[str, Any]]:
+    payload: dict[str, Any] = {"model": route.upstream_model(request.model), "max_tokens": request.max_tokens}
+    if request.kind == "chat":
+        system, turns = conversation(request.messages, route)
+        if system:
+            payload["system"] = system
+    else:
+        turns = [{"role": "user", "content": [{"type": "text", "text": request.prompt}]}]
+    payload["messages"] = turns
+    payload.update(_options(request, route))
+    return "/messages", payload
+
+
+def parse(body: dict[str, Any], request: ModelRequest) -> dict[str, Any]:
+    content, usage = body.get("content"), body.get("usage")
+    if body.get("type") != "message" or not isinstance(content, list) or not isinstance(usage, dict):
+        raise UpstreamError(_NOT_A_MESSAGE)
+    texts: list[str] = []
+    tool_calls: list[dict[str, Any]] = []
+    for block in content:
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "text" and isinstance(block.get("text"), str):
+            texts.append(block["text"])
+        elif kind == "tool_use" and _is_tool_use(block):
+            arguments = json.dumps(block["input"], ensure_ascii=False)
+            tool_calls.append(
+                {
+                    "id": block["id"],
+                    "type": "function",
+                    "function": {"name": block["name"], "arguments": arguments},
+                }
+            )
+        elif kind in ("text", "tool_use") or not isinstance(kind, str):
+            raise UpstreamError(_NOT_A_MESSAGE)
+        # Other blocks (thinking, ...) hold no part of the answer.
+    stop_reason = body.get("stop_reason")
+    if not isinstance(stop_reason, str):
+        raise UpstreamError(_NOT_A_MESSAGE)
+    finish_reason = _FINISH_REASONS.get(stop_reason, "stop")
+    text = "".join(texts)
+    choice: dict[str, Any]
+    if request.kind == "chat":
+        message: dict[str, Any] = {"role": "assistant", "content": text if texts or not tool_calls else None}
+        if tool_calls:
+            message["tool_calls"] = tool_calls
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
+    else:
+        choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason}
+    prompt_tokens, completion_tokens = _token_counts(usage)
+    model = body.get("model")
+    return {
+        "id": body["id"] if isinstance(body.get("id"), str) else None,
+        "object": "chat.completion" if request.kind == "chat" else "text_completion",
+        "created": int(time.time()),
+        "model": model if isinstance(model, str) else request.model,
+        "choices": [choice],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+def auth_headers(key: str) -> dict[str, str]:
+    return {"x-api-key": key}
+
+
+def create(route: Route, key_source: KeySource | None, context: ProviderContext) -> HttpProvider:
+    import lib.providers.anthropic as wire
+
+    return http_provider(wire, route, key_source, context)
+
+
+def _options(request: ModelRequest, route: Route) -> dict[str, Any]:
+    """The top-level fields besides model, messages and max_tokens."""
+    if request.seed is not None:
+        raise refusal(route, "seed")
+    options: dict[str, Any] = {}
+    if request.temperature is not None:
+        if request.temperature > 1:
+            raise refusal(route, "temperature", "must be at most 1 for")
+        options["temperature"] = request.temperature
+    allowed = _CHAT_FIELDS if request.kind == "chat" else _COMPLETION_FIELDS
+    extra = {name: value for name, value in request.extra.items() if not _asks_nothing(name, value)}
+    for name in extra:
+        if name not in allowed:
+            raise refusal(route, name)
+    top_p = extra.get("top_p")
+    if top_p is not None:
+        if isinstance(top_p, bool) or not isinstance(top_p, int | float) or not 0 <= top_p <= 1:
+            raise refusal(route, "top_p", "must be a number from 0 to 1 for")
+        options["top_p"] = top_p
+    stop = extra.get("stop")
+    if stop is not None:
+        sequences = [stop] if isinstance(stop, str) else stop
+        if not isinstance(sequences, list) or not all(isinstance(item, str) for item in sequences):
+            raise refusal(route, "stop", "must be a string or an array of strings for")
+        if any(sequences):
+            options["stop_sequences"] = [item for item in sequences if item]
+    user = extra.get("user")
+    if user is not None:
+        if not isinstance(user, str):
+            raise refusal(route, "user", "must be a string for")
+        options["metadata"] = {"user_id": user}
+    if "tools" in extra:
+        options["tools"] = _tools(extra["tools"], route)
+    tool_choice = _tool_choice(extra, route)
+    if tool_choice is not None:
+        options["tool_choice"] = tool_choice
+    return options
+
+
+def _asks_nothing(name: str, value: Any) -> bool:
+    return value is None or (name in _NEUTRAL_VALUES and value == _NEUTRAL_VALUES[name])
+
+
+def _tools(tools: Any, route: Route) -> list[dict[str, Any]]:
+    if not isinstance(tools, list):
+        raise refusal(route, "tools", "must be an array of function tools for")
+    converted = []
+    for index, tool in enumerate(tools):
+        where = f"tools[{index}]"
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(tool, dict) or tool.get("type") != "function" or not isinstance(function, dict):
+            raise refusal(route, where, 'must be {"type": "function", "function": {...}} for')
+        name, description = function.get("name"), function.get("description")
+        schema = function.get("parameters", {"type": "object", "properties": {}})
+        if not isinstance(name, str) or not name:
+            raise refusal(route, f"{where}.function.name", "must be a non-empty string for")
+        if not isinstance(schema, dict):
+            raise refusal(route, f"{where}.function.parameters", "must be a JSON Schema object for")
+        entry: dict[str, Any] = {"name": name, "input_schema": schema}
+        if isinstance(description, str) and description:
+            entry["description"] = description
+        converted.append(entry)
+    return converted
+
+
+def _tool_choice(extra: Mapping[str, Any], route: Route) -> dict[str, Any] | None:
+    choice, parallel = extra.get("tool_choice"), extra.get("parallel_tool_calls")
+    if parallel is not None and not isinstance(parallel, bool):
+        raise refusal(route, "parallel_tool_calls", "must be true or false for")
+    mapped: dict[str, Any] | None
+    if choice is None:
+        mapped = {"type": "auto"} if parallel is False and extra.get("tools") else None
+    elif isinstance(choice, str) and choice in _TOOL_CHOICES:
+        mapped = dict(_TOOL_CHOICES[choice])
+    elif (
+        isinstance(choice, dict)
+        and choice.get("type") == "function"
+        and isinstance(choice.get("function"), dict)
+        and isinstance(choice["function"].get("name"), str)
+    ):
+        mapped = {"type": "tool", "name": choice["function"]["name"]}
+    else:
+        raise refusal(
+            route, "tool_choice", 'must be "auto", "none", "required" or {"type": "function", ...} for'
+        )
+    if mapped is None or (mapped["type"] == "none" and not extra.get("tools")):
+        return None
+    if not extra.get("tools"):
+        raise refusal(route, "tool_choice", "needs tools for")
+    if parallel is False and mapped["type"] != "none":
+        mapped["disable_parallel_tool_use"] = True
+    return mapped
+
+
+def _is_tool_use(block: Mapping[str, Any]) -> bool:
+    return (
+        isinstance(block.get("id"), str)
+        and isinstance(block.get("name"), str)
+        and isinstance(block.get("input"), dict)
+    )
+
+
+def _token_counts(usage: Mapping[str, Any]) -> tuple[int, int]:
+    """Prompt tokens include those read from or written to the prompt cache: all of them are billed."""
+    cached = _count(usage, "cache_creation_input_tokens", 0) + _count(usage, "cache_read_input_tokens", 0)
+    return _count(usage, "input_tokens") + cached, _count(usage, "output_tokens")
+
+
+def _count(usage: Mapping[str, Any], name: str, default: int | None = None) -> int:
+    value = usage.get(name)
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise UpstreamError(_NOT_A_MESSAGE)
+    return value
