@@ -5,14 +5,17 @@ import json
 import pytest
 import requests
 
+from lib import services
 from lib.config import load_settings
 from lib.errors import InvalidRequest, UpstreamError
 from lib.provider_keys import StaticKeySource
 from lib.providers import PROVIDERS, anthropic
 from lib.providers.base import ProviderContext, http_provider
+from lib.rotation import RotationError, key_tester
 from lib.route_table import Route
 from lib.upstream import CallStats, Deadline
 from lib.validation import parse_chat, parse_completion
+from tests.conftest import call
 from tests.support.fake_anthropic import FakeAnthropic, error_body, message, text_block, tool_use_block
 from tests.support.fake_upstream import Behaviour
 
@@ -225,3 +228,99 @@ def test_the_registered_factory_builds_this_provider(claude_api):
     provider = PROVIDERS["anthropic"].create(route, StaticKeySource(KEY), ProviderContext(requests.Session()))
     ask(provider)
     assert claude_api.received[0].body["model"] == "claude-haiku"
+
+
+def test_rotation_tests_a_new_anthropic_key_the_way_anthropic_takes_it(claude_api):
+    claude_api.valid_keys = {"sk-ant-good-0123456789"}
+    test_key = key_tester(claude_api.base_url, requests.Session(), 2, anthropic)
+    test_key("sk-ant-good-0123456789")
+    sent = claude_api.received[0]
+    assert (sent.path, sent.headers["x-api-key"], sent.headers["anthropic-version"]) == (
+        "/v1/models",
+        "sk-ant-good-0123456789",
+        "2023-06-01",
+    )
+    with pytest.raises(RotationError, match="did not work") as error:
+        test_key("sk-ant-bad-0123456789")
+    assert "sk-ant" not in str(error.value)
+
+
+ROUTES = """
+default = "general"
+
+[[route]]
+name = "general"
+provider = "openai"
+endpoint = "{general}"
+model = "deepseek-chat"
+key = "env:GENERAL_KEY"
+
+[[route]]
+name = "claude"
+provider = "anthropic"
+endpoint = "{claude}"
+model = "claude-sonnet-4-5"
+key = "env:ANTHROPIC_KEY"
+fallbacks = ["general"]
+"""
+
+
+class TestThroughTheHandler:
+    @pytest.fixture(autouse=True)
+    def routed(self, gateway_env, upstream, claude_api, tmp_path):
+        routes = tmp_path / "routes.toml"
+        routes.write_text(
+            ROUTES.format(general=upstream.base_url, claude=claude_api.base_url), encoding="utf-8"
+        )
+        gateway_env.setenv("ROUTES_FILE", str(routes))
+        gateway_env.setenv("GENERAL_KEY", "sk-general-route-key-0123456789")
+        gateway_env.setenv("ANTHROPIC_KEY", KEY)
+        gateway_env.setenv("AI_MODEL_MAX_RETRIES", "1")
+        services.reset()
+
+    def test_an_anthropic_route_answers_in_openai_shape(self, upstream, claude_api):
+        reply = call(
+            "POST",
+            "/v1/chat/completions",
+            {
+                "model": "claude",
+                "messages": [{"role": "user", "content": "Hi"}],
+                "max_tokens": 30,
+                "stop": "END",
+            },
+        )
+        assert reply.status == 200
+        assert reply.json["model"] == "claude"
+        assert reply.json["choices"][0]["message"]["content"] == "Hello from Claude"
+        assert reply.json["usage"]["total_tokens"] == 18
+        sent = claude_api.received[0]
+        assert sent.path == "/v1/messages" and sent.headers["x-api-key"] == KEY
+        assert sent.body["stop_sequences"] == ["END"] and sent.body["max_tokens"] == 30
+        assert upstream.received == []
+
+    def test_a_field_anthropic_cannot_take_is_a_400_naming_the_route_and_nothing_is_sent(
+        self, upstream, claude_api
+    ):
+        reply = call(
+            "POST",
+            "/v1/chat/completions",
+            {"model": "claude", "messages": [{"role": "user", "content": "Hi"}], "seed": 7},
+        )
+        assert reply.status == 400
+        assert reply.error["message"] == "seed is not supported by route 'claude' (anthropic)"
+        assert reply.error["param"] == "seed"
+        assert claude_api.received == [] and upstream.received == []
+
+    def test_an_overloaded_anthropic_route_falls_back(self, upstream, claude_api):
+        overloaded = Behaviour(
+            529, error_body("overloaded_error", PROVIDER_TEXT), headers={"retry-after": "0"}
+        )
+        claude_api.then(overloaded, overloaded)
+        reply = call(
+            "POST",
+            "/v1/chat/completions",
+            {"model": "claude", "messages": [{"role": "user", "content": "Hi"}]},
+        )
+        assert reply.status == 200
+        assert reply.json["model"] == "general"
+        assert len(claude_api.received) == 2 and len(upstream.received) == 1
