@@ -109,8 +109,7 @@ def parse(body: dict[str, Any], request: ModelRequest) -> dict[str, Any]:
         choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason}
     prompt_tokens, completion_tokens = _token_counts(usage)
     model = body.get("model")
-    return {
-        "id": body["id"] if isinstance(body.get("id"), str) else None,
+    reply: dict[str, Any] = {
         "object": "chat.completion" if request.kind == "chat" else "text_completion",
         "created": int(time.time()),
         "model": model if isinstance(model, str) else request.model,
@@ -121,6 +120,9 @@ def parse(body: dict[str, Any], request: ModelRequest) -> dict[str, Any]:
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+    if isinstance(body.get("id"), str):
+        reply["id"] = body["id"]  # else the reply gets an id of ours
+    return reply
 
 
 def auth_headers(key: str) -> dict[str, str]:

@@ -7,6 +7,7 @@ import pytest
 from lib.config import load_settings
 from lib.errors import InvalidRequest, UpstreamError
 from lib.providers import PROVIDERS, anthropic
+from lib.responses import Usage, openai_reply
 from lib.route_table import Route
 from lib.validation import parse_chat, parse_completion
 from tests.support.fake_anthropic import message, text_block, tool_use_block
@@ -336,6 +337,14 @@ class TestParse:
         )
         assert reply["object"] == "text_completion"
         assert reply["choices"][0]["text"] == "…and then"
+
+    def test_the_reply_keeps_anthropics_id_or_gets_one_of_ours(self):
+        request = chat(user("Hi"))
+        assert anthropic.parse(message(), request)["id"] == "msg_01XFDUDYJgAACzvnptvVoYEL"
+        body = message()
+        del body["id"]
+        reply = openai_reply(anthropic.parse(body, request), request, Usage(12, 6))
+        assert reply["id"].startswith("chatcmpl-")
 
     def test_cached_prompt_tokens_count_as_prompt_tokens(self):
         body = message()
