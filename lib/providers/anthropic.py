@@ -1,7 +1,7 @@
 """Anthropic's Messages API (`POST {endpoint}/messages`): OpenAI requests translated there and back.
 
 What has an equivalent is translated (the messages in lib/providers/anthropic_turns.py; tools,
-tool_choice, stop, top_p and user here), and the answer becomes an OpenAI completion object. What
+tool_choice, stop, top_p and user here); answers and streams are read in anthropic_replies.py. What
 has none is refused with a 400 naming the field and the route, so caller input never reaches
 Anthropic only to be rejected there, which would become our 502. A field sent with a value that asks
 for nothing (null, `logprobs: false`, a 0 penalty, `response_format: {"type": "text"}`) is no request
@@ -10,12 +10,11 @@ and is accepted, so clients that send their defaults keep working.
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Mapping
 from typing import Any
 
-from lib.errors import UpstreamError
+from lib.providers.anthropic_replies import parse as parse
+from lib.providers.anthropic_replies import parse_stream as parse_stream
 from lib.providers.anthropic_turns import conversation, refusal
 from lib.providers.base import HttpProvider, ProviderContext, http_provider
 from lib.route_table import Route
@@ -43,15 +42,6 @@ _TOOL_CHOICES: Mapping[str, dict[str, Any]] = {
     "none": {"type": "none"},
     "required": {"type": "any"},
 }
-_FINISH_REASONS: Mapping[str, str] = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
-_NOT_A_MESSAGE = "the Anthropic API answered with something other than a message"
 
 
 def check(request: ModelRequest, route: Route) -> None:
@@ -72,57 +62,10 @@ def build(request: ModelRequest, route: Route) -> tuple[str, dict[str, Any]]:
     return "/messages", payload
 
 
-def parse(body: dict[str, Any], request: ModelRequest) -> dict[str, Any]:
-    content, usage = body.get("content"), body.get("usage")
-    if body.get("type") != "message" or not isinstance(content, list) or not isinstance(usage, dict):
-        raise UpstreamError(_NOT_A_MESSAGE)
-    texts: list[str] = []
-    tool_calls: list[dict[str, Any]] = []
-    for block in content:
-        kind = block.get("type") if isinstance(block, dict) else None
-        if kind == "text" and isinstance(block.get("text"), str):
-            texts.append(block["text"])
-        elif kind == "tool_use" and _is_tool_use(block):
-            arguments = json.dumps(block["input"], ensure_ascii=False)
-            tool_calls.append(
-                {
-                    "id": block["id"],
-                    "type": "function",
-                    "function": {"name": block["name"], "arguments": arguments},
-                }
-            )
-        elif kind in ("text", "tool_use") or not isinstance(kind, str):
-            raise UpstreamError(_NOT_A_MESSAGE)
-        # Other blocks (thinking, ...) hold no part of the answer.
-    stop_reason = body.get("stop_reason")
-    if not isinstance(stop_reason, str):
-        raise UpstreamError(_NOT_A_MESSAGE)
-    finish_reason = _FINISH_REASONS.get(stop_reason, "stop")
-    text = "".join(texts)
-    choice: dict[str, Any]
-    if request.kind == "chat":
-        message: dict[str, Any] = {"role": "assistant", "content": text if texts or not tool_calls else None}
-        if tool_calls:
-            message["tool_calls"] = tool_calls
-        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
-    else:
-        choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason}
-    prompt_tokens, completion_tokens = _token_counts(usage)
-    model = body.get("model")
-    reply: dict[str, Any] = {
-        "object": "chat.completion" if request.kind == "chat" else "text_completion",
-        "created": int(time.time()),
-        "model": model if isinstance(model, str) else request.model,
-        "choices": [choice],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        },
-    }
-    if isinstance(body.get("id"), str):
-        reply["id"] = body["id"]  # else the reply gets an id of ours
-    return reply
+def build_stream(request: ModelRequest, route: Route) -> tuple[str, dict[str, Any]]:
+    path, payload = build(request, route)
+    payload["stream"] = True
+    return path, payload
 
 
 def auth_headers(key: str) -> dict[str, str]:
@@ -227,26 +170,3 @@ def _tool_choice(extra: Mapping[str, Any], route: Route) -> dict[str, Any] | Non
     if parallel is False and mapped["type"] != "none":
         mapped["disable_parallel_tool_use"] = True
     return mapped
-
-
-def _is_tool_use(block: Mapping[str, Any]) -> bool:
-    return (
-        isinstance(block.get("id"), str)
-        and isinstance(block.get("name"), str)
-        and isinstance(block.get("input"), dict)
-    )
-
-
-def _token_counts(usage: Mapping[str, Any]) -> tuple[int, int]:
-    """Prompt tokens include those read from or written to the prompt cache: all of them are billed."""
-    cached = _count(usage, "cache_creation_input_tokens", 0) + _count(usage, "cache_read_input_tokens", 0)
-    return _count(usage, "input_tokens") + cached, _count(usage, "output_tokens")
-
-
-def _count(usage: Mapping[str, Any], name: str, default: int | None = None) -> int:
-    value = usage.get(name)
-    if value is None and default is not None:
-        return default
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise UpstreamError(_NOT_A_MESSAGE)
-    return value

@@ -1,6 +1,7 @@
 """The Anthropic provider over HTTP, against a loopback server speaking the Messages API's wire format."""
 
 import json
+import time
 
 import pytest
 import requests
@@ -14,9 +15,18 @@ from lib.providers.base import ProviderContext, http_provider
 from lib.rotation import RotationError, key_tester
 from lib.route_table import Route
 from lib.upstream import CallStats, Deadline
+from lib.upstream_stream import StreamLimits
 from lib.validation import parse_chat, parse_completion
 from tests.conftest import call
-from tests.support.fake_anthropic import FakeAnthropic, error_body, message, text_block, tool_use_block
+from tests.support.fake_anthropic import (
+    FakeAnthropic,
+    error_body,
+    event_stream,
+    message,
+    text_block,
+    text_stream,
+    tool_use_block,
+)
 from tests.support.fake_upstream import Behaviour
 
 KEY = "sk-ant-api03-secret-0123456789abcdef"
@@ -212,6 +222,34 @@ def test_a_200_in_an_unexpected_shape_is_an_upstream_error(claude_api, body):
     assert "leaked" not in error.value.message and "sk-ant" not in error.value.message
 
 
+def test_a_stream_is_asked_for_and_read_event_by_event(claude_api):
+    claude_api.then(
+        Behaviour(body=event_stream(*text_stream("Hel", "lo", input_tokens=25, output_tokens=15)))
+    )
+    request = parse_chat({"messages": [{"role": "user", "content": "Hi"}], "stream": True}, SETTINGS)
+    limits = StreamLimits(idle_s=5, ends_at=time.monotonic() + 10)
+    pieces = provider_for(claude_api).open_stream(request, Deadline(10), CallStats(), limits)
+    assert pieces is not None
+    pieces = list(pieces)
+    assert "".join(piece.text for piece in pieces) == "Hello"
+    assert (pieces[-1].finish_reason, pieces[-1].usage) == ("stop", (25, 15))
+    sent = claude_api.received[0]
+    assert sent.path == "/v1/messages" and sent.body["stream"] is True
+
+
+def test_an_overloaded_stream_is_retried_before_its_first_event(claude_api):
+    claude_api.then(
+        Behaviour(529, error_body("overloaded_error", PROVIDER_TEXT), headers={"retry-after": "0"}),
+        Behaviour(body=event_stream(*text_stream("Hi"))),
+    )
+    request = parse_chat({"messages": [{"role": "user", "content": "Hi"}], "stream": True}, SETTINGS)
+    stats = CallStats()
+    limits = StreamLimits(idle_s=5, ends_at=time.monotonic() + 10)
+    pieces = provider_for(claude_api).open_stream(request, Deadline(10), stats, limits)
+    assert pieces is not None and "".join(piece.text for piece in pieces) == "Hi"
+    assert stats.retries == 1
+
+
 def test_the_key_check_path_lists_models_with_the_same_headers(claude_api):
     provider = provider_for(claude_api)
     body = provider.client.call("GET", anthropic.KEY_CHECK_PATH, None, Deadline(5))
@@ -297,6 +335,26 @@ class TestThroughTheHandler:
         assert sent.path == "/v1/messages" and sent.headers["x-api-key"] == KEY
         assert sent.body["stop_sequences"] == ["END"] and sent.body["max_tokens"] == 30
         assert upstream.received == []
+
+    def test_a_stream_is_forwarded_as_openai_chunks(self, claude_api):
+        claude_api.then(
+            Behaviour(body=event_stream(*text_stream("Hel", "lo", input_tokens=25, output_tokens=15)))
+        )
+        body = {
+            "model": "claude",
+            "messages": [{"role": "user", "content": "Hi"}],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        reply = call("POST", "/v1/chat/completions", body)
+        assert reply.status == 200
+        events = [line.removeprefix("data: ") for line in reply.text.split("\n\n") if line]
+        assert events[-1] == "[DONE]"
+        chunks = [json.loads(event) for event in events[:-1]]
+        assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]) == "Hello"
+        assert chunks[-1]["usage"] == {"prompt_tokens": 25, "completion_tokens": 15, "total_tokens": 40}
+        assert {c["model"] for c in chunks} == {"claude"}
+        assert claude_api.received[0].body["stream"] is True
 
     def test_a_field_anthropic_cannot_take_is_a_400_naming_the_route_and_nothing_is_sent(
         self, upstream, claude_api

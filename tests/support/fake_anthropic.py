@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.support.fake_upstream import FakeUpstream
@@ -53,3 +54,31 @@ class FakeAnthropic(FakeUpstream):
                 "has_more": False,
             }
         return message(model=(body or {}).get("model", "claude-test"))
+
+
+def event_stream(*events: dict[str, Any]) -> bytes:
+    """A Messages API stream as its server-sent events (`event:` named after each event's type)."""
+    return b"".join(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode() for event in events)
+
+
+def text_stream(
+    *words: str, stop_reason: str = "end_turn", input_tokens: int = 25, output_tokens: int = 15
+) -> list[dict[str, Any]]:
+    """The events of a streamed text answer, as Anthropic sends them (a ping included)."""
+    start = {**message(input_tokens=input_tokens, output_tokens=1), "content": [], "stop_reason": None}
+    return [
+        {"type": "message_start", "message": start},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "ping"},
+        *(
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word}}
+            for word in words
+        ),
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+            "usage": {"output_tokens": output_tokens},
+        },
+        {"type": "message_stop"},
+    ]

@@ -9,8 +9,9 @@ from lib.errors import InvalidRequest, UpstreamError
 from lib.providers import PROVIDERS, anthropic
 from lib.responses import Usage, openai_reply
 from lib.route_table import Route
+from lib.upstream_stream import ServerEvent, StreamFault
 from lib.validation import parse_chat, parse_completion
-from tests.support.fake_anthropic import message, text_block, tool_use_block
+from tests.support.fake_anthropic import error_body, message, text_block, text_stream, tool_use_block
 
 ROUTE = Route(
     name="claude", provider="anthropic", model="claude-sonnet-4-5", endpoint="https://x/v1", key="env:K"
@@ -379,3 +380,104 @@ def test_the_key_goes_in_x_api_key_with_the_api_version():
 
 def test_the_provider_is_registered():
     assert PROVIDERS["anthropic"] is anthropic
+
+
+def events_of(*events):
+    return [ServerEvent(event["type"], json.dumps(event)) for event in events]
+
+
+def tool_stream():
+    start = {**message(), "content": [], "stop_reason": None}
+    tool = {"type": "tool_use", "id": "toolu_7", "name": "get_weather", "input": {}}
+    return [
+        {"type": "message_start", "message": start},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Let me check."}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "content_block_start", "index": 1, "content_block": tool},
+        {
+            "type": "content_block_delta",
+            "index": 1,
+            "delta": {"type": "input_json_delta", "partial_json": '{"ci'},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 1,
+            "delta": {"type": "input_json_delta", "partial_json": 'ty": "Oslo"}'},
+        },
+        {"type": "content_block_stop", "index": 1},
+        {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 20}},
+        {"type": "message_stop"},
+    ]
+
+
+class TestParseStream:
+    def test_build_stream_asks_for_a_stream_of_the_same_request(self):
+        request = chat(user("Hi"), max_tokens=50)
+        path, payload = anthropic.build_stream(request, ROUTE)
+        assert (path, payload) == ("/messages", {**build(request), "stream": True})
+
+    def test_a_text_stream_becomes_role_text_finish_and_usage_pieces(self):
+        events = text_stream("Hel", "lo", input_tokens=25, output_tokens=15)
+        events[0]["message"]["usage"]["cache_read_input_tokens"] = 100
+        pieces = list(anthropic.parse_stream(events_of(*events), chat(user("Hi"))))
+        assert pieces[0].role == "assistant"
+        assert "".join(piece.text for piece in pieces) == "Hello"
+        assert pieces[-1].finish_reason == "stop"
+        assert pieces[-1].usage == (125, 15)
+
+    def test_a_tool_call_streams_as_openai_tool_call_deltas(self):
+        pieces = list(anthropic.parse_stream(events_of(*tool_stream()), chat(user("Oslo?"))))
+        calls = [call for piece in pieces for call in piece.tool_calls or []]
+        assert calls[0] == {
+            "index": 0,
+            "id": "toolu_7",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": ""},
+        }
+        assert {call["index"] for call in calls} == {0}
+        assert json.loads("".join(call["function"]["arguments"] for call in calls)) == {"city": "Oslo"}
+        assert "".join(piece.text for piece in pieces) == "Let me check."
+        assert pieces[-1].finish_reason == "tool_calls"
+
+    def test_thinking_deltas_and_pings_are_not_forwarded(self):
+        events = text_stream("Hi")
+        thinking = {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "thinking_delta", "thinking": "hmm"},
+        }
+        events.insert(3, thinking)
+        pieces = list(anthropic.parse_stream(events_of(*events), chat(user("Hi"))))
+        assert "".join(piece.text for piece in pieces) == "Hi"
+
+    def test_a_stream_that_ends_before_message_stop_was_cut(self):
+        with pytest.raises(StreamFault) as fault:
+            list(anthropic.parse_stream(events_of(*text_stream("Hi")[:-2]), chat(user("Hi"))))
+        assert fault.value.kind == "cut"
+
+    @pytest.mark.parametrize(
+        "bad_event",
+        [
+            ServerEvent("error", json.dumps(error_body("overloaded_error", "sk-ant-leak in the text"))),
+            ServerEvent("content_block_delta", "not json sk-ant-leak"),
+            ServerEvent("content_block_delta", "[1, 2]"),
+            ServerEvent("content_block_delta", json.dumps({"type": "content_block_delta", "index": 0})),
+            ServerEvent(
+                "content_block_delta",
+                json.dumps(
+                    {
+                        "type": "content_block_delta",
+                        "index": 5,
+                        "delta": {"type": "input_json_delta", "partial_json": "{"},
+                    }
+                ),
+            ),
+        ],
+    )
+    def test_an_error_or_malformed_event_is_a_malformed_stream_without_the_providers_text(self, bad_event):
+        events = [*events_of(*text_stream("Hi")[:3]), bad_event]
+        with pytest.raises(StreamFault) as fault:
+            list(anthropic.parse_stream(events, chat(user("Hi"))))
+        assert fault.value.kind == "malformed"
+        assert "sk-ant" not in str(fault.value)
