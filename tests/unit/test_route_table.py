@@ -1,5 +1,7 @@
 """The routes file: every mistake named by route and field, defaults, the Bedrock grant check."""
 
+import re
+
 import pytest
 
 from lib.config import ConfigError
@@ -108,3 +110,19 @@ class TestKeywordChoice:
     def test_no_keyword_gives_the_default(self):
         assert self.chooser(["法律"]).choose("", None, "nothing here").name == "fallback"
         assert self.chooser(["法律"]).choose("", None, "关于法律").name == "r0"
+
+
+def test_the_shipped_example_parses_with_every_commented_route_enabled(tmp_path):
+    from pathlib import Path
+
+    from lib.providers import PROVIDERS
+    from lib.route_table import load_route_table
+
+    example = Path(__file__).resolve().parents[2] / "routes.example.toml"
+    assert load_route_table(str(example), PROVIDERS, None).default == "general"
+    setting = re.compile(r"^# (\[\[route\]\]|[a-z_0-9]+ = )")  # a commented-out route, not prose
+    enabled = [line[2:] if setting.match(line) else line for line in example.read_text("utf-8").splitlines()]
+    path = tmp_path / "all.toml"
+    path.write_text("\n".join(enabled), encoding="utf-8")
+    table = load_route_table(str(path), PROVIDERS, None)
+    assert {"claude", "bedrock-claude", "ollama", "gemini"} <= set(table.names)
