@@ -16,7 +16,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lib import rotation, services
-from lib.api import create_app
+from lib.api import get_app
 from lib.gateway import Gateway
 from lib.http_server import WsgiGateway
 
@@ -24,8 +24,8 @@ from lib.http_server import WsgiGateway
 # The namespace fallback only keeps a bare `sam local invoke` (no env.json) from failing to flush.
 logger = Logger()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "modelgate")
-app = create_app()
-gateway = Gateway(app, logger, metrics)
+# The resolver is built on first use, for the configured CORS origins (powertools fixes CORS per app).
+gateway = Gateway(get_app, logger, metrics)
 wsgi_app = WsgiGateway(gateway, logger)
 
 

@@ -29,6 +29,7 @@ def plan(request: ModelRequest, services: Services, record: RequestRecord) -> tu
     if not services.routes.from_file and not route.upstream_model(request.model):
         raise NotConfigured('no model: set AI_MODEL_NAME or send "model" in the request', param="model")
     record.model = route.name if services.routes.from_file else route.upstream_model(request.model)
+    record.temperature_clamped = request.temperature_clamp()
     if services.settings.log_prompts:
         record.prompt = prompt
     return prompt, candidates

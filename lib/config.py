@@ -43,6 +43,7 @@ class Settings:
     system_prompt: str | None = None
     temperature_min: float = 0.1
     temperature_max: float = 0.9
+    temperature_policy: str = "clamp"
     default_max_tokens: int = 500
     max_tokens_limit: int = 4096
     max_body_bytes: int = 64 * 1024
@@ -55,6 +56,8 @@ class Settings:
     global_daily_token_budget: int | None = None
     rate_limit_fail_mode: str = "closed"
     caller_cache_s: float = 60.0
+    # Browsers: origins allowed to call the gateway cross-origin (empty: no CORS headers at all).
+    cors_allow_origins: tuple[str, ...] = ()
     # Telemetry.
     log_prompts: bool = False
     detailed_metrics: bool = False
@@ -160,6 +163,19 @@ class _Reader:
             return None
         return tuple(item.strip() for item in raw.split(",") if item.strip())
 
+    def origins(self, name: str) -> tuple[str, ...]:
+        """A comma-separated list of browser origins (`https://app.example.com`), or `*` for any."""
+        origins = tuple(origin.rstrip("/") for origin in self.names(name) or ())
+        for origin in origins:
+            parts = urlsplit(origin)
+            if origin != "*" and (
+                parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query
+            ):
+                raise ConfigError(
+                    name, f"must list origins like https://app.example.com (or *), got {origin!r}"
+                )
+        return origins
+
     def prices(self, name: str) -> dict[str, float]:
         raw = self.text(name)
         if raw is None:
@@ -207,6 +223,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         system_prompt=read.text("SYSTEM_PROMPT"),
         temperature_min=temperature_min,
         temperature_max=temperature_max,
+        temperature_policy=read.choice("TEMPERATURE_POLICY", "clamp", ("clamp", "reject")),
         default_max_tokens=default_max_tokens,
         max_tokens_limit=max_tokens_limit,
         max_body_bytes=read.integer("MAX_BODY_BYTES", 64 * 1024, 1024, 6 * 1024 * 1024),
@@ -218,6 +235,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         global_daily_token_budget=read.optional_integer("GLOBAL_DAILY_TOKEN_BUDGET", 1, 10**12),
         rate_limit_fail_mode=read.choice("RATE_LIMIT_FAIL_MODE", "closed", ("closed", "open")),
         caller_cache_s=read.number("CALLER_CACHE_TTL_S", 60.0, 0.0, 3600.0),
+        cors_allow_origins=read.origins("CORS_ALLOW_ORIGINS"),
         log_prompts=read.flag("LOG_PROMPTS", False),
         detailed_metrics=read.flag("DETAILED_METRICS", False),
         model_prices=read.prices("MODEL_PRICES"),

@@ -10,7 +10,7 @@ so a stream's line has its real usage, and a caller that goes away still gets it
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,15 +29,16 @@ class GatewayResponse:
 
 
 class Gateway:
-    def __init__(self, app: APIGatewayHttpResolver, logger: Logger, metrics: Metrics) -> None:
-        self._app = app
+    def __init__(self, app: Callable[[], APIGatewayHttpResolver], logger: Logger, metrics: Metrics) -> None:
+        self._app = app  # the resolver for this request (lib.api.get_app: built once per configuration)
         self._logger = logger
         self._metrics = metrics
 
     def handle(self, event: dict[str, Any], context: Any, *, flush_metrics: bool = False) -> GatewayResponse:
         record = telemetry.RequestRecord.start(event)
-        self._app.append_context(record=record)
-        response = self._app.resolve(event, context)
+        app = self._app()
+        app.append_context(record=record)
+        response = app.resolve(event, context)
         status = int(response.get("statusCode", 500))
         headers = {str(name): str(value) for name, value in (response.get("headers") or {}).items()}
         for name, values in (response.get("multiValueHeaders") or {}).items():

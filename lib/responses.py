@@ -127,17 +127,34 @@ def sse_reply(body: Mapping[str, Any], request: ModelRequest, usage: Usage) -> s
     return "".join(lines)
 
 
-def models_reply(body: Mapping[str, Any]) -> dict[str, Any]:
-    data = body.get("data")
-    return {"object": "list", "data": data if isinstance(data, list) else []}
-
-
-def route_models_reply(names: list[str]) -> dict[str, Any]:
-    """GET /v1/models with routes: the public route names, in OpenAI's model shape."""
+def model_entry(source: Mapping[str, Any] | str) -> dict[str, Any] | None:
+    """One model in OpenAI's full shape (`id`, `object`, `created`, `owned_by`), from an upstream entry
+    or a bare name; None for an entry without a usable id. Strict clients reject entries missing a field."""
+    raw: Mapping[str, Any] = {"id": source} if isinstance(source, str) else source
+    model_id = raw.get("id")
+    if not isinstance(model_id, str) or not model_id:
+        return None
+    created = raw.get("created")
+    owned_by = raw.get("owned_by")
     return {
-        "object": "list",
-        "data": [{"id": name, "object": "model", "created": 0, "owned_by": "modelgate"} for name in names],
+        "id": model_id,
+        "object": "model",
+        "created": created if _is_count(created) else 0,  # unknown: the epoch, not a made-up date
+        "owned_by": owned_by if isinstance(owned_by, str) and owned_by else "modelgate",
     }
+
+
+def model_entries(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The entries of an upstream's model list (`{"data": [...]}`), each in OpenAI's full shape."""
+    data = body.get("data")
+    entries = (
+        (model_entry(item) for item in data if isinstance(item, dict | str)) if isinstance(data, list) else ()
+    )
+    return [entry for entry in entries if entry is not None]
+
+
+def models_reply(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"object": "list", "data": entries}
 
 
 def _is_count(value: Any) -> bool:

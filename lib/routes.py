@@ -6,7 +6,9 @@ validation (4xx), limits (429), upstream call (502/504), usage settlement, reply
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
@@ -14,12 +16,12 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from lib import validation
 from lib.callers import Caller
 from lib.completion import complete
-from lib.errors import NotConfigured
+from lib.errors import NotConfigured, NotFound
 from lib.responses import (
     generate_reply,
+    model_entries,
     models_reply,
     openai_reply,
-    route_models_reply,
 )
 from lib.services import Services, get_services
 from lib.streaming import open_stream
@@ -29,15 +31,42 @@ from lib.validation import ModelRequest
 
 router = APIGatewayHttpRouter()
 
-# Path -> methods it answers, so that a wrong method is a 405 and not a 404.
+# Path rule -> methods it answers, so that a wrong method is a 405 and not a 404.
 ALLOWED_METHODS: dict[str, set[str]] = {}
 # Time kept back from the Lambda's remaining time for settling usage and answering.
 LAMBDA_SAFETY_MARGIN_S = 1.0
 
 
 def _route(method: str, path: str) -> Any:
-    ALLOWED_METHODS.setdefault(path, set()).add(method)
-    return router.route(path, method)
+    # HEAD is answered wherever GET is (same handler; the HTTP layer sends no body for HEAD).
+    methods = [method, "HEAD"] if method == "GET" else [method]
+    ALLOWED_METHODS.setdefault(path, set()).update(methods)
+    return router.route(path, methods)
+
+
+def allowed_methods(path: str) -> set[str]:
+    """The methods some route answers on `path` (rules with `<param>` parts included)."""
+    for rule, methods in ALLOWED_METHODS.items():
+        if re.fullmatch(re.sub(r"<\w+>", "[^/]+", rule), path):
+            return methods
+    return set()
+
+
+@_route("GET", "/")
+def index() -> dict[str, Any]:
+    """What this is and where to go next; no caller check, it says nothing a stranger may not know."""
+    return {
+        "name": "modelgate",
+        "about": "A gateway to AI model APIs that speaks the OpenAI API: point an OpenAI client's "
+        "base_url at this address plus /v1.",
+        "openai_base_url": "/v1",
+        "endpoints": sorted(
+            f"{method} {rule.replace('<', '{').replace('>', '}')}"
+            for rule, methods in ALLOWED_METHODS.items()
+            for method in methods - {"HEAD"}
+        ),
+        "docs": "README.md of the modelgate repository (sections: The API, Configuration)",
+    }
 
 
 @_route("GET", "/health")
@@ -80,17 +109,32 @@ def completions() -> Any:
 
 @_route("GET", "/v1/models")
 def list_models() -> dict[str, Any]:
+    return models_reply(_served_models(_begin()))
+
+
+@_route("GET", "/v1/models/<model_id>")
+def retrieve_model(model_id: str) -> dict[str, Any]:
     services = _begin()
+    wanted = unquote(model_id)
+    for entry in _served_models(services):
+        if entry["id"] == wanted:
+            return entry
+    raise NotFound(
+        f"the model {wanted!r} is not served here (GET /v1/models lists them)", code="model_not_found"
+    )
+
+
+def _served_models(services: Services) -> list[dict[str, Any]]:
+    """The models a caller may ask for, in OpenAI's full entry shape."""
     caller = _identify(services)
     services.limiter.admit(caller, reserve_tokens=0)  # listing costs no tokens, but counts as a request
     if services.routes.from_file:
-        return route_models_reply(services.routes.names)
+        return model_entries({"data": list(services.routes.names)})
     upstream = services.upstream
     if upstream is None:  # unreachable: the single-model route is always an HTTP provider
         raise NotConfigured("the model list is not available")
     stats = _record().upstream = CallStats()
-    body = upstream.call("GET", "/models", None, _deadline(services), stats)
-    return models_reply(body)
+    return model_entries(upstream.call("GET", "/models", None, _deadline(services), stats))
 
 
 @_route("GET", "/v1/usage")

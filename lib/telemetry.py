@@ -75,6 +75,7 @@ class RequestRecord:
     outcome: str | None = None
     error_code: str | None = None
     model: str | None = None
+    temperature_clamped: str | None = None  # "requested->applied" when TEMPERATURE_POLICY=clamp moved it
     caller_id: str | None = None
     usage: Usage | None = None
     cost_usd: float = 0.0
@@ -142,6 +143,8 @@ def _access_fields(record: RequestRecord, outcome: str, status: int, latency_ms:
         fields["stream"] = {name: value for name, value in vars(record.stream).items() if value}
     if record.store_failures:
         fields["store_failures"] = record.store_failures
+    if record.temperature_clamped:
+        fields["temperature_clamped"] = record.temperature_clamped
     if record.settings is not None and record.settings.log_prompts:
         fields["prompt"] = record.prompt
         fields["completion"] = record.completion

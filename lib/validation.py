@@ -11,7 +11,7 @@ import binascii
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from lib.config import Settings
 from lib.errors import InvalidRequest, PayloadTooLarge
@@ -46,6 +46,7 @@ class ModelRequest:
     messages: tuple[Mapping[str, Any], ...] = ()
     prompt: str = ""
     temperature: float | None = None
+    requested_temperature: float | None = None  # set only when TEMPERATURE_POLICY=clamp changed it
     seed: int | None = None
     stream: bool = False
     include_usage: bool = False
@@ -68,6 +69,12 @@ class ModelRequest:
         if self.seed is not None:
             payload["seed"] = self.seed
         return payload
+
+    def temperature_clamp(self) -> str | None:
+        """ "requested->applied" when the clamp policy changed the temperature, for the log and a header."""
+        if self.requested_temperature is None or self.temperature is None:
+            return None
+        return f"{self.requested_temperature:g}->{self.temperature:g}"
 
     def prompt_text(self) -> str:
         """The caller's text, for LOG_PROMPTS only."""
@@ -119,7 +126,7 @@ def parse_generate(body: Mapping[str, Any], settings: Settings) -> ModelRequest:
         model=_model(body, settings),
         max_tokens=_max_tokens(body, settings, "max_tokens"),
         messages=messages,
-        temperature=_temperature(body, settings),
+        **_temperature(body, settings),
         seed=_seed(body),
         prompt_chars=len(prompt),
         domain=_domain(body),
@@ -189,7 +196,7 @@ def _openai_options(body: Mapping[str, Any], settings: Settings, max_tokens_fiel
     return {
         "model": _model(body, settings),
         "max_tokens": _max_tokens(body, settings, max_tokens_field),
-        "temperature": _temperature(body, settings),
+        **_temperature(body, settings),
         "seed": _seed(body),
         "stream": _stream(body),
         "include_usage": _include_usage(body),
@@ -267,14 +274,29 @@ def _max_tokens(body: Mapping[str, Any], settings: Settings, name: str) -> int:
     return int(value)
 
 
-def _temperature(body: Mapping[str, Any], settings: Settings) -> float | None:
+class _Temperature(TypedDict, total=False):
+    temperature: float | None
+    requested_temperature: float | None
+
+
+def _temperature(body: Mapping[str, Any], settings: Settings) -> _Temperature:
+    """`temperature` for the upstream, plus `requested_temperature` when the clamp policy moved it.
+
+    Common tools send temperatures outside the original design's range by default (LangChain 0,
+    the SDK's examples 0.0, 1 or 2), so by default they are brought into range rather than refused.
+    Anything that is not an OpenAI temperature (a number from 0 to 2) is refused either way.
+    """
     value = body.get("temperature")
     if value is None:
-        return None
+        return {"temperature": None}
     low, high = settings.temperature_min, settings.temperature_max
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 2:
+        raise InvalidRequest("temperature must be a number from 0 to 2", param="temperature")
+    if low <= value <= high:
+        return {"temperature": float(value)}
+    if settings.temperature_policy == "reject":
         raise InvalidRequest(f"temperature must be a number from {low} to {high}", param="temperature")
-    return float(value)
+    return {"temperature": min(max(float(value), low), high), "requested_temperature": float(value)}
 
 
 def _seed(body: Mapping[str, Any]) -> int | None:

@@ -55,7 +55,7 @@ def test_model_listing(client):
 def test_bad_input_raises_bad_request_error(client):
     with pytest.raises(openai.BadRequestError) as error:
         client.chat.completions.create(
-            model="m", messages=[{"role": "user", "content": "hi"}], temperature=1.5
+            model="m", messages=[{"role": "user", "content": "hi"}], temperature=2.5
         )
     assert error.value.status_code == 400
     assert error.value.body["param"] == "temperature"
@@ -107,3 +107,29 @@ def test_the_rate_limit_raises_rate_limit_error_with_retry_after(keyed_gateway):
     with pytest.raises(openai.RateLimitError) as error:
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
     assert error.value.status_code == 429 and int(error.value.response.headers["retry-after"]) >= 1
+
+
+@pytest.mark.parametrize("temperature", [0, 0.0, 1, 2])
+def test_the_sdk_and_langchain_default_temperatures_work(client, upstream, temperature):
+    # LangChain's ChatOpenAI(temperature=0) sends 0; the SDK's examples use 0.0, 1 and 2.
+    raw = client.chat.completions.with_raw_response.create(
+        model="m", messages=[{"role": "user", "content": "hi"}], temperature=temperature
+    )
+    assert raw.parse().choices[0].message.content == "hello from upstream"
+    assert raw.headers["x-temperature-clamped"].startswith(f"{temperature:g}->")
+    assert 0.1 <= upstream.received[0].body["temperature"] <= 0.9
+
+
+def test_models_in_strict_mode_even_when_the_upstream_sends_bare_entries(gateway, upstream):
+    # Strict mode validates every field of the response against OpenAI's types.
+    strict = openai.OpenAI(
+        base_url=f"{gateway}/v1", api_key="k" * 20, max_retries=0, _strict_response_validation=True
+    )
+    upstream.then(
+        Behaviour(body={"data": [{"id": "bare-model"}]}), Behaviour(body={"data": [{"id": "bare-model"}]})
+    )
+    assert [model.id for model in strict.models.list()] == ["bare-model"]
+    model = strict.models.retrieve("bare-model")
+    assert (model.id, model.object, model.created, model.owned_by) == ("bare-model", "model", 0, "modelgate")
+    with pytest.raises(openai.NotFoundError):
+        strict.models.retrieve("not-served-here")

@@ -11,6 +11,8 @@ def test_defaults_follow_the_original_design():
     assert settings.timeout_s == 30.0
     assert settings.max_retries == 3
     assert (settings.temperature_min, settings.temperature_max) == (0.1, 0.9)
+    assert settings.temperature_policy == "clamp"
+    assert settings.cors_allow_origins == ()
     assert settings.daily_token_budget == 5000
     assert settings.rate_limit_rpm == 60
     assert settings.blocked_patterns is not None
@@ -42,6 +44,9 @@ def test_auth_mode_defaults_to_keys_which_needs_a_table():
         ("MODEL_PRICES", "{not json", "JSON"),
         ("MODEL_PRICES", '{"m": -1}', "non-negative"),
         ("TEMPERATURE_MIN", "1.5", "above TEMPERATURE_MAX"),
+        ("TEMPERATURE_POLICY", "ignore", "one of"),
+        ("CORS_ALLOW_ORIGINS", "app.example.com", "origins like"),
+        ("CORS_ALLOW_ORIGINS", "https://app.example.com/path", "origins like"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable, value, says):
@@ -75,3 +80,11 @@ def test_prices_fall_back_to_the_star_entry_then_zero():
 def test_burst_defaults_to_the_per_minute_rate():
     settings = load_settings({**BASE, "RATE_LIMIT_RPM": "10"})
     assert settings.rate_limit_burst == 10
+
+
+def test_cors_origins_are_a_comma_separated_list():
+    settings = load_settings(
+        {**BASE, "CORS_ALLOW_ORIGINS": " https://a.example.com/, http://localhost:5173 ,"}
+    )
+    assert settings.cors_allow_origins == ("https://a.example.com", "http://localhost:5173")
+    assert load_settings({**BASE, "CORS_ALLOW_ORIGINS": "*"}).cors_allow_origins == ("*",)

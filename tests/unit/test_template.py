@@ -286,3 +286,30 @@ def test_bedrock_is_granted_only_for_the_model_ids_the_stack_is_given():
 def test_the_api_function_is_told_the_bedrock_model_ids_to_check_the_routes_against():
     variable = RESOURCES["ApiFunction"]["Properties"]["Environment"]["Variables"]["BEDROCK_MODEL_IDS"]
     assert render(variable, {"BedrockModelIds": ["a.b-v1:0", "us.c.d-v2:0"]}) == "a.b-v1:0,us.c.d-v2:0"
+
+
+def test_cors_is_off_by_default_and_configured_on_both_front_doors():
+    from lib.api import CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_S
+
+    assert PARAMETERS["CorsAllowOrigins"]["Default"] == ""
+    assert TEMPLATE["Conditions"]["HasCors"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "CorsAllowOrigins"}, ""]}]
+    }
+    http_api = RESOURCES["HttpApi"]["Properties"]["CorsConfiguration"]["Fn::If"]
+    function_url = RESOURCES["ApiFunctionUrl"]["Properties"]["Cors"]["Fn::If"]
+    for condition, configured, otherwise in (http_api, function_url):
+        assert condition == "HasCors" and otherwise == {"Ref": "AWS::NoValue"}
+        assert configured["AllowOrigins"] == {"Fn::Split": [",", {"Ref": "CorsAllowOrigins"}]}
+        # The same lists powertools' CORSConfig uses for `make run` and the Lambda itself.
+        assert configured["AllowHeaders"] == list(CORS_ALLOW_HEADERS)
+        assert configured["ExposeHeaders"] == list(CORS_EXPOSE_HEADERS)
+        assert configured["MaxAge"] == CORS_MAX_AGE_S
+        assert {"GET", "HEAD", "POST"} <= set(configured["AllowMethods"])
+        # A Function URL takes at most 6 methods of at most 6 characters.
+        assert all(len(method) <= 6 for method in function_url[1]["AllowMethods"])
+
+
+def test_the_front_page_has_a_route_as_well_as_every_path_below_it():
+    events = RESOURCES["ApiFunction"]["Properties"]["Events"]
+    paths = {event["Properties"]["Path"] for event in events.values() if event["Type"] == "HttpApi"}
+    assert {"/", "/{proxy+}"} <= paths

@@ -87,12 +87,34 @@ class TestGenerate:
             parse_generate({"prompt": "p", "temperature": temperature}, SETTINGS).temperature == temperature
         )
 
-    @pytest.mark.parametrize("temperature", [0.0, 0.05, 0.95, 2, "0.5", True])
-    def test_temperature_outside_range_or_wrong_type_is_400(self, temperature):
+    @pytest.mark.parametrize(
+        ("temperature", "applied"), [(0, 0.1), (0.0, 0.1), (0.05, 0.1), (0.95, 0.9), (1, 0.9), (2, 0.9)]
+    )
+    def test_temperature_outside_range_is_clamped_by_default(self, temperature, applied):
+        request = parse_generate({"prompt": "p", "temperature": temperature}, SETTINGS)
+        assert request.temperature == applied and request.upstream_payload()["temperature"] == applied
+        assert request.requested_temperature == temperature
+        assert request.temperature_clamp() == f"{temperature:g}->{applied:g}"
+
+    def test_temperature_in_range_is_no_clamp(self):
+        assert parse_generate({"prompt": "p", "temperature": 0.5}, SETTINGS).temperature_clamp() is None
+
+    @pytest.mark.parametrize("temperature", [0.0, 0.05, 0.95, 2])
+    def test_temperature_outside_range_is_400_with_the_reject_policy(self, temperature):
         with pytest.raises(InvalidRequest) as error:
-            parse_generate({"prompt": "p", "temperature": temperature}, SETTINGS)
+            parse_generate({"prompt": "p", "temperature": temperature}, settings(TEMPERATURE_POLICY="reject"))
         assert error.value.param == "temperature"
         assert "0.1" in error.value.message and "0.9" in error.value.message
+
+    @pytest.mark.parametrize("temperature", [-0.1, 2.01, float("nan"), "0.5", True])
+    def test_no_openai_temperature_is_400_under_either_policy(self, temperature):
+        for policy in ("clamp", "reject"):
+            with pytest.raises(InvalidRequest) as error:
+                parse_chat(
+                    {"messages": [{"role": "user", "content": "p"}], "temperature": temperature},
+                    settings(TEMPERATURE_POLICY=policy),
+                )
+            assert error.value.param == "temperature"
 
     @pytest.mark.parametrize("max_tokens", [0, -1, 4097, 1.5, "10", False])
     def test_max_tokens_bounds(self, max_tokens):
