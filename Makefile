@@ -10,81 +10,86 @@ STACK ?= modelgate
 
 .PHONY: help install run test lint format bench invoke keys-create keys-list keys-disable keys-enable usage set-key add-spare-key rotate cost clean
 
-help:
-	@echo "make run      serve the gateway at http://127.0.0.1:$(PORT) (embedded AWS, built-in model)"
-	@echo "make test     run the whole test suite"
-	@echo "make lint     ruff, mypy and cfn-lint"
-	@echo "make bench    gateway overhead and cold-import figures"
-	@echo "make invoke EVENT=events/<file>.json   one event through the handler"
+help: ## list every target
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
+# The first run installs into .venv (about two minutes): pip shows each package as it goes.
 $(STAMP): requirements.txt requirements-dev.txt
+	@echo "modelgate: installing the dependencies into $(VENV) (first run only; about two minutes)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --disable-pip-version-check -r requirements-dev.txt
 	@rm -f $(VENV)/.installed-* && touch $@
+	@echo "modelgate: dependencies installed"
 
-install: $(STAMP)
+install: $(STAMP) ## create .venv with every dependency (the other targets do it themselves)
 
 # routes.toml at the top level is used when ROUTES_FILE is not set (see routes.example.toml).
-run: $(STAMP)
-	$(if $(wildcard routes.toml),ROUTES_FILE=$${ROUTES_FILE:-routes.toml}) PORT=$(PORT) $(PY) -m local.server
+# JSON_LOGS=1 prints the JSON log lines and EMF metrics as Lambda writes them.
+run: $(STAMP) ## serve the gateway at http://127.0.0.1:3000 (PORT=...); JSON_LOGS=1 for Lambda's JSON lines
+	$(if $(wildcard routes.toml),ROUTES_FILE=$${ROUTES_FILE:-routes.toml}) PORT=$(PORT) $(PY) -m local.server \
+		--run-env $(RUN_ENV) $(if $(JSON_LOGS),--json-logs)
 
-test: $(STAMP)
+test: $(STAMP) ## run the whole test suite (PYTEST_ARGS=... passes options to pytest)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP) ## ruff, ruff format --check, mypy and cfn-lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml
 
-format: $(STAMP)
+format: $(STAMP) ## ruff format and autofix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: $(STAMP)
+bench: $(STAMP) ## the gateway's own time per request, AWS calls per request, cold import
 	$(PY) -m bench.overhead
 	$(PY) -m bench.routing
 	$(PY) -m bench.streaming
 
 # The stack's monthly AWS cost: make cost [REQUESTS=10k,100k,1M] [SET="KeyStore=secretsmanager ..."]
 REQUESTS ?= 10k,100k,1M
-cost: $(STAMP)
+cost: $(STAMP) ## monthly AWS cost of the stack: REQUESTS=10k,100k,1M SET="KeyStore=secretsmanager ..."
 	$(PY) -m bench.cost --requests "$(REQUESTS)" $(foreach item,$(SET),--set "$(item)") \
 		$(if $(UPSTREAM_SECONDS),--upstream-seconds $(UPSTREAM_SECONDS))
 
-invoke: $(STAMP)
+invoke: $(STAMP) ## one event through the handler: EVENT=events/<file>.json
 	$(PY) -m local.invoke $(EVENT)
 
-# Client keys and usage of a deployed stack (STACK, default modelgate) or of TABLE_NAME.
+# Client keys and usage of a deployed stack (STACK, default modelgate) or of TABLE_NAME. While
+# `make run` serves, it writes its table's settings to $(RUN_ENV), and these act on that local
+# table unless STACK=... is given.
+RUN_ENV ?= .make-run.env
+LOCAL_ADMIN_ENV = $(if $(and $(wildcard $(RUN_ENV)),$(filter file,$(origin STACK))),env $$(cat $(RUN_ENV)))
 ADMIN := $(PY) -m lib.admin --stack $(STACK)
-keys-create: $(STAMP)
-	$(ADMIN) keys create --name "$(NAME)" $(if $(RPM),--rpm $(RPM)) $(if $(BURST),--burst $(BURST)) \
-		$(if $(DAILY_TOKENS),--daily-tokens $(DAILY_TOKENS))
+keys-create: $(STAMP) ## create a client key, printed once: NAME=... [RPM= BURST= DAILY_TOKENS=]
+	$(LOCAL_ADMIN_ENV) $(ADMIN) keys create --name "$(NAME)" $(if $(RPM),--rpm $(RPM)) \
+		$(if $(BURST),--burst $(BURST)) $(if $(DAILY_TOKENS),--daily-tokens $(DAILY_TOKENS))
 
-keys-list: $(STAMP)
-	$(ADMIN) keys list
+keys-list: $(STAMP) ## list client keys (ids, names, limits; never the keys)
+	$(LOCAL_ADMIN_ENV) $(ADMIN) keys list
 
-keys-disable: $(STAMP)
-	$(ADMIN) keys disable "$(KEY_ID)"
+keys-disable: $(STAMP) ## disable a client key: KEY_ID=key_...
+	$(LOCAL_ADMIN_ENV) $(ADMIN) keys disable "$(KEY_ID)"
 
-keys-enable: $(STAMP)
-	$(ADMIN) keys enable "$(KEY_ID)"
+keys-enable: $(STAMP) ## enable a client key again: KEY_ID=key_...
+	$(LOCAL_ADMIN_ENV) $(ADMIN) keys enable "$(KEY_ID)"
 
-usage: $(STAMP)
-	$(ADMIN) usage
+usage: $(STAMP) ## today's and this month's tokens and cost per caller
+	$(LOCAL_ADMIN_ENV) $(ADMIN) usage
 
 # The provider key of a deployed stack: set it (hidden prompt), add a spare for the rotation pool,
 # or rotate now.
-set-key: $(STAMP)
+set-key: $(STAMP) ## store the provider key of STACK (hidden prompt, or piped in)
 	$(ADMIN) provider-key set
 
-add-spare-key: $(STAMP)
+add-spare-key: $(STAMP) ## add a spare provider key to STACK's rotation pool
 	$(ADMIN) provider-key set --spare
 
-rotate: $(STAMP)
+rotate: $(STAMP) ## rotate STACK's provider key now
 	$(ADMIN) rotate
 
-clean:
+clean: ## remove .venv and the tool caches
 	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
 # `sam build` calls these (Metadata: BuildMethod: makefile): only handler.py, lib/ and the runtime

@@ -4,6 +4,9 @@ It is the HTTP server the streaming Function URL runs on AWS (lib/http_server.py
 `handler.wsgi_app`: each request becomes an API Gateway HTTP API (v2) event and goes through the
 same core as `handler.api_handler`, and `stream: true` answers are written chunk by chunk. Requests
 are handled one at a time, as one Lambda container does; others wait their turn.
+
+It prints one short line per request (local/console.py; `--json-logs` for Lambda's JSON lines), and
+writes what the admin commands need to reach its local table to a git-ignored file while it runs.
 """
 
 from __future__ import annotations
@@ -11,13 +14,26 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from lib.http_server import create_server
+from local.console import ConsoleLog
 from local.stack import local_stack
+
+# What the admin commands (make keys-create, usage, ...) need to reach this run's table.
+RUN_ENV_FILE = ".make-run.env"
+_ADMIN_VARIABLES = (
+    "AWS_ENDPOINT_URL",
+    "TABLE_NAME",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
+)
 
 
 @contextmanager
@@ -44,6 +60,24 @@ def serving(app: Any, port: int = 0) -> Iterator[str]:
         thread.join(timeout=5)
 
 
+@contextmanager
+def admin_settings(path: Path, environ: MutableMapping[str, str] = os.environ) -> Iterator[None]:
+    """Write what the admin commands need to reach this run's local table; remove it on the way out.
+
+    Only for a table behind a local endpoint (the embedded AWS, or one you pointed AWS_ENDPOINT_URL
+    at): against real AWS the admin commands use your own credentials and STACK or TABLE_NAME.
+    """
+    if not environ.get("AWS_ENDPOINT_URL") or not environ.get("TABLE_NAME"):
+        yield
+        return
+    lines = [f"{name}={environ[name]}" for name in _ADMIN_VARIABLES if environ.get(name)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
 def _stop_on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # the same clean stop as Ctrl-C
 
@@ -52,18 +86,33 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument(
+        "--json-logs", action="store_true", help="print the JSON log lines and EMF metrics as Lambda does"
+    )
+    parser.add_argument(
+        "--run-env", type=Path, default=Path(RUN_ENV_FILE), help="where to write the admin commands' settings"
+    )
     args = parser.parse_args()
-    with local_stack():
+    # Before the handler is imported: powertools' logger keeps the stdout it finds at import.
+    console, sys.stdout = sys.stdout, ConsoleLog(sys.stdout, json_logs=args.json_logs)
+    try:
+        serve(args.port, args.run_env)
+    finally:
+        sys.stdout = console
+
+
+def serve(port: int, run_env: Path) -> None:
+    with local_stack(), admin_settings(run_env):
         import handler  # after the stack has set the environment the handler reads
 
         try:
-            server = create_server(handler.wsgi_app, "127.0.0.1", args.port)
+            server = create_server(handler.wsgi_app, "127.0.0.1", port)
         except OSError as exc:
             raise SystemExit(
-                f"modelgate: cannot serve on 127.0.0.1:{args.port} ({exc.strerror}); "
-                f"try another port: PORT={args.port + 1} make run"
+                f"modelgate: cannot serve on 127.0.0.1:{port} ({exc.strerror}); "
+                f"try another port: PORT={port + 1} make run"
             ) from None
-        print(f"modelgate: serving http://127.0.0.1:{args.port} (Ctrl-C stops everything)", flush=True)
+        print(f"modelgate: serving http://127.0.0.1:{port} (Ctrl-C stops everything)", flush=True)
         try:
             server.run()  # returns on Ctrl-C or SIGTERM (waitress stops its own loop on KeyboardInterrupt)
         except KeyboardInterrupt:

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,91 @@ def test_serves_with_no_aws_and_no_key_and_stops_cleanly(stop_signal):
     assert process.returncode == 0
     assert "model endpoint: the built-in local model" in output
     assert "modelgate: stopping" in output
+
+
+def test_keys_mode_takes_a_burst_and_the_admin_commands_work_with_no_extra_setup(tmp_path):
+    # Given `AUTH_MODE=keys make run`, with the key cache off so key changes show at once
+    port, run_env = free_port(), tmp_path / "run.env"
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("AI_MODEL_", "AWS_", "TABLE_NAME", "AUTH_MODE", "STACK"))
+    }
+    env.update({"PORT": str(port), "AUTH_MODE": "keys", "CALLER_CACHE_TTL_S": "0"})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.server", "--run-env", str(run_env)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def admin(*args):
+        done = subprocess.run(
+            ["make", "--no-print-directory", "-s", *args, f"RUN_ENV={run_env}", f"PY={sys.executable}"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def generate(key):
+        return requests.post(
+            f"{base}/api/generate",
+            json={"prompt": "hi"},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        ).status_code
+
+    try:
+        deadline = time.monotonic() + 30
+        while not run_env.exists() or requests_fail(f"{base}/health"):
+            assert time.monotonic() < deadline, "make run did not start serving within 30 s"
+            assert process.poll() is None
+            time.sleep(0.2)
+
+        # When a first key is created the way the README says
+        created = admin("keys-create", "NAME=first")
+        key = created.split("key:")[1].split()[0]
+        key_id = created.split("key id:")[1].split()[0]
+        assert key_id in admin("keys-list")
+
+        # Then 20 concurrent clients all get their answer, one at a time, none reset
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            statuses = list(pool.map(generate, [key] * 20))
+        assert statuses == [200] * 20
+        # and clients that hang up early leave no traceback behind
+        for partial in (
+            b"POST /api/generate HTTP/1.1\r\nContent-Length: 50\r\n\r\n{",
+            b"GET /health HTTP/1.1\r\n",
+        ):
+            with socket.create_connection(("127.0.0.1", port)) as hang_up:
+                hang_up.sendall(partial)
+
+        assert key_id in admin("usage")
+        admin("keys-disable", f"KEY_ID={key_id}")
+        assert generate(key) == 401
+        admin("keys-enable", f"KEY_ID={key_id}")
+        assert generate(key) == 200
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    request_lines = [line for line in output.splitlines() if " /api/generate " in line]
+    assert len(request_lines) == 22  # one short line per request, the JSON lines only with JSON_LOGS=1
+    assert any(f"200 {key_id} modelgate-local" in line and line.endswith(" ms") for line in request_lines)
+    assert "Traceback" not in output and '"level"' not in output and '"_aws"' not in output
+    assert not run_env.exists()  # the admin settings go with the stack they point at
+
+
+def requests_fail(url):
+    try:
+        return requests.get(url, timeout=2).status_code != 200
+    except requests.ConnectionError:
+        return True

@@ -1,0 +1,57 @@
+"""What `make run` prints for a person: one short line per request, the JSON only on request."""
+
+import io
+import json
+
+from local.console import ConsoleLog, human_line
+
+ACCESS = {
+    "level": "INFO",
+    "message": "request",
+    "route": "POST /v1/chat/completions",
+    "status": 200,
+    "outcome": "ok",
+    "model": "modelgate-local",
+    "latency_ms": 3.14159,
+    "total_tokens": 16,
+    "caller": "ip_1a2b3c4d5e6f",
+    "error_code": None,
+}
+EMF = {"_aws": {"CloudWatchMetrics": []}, "Requests": [1.0]}
+WARNING = {"level": "WARNING", "message": "store error", "store_error": "throttled"}
+
+
+def printed(lines, json_logs=False):
+    out = io.StringIO()
+    console = ConsoleLog(out, json_logs=json_logs)
+    for line in lines:
+        text = json.dumps(line) if isinstance(line, dict) else line
+        console.write(text[:10])  # written in pieces, as print() and logging may
+        console.write(text[10:] + "\n")
+    return out.getvalue().splitlines()
+
+
+def test_one_short_line_per_request_with_what_a_person_scans_for():
+    line = human_line(ACCESS)
+    assert (
+        line.split(" ", 1)[1] == "POST /v1/chat/completions 200 ip_1a2b3c4d5e6f modelgate-local 16 tok 3.1 ms"
+    )
+    refused = human_line(
+        {**ACCESS, "status": 400, "error_code": "invalid_request", "temperature_clamped": "0->0.1"}
+    )
+    assert refused.endswith(
+        "400 ip_1a2b3c4d5e6f modelgate-local 16 tok 3.1 ms invalid_request temperature 0->0.1"
+    )
+
+
+def test_access_lines_are_rewritten_metrics_dropped_and_the_rest_passed_through():
+    shown = printed([ACCESS, EMF, WARNING, "modelgate: serving http://127.0.0.1:3000"])
+    assert len(shown) == 3
+    assert shown[0].endswith("16 tok 3.1 ms") and not shown[0].startswith("{")
+    assert json.loads(shown[1]) == WARNING  # warnings and errors keep every detail
+    assert shown[2] == "modelgate: serving http://127.0.0.1:3000"
+
+
+def test_the_flag_shows_the_json_lines_as_lambda_writes_them():
+    shown = printed([ACCESS, EMF], json_logs=True)
+    assert [json.loads(line) for line in shown] == [ACCESS, EMF]
