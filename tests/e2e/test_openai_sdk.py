@@ -133,3 +133,14 @@ def test_models_in_strict_mode_even_when_the_upstream_sends_bare_entries(gateway
     assert (model.id, model.object, model.created, model.owned_by) == ("bare-model", "model", 0, "modelgate")
     with pytest.raises(openai.NotFoundError):
         strict.models.retrieve("not-served-here")
+
+
+def test_replies_pass_the_sdk_s_strict_validation(gateway):
+    # The shapes openai-python's own API tests check (run by hand against `make run`, see README).
+    strict = openai.OpenAI(
+        base_url=f"{gateway}/v1", api_key="k" * 20, max_retries=0, _strict_response_validation=True
+    )
+    chat = strict.chat.completions.create(model="m", messages=[{"role": "developer", "content": "string"}])
+    assert chat.object == "chat.completion" and chat.choices[0].finish_reason == "stop"
+    legacy = strict.completions.create(model="m", prompt="This is a test.", max_tokens=16, n=1)
+    assert legacy.object == "text_completion" and legacy.choices[0].text == "hello from upstream"
