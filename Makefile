@@ -42,7 +42,7 @@ format: $(STAMP) ## ruff format and autofix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: $(STAMP) ## the gateway's own time per request, AWS calls per request, cold import
+bench: $(STAMP) ## the gateway's own time per request, routing and streaming figures, AWS calls, cold import
 	$(PY) -m bench.overhead
 	$(PY) -m bench.routing
 	$(PY) -m bench.streaming
