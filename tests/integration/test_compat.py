@@ -31,6 +31,11 @@ class TestTemperature:
         assert upstream.received[0].body["temperature"] == applied
         assert reply.headers["x-temperature-clamped"] == header
 
+    def test_a_streamed_reply_says_so_too(self, upstream):
+        reply = call("POST", "/v1/chat/completions", {**CHAT, "temperature": 0, "stream": True})
+        assert reply.status == 200 and reply.headers["x-temperature-clamped"] == "0->0.1"
+        assert upstream.received[0].body["temperature"] == 0.1
+
     def test_a_temperature_in_range_is_passed_as_is_without_the_header(self, upstream):
         reply = call("POST", "/api/generate", {"prompt": "p", "temperature": 0.3})
         assert reply.status == 200 and upstream.received[0].body["temperature"] == 0.3
