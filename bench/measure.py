@@ -86,13 +86,20 @@ def _series(output: str) -> set[tuple[Any, ...]]:
 
 
 def _request(
-    path: str = "/v1/chat/completions", body: bytes | None = _BODY, headers: dict[str, str] | None = None
+    path: str = "/v1/chat/completions",
+    body: bytes | None = _BODY,
+    headers: dict[str, str] | None = None,
+    source_ip: str = "127.0.0.1",
 ) -> int:
     import handler
     from local.events import LambdaContext, http_api_event
 
     event = http_api_event(
-        "POST", path, body=body, headers=list((headers or {"content-type": "application/json"}).items())
+        "POST",
+        path,
+        body=body,
+        headers=list((headers or {"content-type": "application/json"}).items()),
+        source_ip=source_ip,
     )
     return int(handler.api_handler(event, LambdaContext())["statusCode"])
 
@@ -123,8 +130,10 @@ def _each_outcome(model_url: str, table: str) -> Iterator[tuple[str, int]]:
     fresh(AUTH_MODE="keys")
     yield "auth_failed", _request()
     fresh(RATE_LIMIT_BURST="1", RATE_LIMIT_RPM="1")
-    _request(headers={"content-type": "application/json", "x-forwarded-for": "rate"})
-    yield "rate_limited", _request()
+    # A caller of its own (AUTH_MODE=none: one per source IP), so no earlier request's bucket state
+    # decides the outcome: its first request takes the one token, the second is refused.
+    _request(source_ip="203.0.113.7")
+    yield "rate_limited", _request(source_ip="203.0.113.7")
     fresh(DAILY_TOKEN_BUDGET="1", RATE_LIMIT_RPM="100000")
     _request()
     yield "budget_exceeded", _request()
