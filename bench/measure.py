@@ -190,6 +190,7 @@ def measure() -> Measured:
                     "TABLE_NAME": "measure",
                     "RATE_LIMIT_RPM": "100000",
                     "DAILY_TOKEN_BUDGET": "1000000000",
+                    "AI_MODEL_TIMEOUT_S": "30",  # not the timeout outcome's 0.2 s
                 }
             )
             services.reset()
