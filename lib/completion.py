@@ -1,5 +1,6 @@
 """The stages every model request shares, whatever its entry point: choose the route, admit the
-caller (rate limit and budget), call the provider (then the route's fallbacks), settle the real usage.
+caller (rate limit and budget), answer from the cache or call the provider (then the route's
+fallbacks), keep a cacheable answer, settle the real usage.
 
 It takes everything it needs as arguments (no request state in module globals), so HTTP routes,
 batch items and streams run the same code side by side.
@@ -9,9 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from lib.cache import Cached
 from lib.callers import Caller
 from lib.dispatch import RouteTrace
 from lib.errors import NotConfigured, UpstreamError, UpstreamTimeout
+from lib.limits import Admission
 from lib.responses import Usage, completion_text
 from lib.route_table import Route
 from lib.services import Services
@@ -49,15 +52,26 @@ def cost_of(tokens: int, route: Route, services: Services, record: RequestRecord
 
 
 def complete(
-    request: ModelRequest, caller: Caller, services: Services, record: RequestRecord, deadline: Deadline
+    request: ModelRequest,
+    caller: Caller,
+    services: Services,
+    record: RequestRecord,
+    deadline: Deadline,
+    *,
+    refresh_cache: bool = False,
 ) -> tuple[dict[str, Any], Usage]:
-    """Route, admit, call the model (then fallbacks), settle the real usage (also when the call failed
-    but may have been billed). Everything it learns goes into `record`, for the access line."""
+    """Route, admit, answer from the cache or call the model (then fallbacks), settle the real usage
+    (also when the call failed but may have been billed). Everything it learns goes into `record`,
+    for the access line."""
     settings = services.settings
     prompt, candidates = plan(request, services, record)
     reserve_tokens = len(prompt) + request.max_tokens
     admission = services.limiter.admit(caller, reserve_tokens=reserve_tokens)
     record.store_failures += int(admission.store_failed)
+    route = candidates[0]
+    cache_key, hit = cached_answer(request, route, caller, services, record, admission, refresh_cache)
+    if hit is not None:
+        return hit.body, hit.usage
     stats = record.upstream = CallStats()
     trace = record.routes = RouteTrace()
     used_tokens, cost_usd = 0, 0.0
@@ -72,6 +86,10 @@ def complete(
         cost_usd = record.cost_usd = cost_of(used_tokens, served.route, services, record)
         if settings.log_prompts:
             record.completion = completion_text(body)
+        # A fallback's answer is not what the chosen route would have said: it is not kept.
+        served_as_chosen = served.route.name == route.name and not stats.fallback_used
+        stored = cache_key is None or not served_as_chosen or services.cache.put(cache_key, body, usage)
+        record.store_failures += int(not stored)
         return body, usage
     except (UpstreamError, UpstreamTimeout):
         if stats.maybe_billed:
@@ -83,3 +101,34 @@ def complete(
         record.store_failures += trace.quota_store_failures
         if not services.limiter.settle(admission, used_tokens, cost_usd):
             record.store_failures += 1
+
+
+def cached_answer(
+    request: ModelRequest,
+    route: Route,
+    caller: Caller,
+    services: Services,
+    record: RequestRecord,
+    admission: Admission,
+    refresh: bool,
+) -> tuple[str | None, Cached | None]:
+    """The cache stage, after admission: the entry's key (None: not cacheable) and, on a hit, the
+    answer. A hit calls no upstream and charges no tokens: the reservation is released, the request
+    still counted. `refresh` (Cache-Control: no-cache) skips the lookup, not the write after it."""
+    record.response_headers["x-cache"] = "miss"
+    key = services.cache.key_for(request, route, caller.caller_id)
+    if key is None:
+        return None, None
+    record.cache = "refresh" if refresh else "miss"
+    if refresh:
+        return key, None
+    lookup = services.cache.get(key)
+    record.store_failures += int(lookup.store_failed)
+    if lookup.answer is None:
+        return key, None
+    record.cache = record.response_headers["x-cache"] = "hit"
+    if not services.limiter.settle(admission, 0, 0.0):
+        record.store_failures += 1
+    if services.settings.log_prompts:
+        record.completion = completion_text(lookup.answer.body)
+    return key, lookup.answer

@@ -73,6 +73,10 @@ class Settings:
     # Streams: after the first chunk (which the one deadline covers), the longest gap and whole length.
     stream_idle_timeout_s: float = 15.0
     stream_max_s: float = 300.0
+    # Response cache (in the table).
+    cache_mode: str = "seeded"
+    cache_scope: str = "caller"
+    cache_ttl_s: int = 86_400
 
     def price_per_1k_tokens(self, model: str) -> float:
         """USD per 1,000 tokens for `model`; `*` in MODEL_PRICES is the default, otherwise free."""
@@ -249,6 +253,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         breaker_cooldown_s=read.number("BREAKER_COOLDOWN_S", 30.0, 1.0, 3600.0),
         stream_idle_timeout_s=read.number("STREAM_IDLE_TIMEOUT_S", 15.0, 0.1, 900.0),
         stream_max_s=read.number("STREAM_MAX_S", 300.0, 1.0, 900.0),
+        cache_mode=read.choice("CACHE_MODE", "seeded", ("seeded", "all", "off")),
+        cache_scope=read.choice("CACHE_SCOPE", "caller", ("caller", "shared")),
+        cache_ttl_s=read.integer("CACHE_TTL_S", 86_400, 1, 30 * 86_400),
     )
     if settings.auth_mode == "keys" and settings.table_name is None:
         raise ConfigError("TABLE_NAME", "is required when AUTH_MODE=keys (client keys live in the table)")

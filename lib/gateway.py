@@ -43,6 +43,7 @@ class Gateway:
         headers = {str(name): str(value) for name, value in (response.get("headers") or {}).items()}
         for name, values in (response.get("multiValueHeaders") or {}).items():
             headers[str(name)] = ", ".join(str(value) for value in values)
+        headers.update(record.response_headers)  # what the stages tell the caller beside the body (x-cache)
         cookies = [str(cookie) for cookie in response.get("cookies") or []]
         stream = record.stream_body if status == 200 else None
         if stream is None:

@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from lib import validation
+from lib.cache import no_cache_requested
 from lib.callers import Caller
 from lib.completion import complete
 from lib.errors import NotConfigured, NotFound
@@ -87,7 +88,9 @@ def generate() -> dict[str, Any]:
     services = _begin()
     caller = _identify(services)
     request = validation.parse_generate(_json_body(services), services.settings)
-    body, usage = complete(request, caller, services, _record(), _deadline(services))
+    body, usage = complete(
+        request, caller, services, _record(), _deadline(services), refresh_cache=_refresh_cache()
+    )
     return generate_reply(body, request, usage)
 
 
@@ -148,7 +151,13 @@ def _openai_answer(request: ModelRequest, caller: Caller, services: Services) ->
     if request.stream:
         # The body is written by the gateway core as the model writes it (lib/gateway.py).
         record.stream_body = open_stream(
-            request, caller, services, record, _deadline(services), _lambda_remaining_s()
+            request,
+            caller,
+            services,
+            record,
+            _deadline(services),
+            _lambda_remaining_s(),
+            refresh_cache=_refresh_cache(),
         )
         return Response(
             status_code=200,
@@ -156,7 +165,9 @@ def _openai_answer(request: ModelRequest, caller: Caller, services: Services) ->
             body="",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    body, usage = complete(request, caller, services, record, _deadline(services))
+    body, usage = complete(
+        request, caller, services, record, _deadline(services), refresh_cache=_refresh_cache()
+    )
     return openai_reply(body, request, usage)
 
 
@@ -179,6 +190,10 @@ def _json_body(services: Services) -> dict[str, Any]:
     return validation.parse_json_body(
         event.body, bool(event.is_base64_encoded), services.settings.max_body_bytes
     )
+
+
+def _refresh_cache() -> bool:
+    return no_cache_requested(router.current_event.headers or {})
 
 
 def _deadline(services: Services) -> Deadline:

@@ -16,6 +16,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lib.breaker import CircuitBreaker
+from lib.cache import ResponseCache
 from lib.callers import CallerResolver
 from lib.config import ConfigError, Settings, load_rotation_settings, load_settings
 from lib.dispatch import Dispatcher
@@ -45,6 +46,7 @@ class Services:
     quotas: FreeQuotas
     callers: CallerResolver
     limiter: Limiter
+    cache: ResponseCache
 
     @property
     def upstream(self) -> UpstreamClient | None:
@@ -121,6 +123,7 @@ def build_services(
         quotas=quotas,
         callers=CallerResolver(settings, KeyRecords(table) if table else None),
         limiter=Limiter(table, settings, on_store_error=_log_store_error),
+        cache=ResponseCache(table, settings, on_store_error=_log_store_error),
     )
 
 

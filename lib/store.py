@@ -6,6 +6,7 @@ Item layout (partition `pk`, sort `sk`):
                                                requests_<day>, tokens_<day>, cost_<day>,
                                                requests_<month>, tokens_<month>, cost_<month>
     pk="LIMITS"  sk="#global"                  tokens_<day> across every caller
+    pk="CACHE"   sk=<sha256 of the cache key>  body (JSON text), usage, expires_at (see lib/cache.py)
 Windowed attributes carry their window in their name, so correctness never depends on TTL or on a
 reset job: yesterday's counter is simply not today's.
 
@@ -26,6 +27,7 @@ KEYS_PARTITION = "KEYS"
 LIMITS_PARTITION = "LIMITS"
 GLOBAL_SORT_KEY = "#global"
 QUOTAS_PARTITION = "QUOTAS"
+CACHE_PARTITION = "CACHE"
 
 
 class StoreError(Exception):
@@ -71,6 +73,11 @@ class Table:
             "put_item",
             {"TableName": self.name, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"},
         )
+
+    def put(self, key: Mapping[str, str], attributes: Mapping[str, Any]) -> None:
+        """Create or replace an item."""
+        item = {**_encode_key(key), **{name: _encode(value) for name, value in attributes.items()}}
+        self._call("put_item", {"TableName": self.name, "Item": item})
 
     def get(self, key: Mapping[str, str], consistent: bool = True) -> dict[str, Any] | None:
         response = self._call(

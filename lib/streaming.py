@@ -9,6 +9,9 @@ STREAM_IDLE_TIMEOUT_S or the STREAM_MAX_S limit ends the stream with an error ev
 finish. However the stream ends (finished, broken, or the caller gone), usage is settled: the
 provider's own count, an estimate from the text when a finished stream had none, or the
 reservation when a broken one leaves it unknown (the provider may have billed it).
+
+A cached answer (lib/cache.py) is replayed whole, as the buffered path writes it (`sse_reply`); a
+streamed answer is not stored (it is only known piece by piece).
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ import uuid
 from collections.abc import Iterator
 
 from lib.callers import Caller
-from lib.completion import cost_of, plan, public_model
+from lib.completion import cached_answer, cost_of, plan, public_model
 from lib.dispatch import RouteTrace, StreamClaim
 from lib.errors import UpstreamError, UpstreamTimeout
 from lib.limits import Admission
-from lib.responses import Usage, estimate_tokens
+from lib.responses import Usage, estimate_tokens, sse_reply
 from lib.services import Services
 from lib.stream_replies import ChunkHeader, chunk, sse, usage_chunk
 from lib.telemetry import RequestRecord, StreamFacts
@@ -38,12 +41,17 @@ def open_stream(
     record: RequestRecord,
     deadline: Deadline,
     lambda_remaining_s: float | None,
+    *,
+    refresh_cache: bool = False,
 ) -> Iterator[bytes]:
     settings = services.settings
     prompt, candidates = plan(request, services, record)
     reserve_tokens = len(prompt) + request.max_tokens
     admission = services.limiter.admit(caller, reserve_tokens=reserve_tokens)
     record.store_failures += int(admission.store_failed)
+    _, hit = cached_answer(request, candidates[0], caller, services, record, admission, refresh_cache)
+    if hit is not None:
+        return iter([sse_reply(hit.body, request, hit.usage).encode("utf-8")])
     stats = record.upstream = CallStats()
     trace = record.routes = RouteTrace()
     facts = record.stream = StreamFacts()

@@ -8,9 +8,11 @@ Metric series are kept to ten by default (CloudWatch's free allowance), all with
 dimension only:
     Requests, Errors, UpstreamCalls, UpstreamFailures, Rejected, Throttled, Latency, Tokens, CostUSD
     and powertools' ColdStart.
+A cache hit is a request with no upstream call and no tokens (so it shows in Requests minus
+UpstreamCalls); its access line says `"cache": "hit"`.
 `DETAILED_METRICS=true` adds one count per outcome, upstream latency, prompt/completion tokens,
-retries, fallbacks, and tokens and cost per model (a bounded `model` dimension). Those cost money
-beyond the free tier; see the README.
+retries, fallbacks, cache hits among cacheable requests (CacheHits), and tokens and cost per model
+(a bounded `model` dimension). Those cost money beyond the free tier; see the README.
 """
 
 from __future__ import annotations
@@ -87,6 +89,9 @@ class RequestRecord:
     store_failures: int = 0
     prompt: str | None = None
     completion: str | None = None
+    cache: str | None = None  # "hit", "miss" or "refresh" (Cache-Control: no-cache) for a cacheable request
+    # Headers for the caller (x-cache, ...), merged into the response in one place: handler.api_handler.
+    response_headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def start(cls, event: dict[str, Any]) -> RequestRecord:
@@ -145,6 +150,8 @@ def _access_fields(record: RequestRecord, outcome: str, status: int, latency_ms:
         fields["store_failures"] = record.store_failures
     if record.temperature_clamped:
         fields["temperature_clamped"] = record.temperature_clamped
+    if record.cache is not None:
+        fields["cache"] = record.cache
     if record.settings is not None and record.settings.log_prompts:
         fields["prompt"] = record.prompt
         fields["completion"] = record.completion
@@ -172,6 +179,8 @@ def _add_metrics(record: RequestRecord, outcome: str, latency_ms: float, metrics
     metrics.add_metric(
         name=OUTCOME_METRICS.get(outcome, "OutcomeInternalError"), unit=MetricUnit.Count, value=1
     )
+    if record.cache is not None:
+        metrics.add_metric(name="CacheHits", unit=MetricUnit.Count, value=int(record.cache == "hit"))
     if record.routes is not None and record.routes.breaker_changes:
         metrics.add_metric(
             name="BreakerChanges", unit=MetricUnit.Count, value=len(record.routes.breaker_changes)

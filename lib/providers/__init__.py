@@ -15,6 +15,9 @@ from lib.upstream import KeySource
 
 
 class ProviderModule(Protocol):
+    # Whether the API returns the same answer for the same `seed` (CACHE_MODE=seeded caches only then).
+    HONOURS_SEED: bool
+
     def create(self, route: Route, key_source: KeySource | None, context: ProviderContext) -> Provider: ...
 
 
@@ -24,4 +27,9 @@ PROVIDERS: dict[str, ProviderModule] = {
     "anthropic": anthropic,
 }
 
-__all__ = ["PROVIDERS", "Provider", "ProviderContext", "ProviderModule"]
+
+def honours_seed(provider: str) -> bool:
+    return PROVIDERS[provider].HONOURS_SEED
+
+
+__all__ = ["PROVIDERS", "Provider", "ProviderContext", "ProviderModule", "honours_seed"]

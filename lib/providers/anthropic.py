@@ -24,6 +24,8 @@ from lib.validation import ModelRequest
 EXTRA_HEADERS: Mapping[str, str] = {"anthropic-version": "2023-06-01"}
 # What rotation's testSecret calls: lists models with the same headers, spends no tokens.
 KEY_CHECK_PATH = "/models"
+# The Messages API has no seed (`check` refuses one): CACHE_MODE=seeded never caches this provider.
+HONOURS_SEED = False
 
 _CHAT_FIELDS = frozenset({"tools", "tool_choice", "parallel_tool_calls", "stop", "top_p", "user"})
 _COMPLETION_FIELDS = frozenset({"stop", "top_p", "user"})

@@ -32,6 +32,8 @@ from lib.validation import ModelRequest
 if TYPE_CHECKING:
     from botocore.config import Config
 
+# Converse has no seed (converse.py refuses one): CACHE_MODE=seeded never caches this provider.
+HONOURS_SEED = False
 _RETRYABLE_CODES = frozenset(
     {
         "ThrottlingException",

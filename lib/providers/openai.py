@@ -17,6 +17,8 @@ from lib.validation import ModelRequest
 EXTRA_HEADERS: Mapping[str, str] = {}
 # What rotation's testSecret calls: lists models, spends no tokens.
 KEY_CHECK_PATH = "/models"
+# OpenAI documents `seed` as best-effort determinism; compatible APIs pass it to the model.
+HONOURS_SEED = True
 
 
 def check(request: ModelRequest, route: Route) -> None:

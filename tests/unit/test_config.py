@@ -47,6 +47,9 @@ def test_auth_mode_defaults_to_keys_which_needs_a_table():
         ("TEMPERATURE_POLICY", "ignore", "one of"),
         ("CORS_ALLOW_ORIGINS", "app.example.com", "origins like"),
         ("CORS_ALLOW_ORIGINS", "https://app.example.com/path", "origins like"),
+        ("CACHE_MODE", "sometimes", "one of seeded, all, off"),
+        ("CACHE_SCOPE", "everyone", "one of caller, shared"),
+        ("CACHE_TTL_S", "0", "between"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable, value, says):
@@ -88,3 +91,8 @@ def test_cors_origins_are_a_comma_separated_list():
     )
     assert settings.cors_allow_origins == ("https://a.example.com", "http://localhost:5173")
     assert load_settings({**BASE, "CORS_ALLOW_ORIGINS": "*"}).cors_allow_origins == ("*",)
+
+
+def test_the_cache_caches_seeded_answers_per_caller_for_a_day():
+    settings = load_settings(BASE)
+    assert (settings.cache_mode, settings.cache_scope, settings.cache_ttl_s) == ("seeded", "caller", 86_400)
