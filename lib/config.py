@@ -73,10 +73,11 @@ class Settings:
     # Streams: after the first chunk (which the one deadline covers), the longest gap and whole length.
     stream_idle_timeout_s: float = 15.0
     stream_max_s: float = 300.0
-    # Response cache (in the table).
+    # Response cache (in the table) and batch requests.
     cache_mode: str = "seeded"
     cache_scope: str = "caller"
     cache_ttl_s: int = 86_400
+    batch_max_items: int = 16
 
     def price_per_1k_tokens(self, model: str) -> float:
         """USD per 1,000 tokens for `model`; `*` in MODEL_PRICES is the default, otherwise free."""
@@ -256,6 +257,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         cache_mode=read.choice("CACHE_MODE", "seeded", ("seeded", "all", "off")),
         cache_scope=read.choice("CACHE_SCOPE", "caller", ("caller", "shared")),
         cache_ttl_s=read.integer("CACHE_TTL_S", 86_400, 1, 30 * 86_400),
+        batch_max_items=read.integer("BATCH_MAX_ITEMS", 16, 1, 64),
     )
     if settings.auth_mode == "keys" and settings.table_name is None:
         raise ConfigError("TABLE_NAME", "is required when AUTH_MODE=keys (client keys live in the table)")

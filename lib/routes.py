@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from lib import validation
+from lib.batch import batch_items, run_batch
 from lib.cache import no_cache_requested
 from lib.callers import Caller
 from lib.completion import complete
@@ -36,6 +37,8 @@ router = APIGatewayHttpRouter()
 ALLOWED_METHODS: dict[str, set[str]] = {}
 # Time kept back from the Lambda's remaining time for settling usage and answering.
 LAMBDA_SAFETY_MARGIN_S = 1.0
+# Lambda's own cap on a request payload.
+LAMBDA_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 
 
 def _route(method: str, path: str) -> Any:
@@ -92,6 +95,19 @@ def generate() -> dict[str, Any]:
         request, caller, services, _record(), _deadline(services), refresh_cache=_refresh_cache()
     )
     return generate_reply(body, request, usage)
+
+
+@_route("POST", "/api/generate/batch")
+def generate_batch() -> dict[str, Any]:
+    services = _begin()
+    caller = _identify(services)
+    settings = services.settings
+    # Each item may be as large as a single request's body.
+    max_bytes = min(settings.max_body_bytes * settings.batch_max_items, LAMBDA_MAX_PAYLOAD_BYTES)
+    items = batch_items(_json_body(services, max_bytes), settings.batch_max_items)
+    record = _record()
+    record.batch = (router.current_event.get("requestContext") or {}).get("requestId")  # else a new id
+    return run_batch(items, caller, services, record, _deadline(services), refresh_cache=_refresh_cache())
 
 
 @_route("POST", "/v1/chat/completions")
@@ -185,10 +201,10 @@ def _identify(services: Services) -> Caller:
     return caller
 
 
-def _json_body(services: Services) -> dict[str, Any]:
+def _json_body(services: Services, max_bytes: int | None = None) -> dict[str, Any]:
     event = router.current_event
     return validation.parse_json_body(
-        event.body, bool(event.is_base64_encoded), services.settings.max_body_bytes
+        event.body, bool(event.is_base64_encoded), max_bytes or services.settings.max_body_bytes
     )
 
 

@@ -90,8 +90,13 @@ class RequestRecord:
     prompt: str | None = None
     completion: str | None = None
     cache: str | None = None  # "hit", "miss" or "refresh" (Cache-Control: no-cache) for a cacheable request
-    # Headers for the caller (x-cache, ...), merged into the response in one place: handler.api_handler.
+    # Headers for the caller (x-cache, ...), merged into the response in one place: lib/gateway.py.
     response_headers: dict[str, str] = field(default_factory=dict)
+    batch: str | None = None  # the batch request's id, on the batch's line and each item's
+    batch_item: int | None = None
+    batch_items: list[RequestRecord] = field(default_factory=list)  # logged before the batch's own line
+    status: int | None = None  # an item's status (a whole request's comes from its response)
+    finished: float | None = None  # when an item ended (its line is written after the whole batch)
 
     @classmethod
     def start(cls, event: dict[str, Any]) -> RequestRecord:
@@ -106,9 +111,13 @@ class RequestRecord:
 
 
 def finish(record: RequestRecord, status: int, logger: Logger, metrics: Metrics) -> None:
-    """Log the access line and add the metrics. Never raises: telemetry must not fail a request."""
+    """Log the access line and add the metrics (a batch's items first, each as a request of its own).
+    Never raises: telemetry must not fail a request. Runs on the request's own thread, never in a
+    batch's worker threads: powertools `Metrics` is not documented as thread-safe."""
+    for item in record.batch_items:
+        finish(item, item.status or 500, logger, metrics)
     outcome = record.outcome or ("ok" if status < 400 else "internal_error")
-    latency_ms = (time.monotonic() - record.started) * 1000
+    latency_ms = ((record.finished or time.monotonic()) - record.started) * 1000
     try:
         _add_metrics(record, outcome, latency_ms, metrics)
     except Exception:  # noqa: BLE001 - a metrics fault is logged, never raised into the response
@@ -152,6 +161,12 @@ def _access_fields(record: RequestRecord, outcome: str, status: int, latency_ms:
         fields["temperature_clamped"] = record.temperature_clamped
     if record.cache is not None:
         fields["cache"] = record.cache
+    if record.batch is not None:
+        fields["batch"] = record.batch
+        if record.batch_item is not None:
+            fields["batch_item"] = record.batch_item
+        else:
+            fields["batch_items"] = len(record.batch_items)
     if record.settings is not None and record.settings.log_prompts:
         fields["prompt"] = record.prompt
         fields["completion"] = record.completion

@@ -78,6 +78,8 @@ class FakeUpstream:
         self.received: list[Received] = []
         self.valid_keys = valid_keys  # None: any key (or none) is accepted
         self.streams_abandoned = 0  # streams whose reader hung up before the end
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests it was answering at once
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -138,6 +140,16 @@ class FakeUpstream:
                 self._answer()
 
             def _answer(self) -> None:
+                with upstream._lock:
+                    upstream.in_flight += 1
+                    upstream.max_in_flight = max(upstream.max_in_flight, upstream.in_flight)
+                try:
+                    self._respond()
+                finally:
+                    with upstream._lock:
+                        upstream.in_flight -= 1
+
+            def _respond(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 body = json.loads(raw) if raw else None

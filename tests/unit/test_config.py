@@ -50,6 +50,7 @@ def test_auth_mode_defaults_to_keys_which_needs_a_table():
         ("CACHE_MODE", "sometimes", "one of seeded, all, off"),
         ("CACHE_SCOPE", "everyone", "one of caller, shared"),
         ("CACHE_TTL_S", "0", "between"),
+        ("BATCH_MAX_ITEMS", "0", "between"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable, value, says):
@@ -93,6 +94,7 @@ def test_cors_origins_are_a_comma_separated_list():
     assert load_settings({**BASE, "CORS_ALLOW_ORIGINS": "*"}).cors_allow_origins == ("*",)
 
 
-def test_the_cache_caches_seeded_answers_per_caller_for_a_day():
+def test_the_cache_caches_seeded_answers_per_caller_for_a_day_and_batches_take_16_items():
     settings = load_settings(BASE)
     assert (settings.cache_mode, settings.cache_scope, settings.cache_ttl_s) == ("seeded", "caller", 86_400)
+    assert settings.batch_max_items == 16
