@@ -47,11 +47,12 @@ bench: $(STAMP) ## the gateway's own time per request, routing and streaming fig
 	$(PY) -m bench.routing
 	$(PY) -m bench.streaming
 
-# The stack's monthly AWS cost: make cost [REQUESTS=10k,100k,1M] [SET="KeyStore=secretsmanager ..."]
+# The stack's monthly AWS cost: make cost [REQUESTS=10k,100k,1M] [SET="KeyStore=secretsmanager ..."] [CACHEABLE_SHARE=1]
 REQUESTS ?= 10k,100k,1M
 cost: $(STAMP) ## monthly AWS cost of the stack: REQUESTS=10k,100k,1M SET="KeyStore=secretsmanager ..."
 	$(PY) -m bench.cost --requests "$(REQUESTS)" $(foreach item,$(SET),--set "$(item)") \
-		$(if $(UPSTREAM_SECONDS),--upstream-seconds $(UPSTREAM_SECONDS))
+		$(if $(UPSTREAM_SECONDS),--upstream-seconds $(UPSTREAM_SECONDS)) \
+		$(if $(CACHEABLE_SHARE),--cacheable-share $(CACHEABLE_SHARE))
 
 invoke: $(STAMP) ## one event through the handler: EVENT=events/<file>.json
 	$(PY) -m local.invoke $(EVENT)

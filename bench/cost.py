@@ -1,6 +1,7 @@
 """`make cost`: the estimated monthly AWS bill of the stack template.yaml deploys, at given request volumes.
 
     python -m bench.cost [--requests 10k,100k,1M] [--upstream-seconds 2] [--set Parameter=Value ...]
+                         [--cacheable-share 0..1]
 
 The deployment comes from template.yaml's parameter defaults (overridden with --set, checked against
 the template's allowed values); the per-request figures (custom metric series, DynamoDB calls, log
@@ -64,6 +65,7 @@ COLD_STARTS_PER_MONTH = 4_380  # at most one every 10 minutes: a personal servic
 LAMBDA_PLATFORM_LOG_BYTES = 320  # Lambda's own START, END and REPORT lines
 LOG_COMPRESSION = 0.15  # CloudWatch stores logs compressed
 SECRET_CALLS_PER_HOUR = 12  # one re-read per AI_MODEL_SECRET_MAX_AGE_S (300 s) per warm container
+EVENTUALLY_CONSISTENT_RCU = 0.5  # the cache's read of an item up to 4 KB
 
 # Template parameters the estimate depends on.
 COST_PARAMETERS = (
@@ -155,7 +157,11 @@ def deployment_from_template(template: Mapping[str, Any], overrides: Mapping[str
 
 
 def estimate(
-    deployment: Deployment, measured: Measured, requests: int, upstream_seconds: float
+    deployment: Deployment,
+    measured: Measured,
+    requests: int,
+    upstream_seconds: float,
+    cacheable_share: float = 0.0,
 ) -> list[Line]:
     """One line per service; a line's usd is its monthly cost after the always-free allowances."""
     lines = []
@@ -184,7 +190,7 @@ def estimate(
         lines.append(
             Line("API Gateway HTTP API", requests * price("http_api_request"), f"{requests:,} requests")
         )
-    lines.append(_dynamodb(deployment, measured, requests))
+    lines.append(_dynamodb(deployment, measured, requests, cacheable_share))
     series = measured.metric_series_detailed if deployment.detailed_metrics else measured.metric_series
     lines.append(
         Line(
@@ -229,9 +235,14 @@ def estimate(
     return lines
 
 
-def _dynamodb(deployment: Deployment, measured: Measured, requests: int) -> Line:
-    writes = requests * measured.dynamodb_writes_per_request
-    reads = requests * measured.dynamodb_reads_per_request
+def _dynamodb(deployment: Deployment, measured: Measured, requests: int, cacheable_share: float) -> Line:
+    # The response cache: a read per cacheable request, a write per miss (every one a miss: the bound).
+    cacheable = requests * cacheable_share
+    writes = requests * measured.dynamodb_writes_per_request + cacheable * measured.cache_writes_per_miss
+    reads = (
+        requests * measured.dynamodb_reads_per_request
+        + cacheable * measured.cache_reads_per_cacheable_request
+    )
     if deployment.table_billing == "PAY_PER_REQUEST":
         usd = writes * price("dynamodb_write_request") + reads * price("dynamodb_read_request")
         return Line("DynamoDB", usd, f"on demand, {writes:,.0f} writes")
@@ -241,8 +252,12 @@ def _dynamodb(deployment: Deployment, measured: Measured, requests: int) -> Line
         + max(0, capacity - FREE["dynamodb_rcu"]) * price("dynamodb_rcu_hour")
     )
     average_wcu = writes / SECONDS_PER_MONTH
-    detail = f"{capacity} WCU/{capacity} RCU provisioned, {average_wcu:.2f} WCU used on average"
-    if average_wcu > capacity:
+    average_rcu = reads * EVENTUALLY_CONSISTENT_RCU / SECONDS_PER_MONTH
+    detail = (
+        f"{capacity} WCU/{capacity} RCU provisioned, {average_wcu:.2f} WCU and {average_rcu:.2f} RCU "
+        "used on average"
+    )
+    if max(average_wcu, average_rcu) > capacity:
         detail += " - OVER CAPACITY: raise TableCapacityUnits or use PAY_PER_REQUEST"
     return Line("DynamoDB", usd, detail)
 
@@ -279,8 +294,11 @@ def render(
     counts: Sequence[int],
     upstream_seconds: float,
     overrides: Mapping[str, str],
+    cacheable_share: float = 0.0,
 ) -> str:
-    tables = {count: estimate(deployment, measured, count, upstream_seconds) for count in counts}
+    tables = {
+        count: estimate(deployment, measured, count, upstream_seconds, cacheable_share) for count in counts
+    }
     services = [line.service for line in tables[counts[0]]]
     with_overrides = " with " + ", ".join(f"{k}={v}" for k, v in overrides.items()) if overrides else ""
     out = [
@@ -297,6 +315,9 @@ def render(
         f"writes and {measured.dynamodb_reads_per_request:g} reads per request, "
         f"{measured.log_bytes_per_request} log bytes per request",
         f"assumed: the model answers in {upstream_seconds:g} s on average (--upstream-seconds)",
+        f"response cache: {measured.cache_reads_per_cacheable_request:g} read per cacheable request, "
+        f"{measured.cache_writes_per_miss:g} write per miss; {cacheable_share:.0%} of requests cacheable, "
+        "each a miss (--cacheable-share; CACHE_MODE=seeded caches only requests that send a seed)",
         "",
     ]
     header = f"{'requests per month':<24}" + "".join(f"{_short(count):>12}" for count in counts)
@@ -381,11 +402,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="PARAMETER=VALUE",
         help="a template parameter other than its default, e.g. KeyStore=secretsmanager",
     )
+    parser.add_argument(
+        "--cacheable-share",
+        type=float,
+        default=0.0,
+        help="share of requests the response cache looks up (0-1), each counted as a miss",
+    )
     args = parser.parse_args(argv)
     try:
         counts = parse_requests(args.requests)
         if not 0 <= args.upstream_seconds <= 900:
             raise CostInputError("--upstream-seconds must be between 0 and 900")
+        if not 0 <= args.cacheable_share <= 1:
+            raise CostInputError("--cacheable-share must be between 0 and 1")
         overrides = {}
         for item in args.set:
             name, sep, value = item.partition("=")
@@ -400,7 +429,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from bench.measure import measure
 
-    print(render(deployment, measure(), counts, args.upstream_seconds, overrides))
+    print(render(deployment, measure(), counts, args.upstream_seconds, overrides, args.cacheable_share))
     return 0
 
 

@@ -5,7 +5,8 @@ every outcome a request can have, and records:
 - the custom metric series it emits (metric name x dimension values, ColdStart included), by default
   and with DETAILED_METRICS;
 - the DynamoDB reads and writes of a served request, counted from botocore's own events;
-- the bytes it logs per served request (access line + EMF), what CloudWatch Logs ingests.
+- the bytes it logs per served request (access line + EMF), what CloudWatch Logs ingests;
+- what the response cache adds to a cacheable request (a `seed` sent): reads per lookup, writes per miss.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ SERVED_SAMPLES = 20
 _BODY = (
     b'{"messages": [{"role": "user", "content": "How far is the moon from the earth?"}], "max_tokens": 40}'
 )
+_SEEDED_BODY = _BODY[:-1] + b', "seed": 1}'  # cacheable under the default CACHE_MODE=seeded
 _OUTCOMES = {
     "ok": 200,
+    "cache_hit": 200,
     "input_rejected": 400,
     "auth_failed": 401,
     "rate_limited": 429,
@@ -42,6 +45,8 @@ class Measured:
     dynamodb_writes_per_request: float
     dynamodb_reads_per_request: float
     log_bytes_per_request: int
+    cache_reads_per_cacheable_request: float = 0.0
+    cache_writes_per_miss: float = 0.0
 
 
 @contextlib.contextmanager
@@ -126,6 +131,8 @@ def _each_outcome(model_url: str, table: str) -> Iterator[tuple[str, int]]:
 
     fresh()
     yield "ok", _request()
+    _request(body=_SEEDED_BODY)
+    yield "cache_hit", _request(body=_SEEDED_BODY)
     yield "input_rejected", _request(body=b'{"messages": []}')
     fresh(AUTH_MODE="keys")
     yield "auth_failed", _request()
@@ -202,18 +209,32 @@ def measure() -> Measured:
             with _captured_output() as output:
                 for _ in range(SERVED_SAMPLES):
                     assert _request() == 200
+            writes = calls["UpdateItem"] + calls["PutItem"]
+            reads = calls["GetItem"] + calls["Query"]
+            cache_calls = _cache_calls(calls)
             services.reset()
     finally:
         model.stop()
-    writes = calls["UpdateItem"] + calls["PutItem"]
-    reads = calls["GetItem"] + calls["Query"]
     return Measured(
         metric_series=len(series[False]),
         metric_series_detailed=len(series[True]),
         dynamodb_writes_per_request=writes / SERVED_SAMPLES,
         dynamodb_reads_per_request=reads / SERVED_SAMPLES,
         log_bytes_per_request=round(len(output.getvalue().encode()) / SERVED_SAMPLES),
+        cache_reads_per_cacheable_request=cache_calls[0] - reads / SERVED_SAMPLES,
+        cache_writes_per_miss=cache_calls[1] - writes / SERVED_SAMPLES,
     )
+
+
+def _cache_calls(calls: Counter[str]) -> tuple[float, float]:
+    """Reads and writes per seeded request that misses (each seed once), with the same counter."""
+    calls.clear()
+    with _captured_output():
+        for seed in range(SERVED_SAMPLES):
+            assert _request(body=_BODY[:-1] + f', "seed": {seed + 100}}}'.encode()) == 200
+    reads = calls["GetItem"] + calls["Query"]
+    writes = calls["UpdateItem"] + calls["PutItem"]
+    return reads / SERVED_SAMPLES, writes / SERVED_SAMPLES
 
 
 if __name__ == "__main__":

@@ -37,3 +37,8 @@ def test_every_free_tier_bound_of_the_default_stack_holds(measured):
     deployment = deployment_from_template(load_template(), {})
     for bound, (used, limit) in free_tier_bounds(deployment, measured).items():
         assert used <= limit, f"free-tier bound broken: {bound} uses {used}, the free limit is {limit}"
+
+
+def test_the_cache_adds_one_read_per_cacheable_request_and_one_write_per_miss(measured):
+    assert measured.cache_reads_per_cacheable_request == 1.0
+    assert measured.cache_writes_per_miss == 1.0

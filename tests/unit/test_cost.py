@@ -167,3 +167,26 @@ class TestFreeTierBoundsOfTheTemplate:
         report = cost.render(default(), MEASURED, [10_000, 1_000_000], 2.0, {})
         assert cost.PRICES_TAKEN in report and "free: 400,000 GB-seconds" in report
         assert report.count("$") > 20 and "total" in report
+
+
+class TestResponseCache:
+    CACHED = Measured(
+        metric_series=10,
+        metric_series_detailed=24,
+        dynamodb_writes_per_request=2.0,
+        dynamodb_reads_per_request=0.0,
+        log_bytes_per_request=1400,
+        cache_reads_per_cacheable_request=1.0,
+        cache_writes_per_miss=1.0,
+    )
+
+    def test_cacheable_requests_add_a_read_and_each_miss_a_write(self):
+        on_demand = default(TableBillingMode="PAY_PER_REQUEST")
+        lines = by_service(estimate(on_demand, self.CACHED, 1_000_000, 2.0, cacheable_share=0.5))
+        assert lines["DynamoDB"] == pytest.approx(2_500_000 * 0.625 / 1e6 + 500_000 * 0.125 / 1e6)
+
+    def test_every_request_a_cacheable_miss_stays_within_the_free_provisioned_table_at_1m(self):
+        lines = estimate(default(), self.CACHED, 1_000_000, 2.0, cacheable_share=1.0)
+        dynamodb = next(line for line in lines if line.service == "DynamoDB")
+        assert dynamodb.usd == 0.0 and "OVER CAPACITY" not in dynamodb.detail
+        assert "1.14 WCU and 0.19 RCU" in dynamodb.detail
