@@ -17,10 +17,10 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 from lib import routes, services
 from lib.errors import GatewayError, MethodNotAllowed, NotConfigured, NotFound
+from lib.telemetry import CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER
 
 logger = Logger(child=True)
 
-TEMPERATURE_CLAMPED_HEADER = "X-Temperature-Clamped"
 # What browser OpenAI clients send (the SDKs add x-stainless-* to every request) and what they may read.
 CORS_ALLOW_HEADERS = (
     "authorization",
@@ -39,7 +39,7 @@ CORS_ALLOW_HEADERS = (
     "x-stainless-runtime-version",
     "x-stainless-timeout",
 )
-CORS_EXPOSE_HEADERS = ("retry-after", "x-cache", TEMPERATURE_CLAMPED_HEADER.lower())
+CORS_EXPOSE_HEADERS = ("retry-after", CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER.lower())
 CORS_MAX_AGE_S = 600
 
 _current: tuple[tuple[str, ...], APIGatewayHttpResolver] | None = None
@@ -63,9 +63,6 @@ def create_app(cors_origins: tuple[str, ...] = ()) -> APIGatewayHttpResolver:
 
     def gateway_headers(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
         response = next_middleware(app)
-        clamped = app.context["record"].temperature_clamped
-        if clamped:
-            response.headers[TEMPERATURE_CLAMPED_HEADER] = clamped
         # Powertools answers every OPTIONS with the allowed methods; an origin we do not allow (or a
         # request that is no preflight at all) gets no CORS header of any kind.
         if cors is not None and "Access-Control-Allow-Methods" in response.headers:

@@ -3,7 +3,8 @@
 Items run side by side in a small thread pool, all inside the batch's one deadline. Each item is a
 request of its own: validated, rate-limited, budgeted and cached on its own (`lib/completion.py`, with
 its own `RequestRecord`), so one item's 400 or 429 is that item's result, not the batch's. What a
-single request says in headers (`x-cache`, `Retry-After`) an item says in its result's `headers`.
+single request says in headers (`x-cache`, `X-Temperature-Clamped`, `Retry-After`) an item says in its
+result's `headers`.
 Item records are written out by `telemetry.finish` on the request's thread once the pool is done.
 """
 

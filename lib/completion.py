@@ -18,7 +18,7 @@ from lib.limits import Admission
 from lib.responses import Usage, completion_text
 from lib.route_table import Route
 from lib.services import Services
-from lib.telemetry import RequestRecord
+from lib.telemetry import CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER, RequestRecord
 from lib.upstream import CallStats, Deadline
 from lib.validation import ModelRequest
 
@@ -33,6 +33,8 @@ def plan(request: ModelRequest, services: Services, record: RequestRecord) -> tu
         raise NotConfigured('no model: set AI_MODEL_NAME or send "model" in the request', param="model")
     record.model = route.name if services.routes.from_file else route.upstream_model(request.model)
     record.temperature_clamped = request.temperature_clamp()
+    if record.temperature_clamped:
+        record.response_headers[TEMPERATURE_CLAMPED_HEADER] = record.temperature_clamped
     if services.settings.log_prompts:
         record.prompt = prompt
     return prompt, candidates
@@ -115,7 +117,7 @@ def cached_answer(
     """The cache stage, after admission: the entry's key (None: not cacheable) and, on a hit, the
     answer. A hit calls no upstream and charges no tokens: the reservation is released, the request
     still counted. `refresh` (Cache-Control: no-cache) skips the lookup, not the write after it."""
-    record.response_headers["x-cache"] = "miss"
+    record.response_headers[CACHE_HEADER] = "miss"
     key = services.cache.key_for(request, route, caller.caller_id)
     if key is None:
         return None, None
@@ -126,7 +128,7 @@ def cached_answer(
     record.store_failures += int(lookup.store_failed)
     if lookup.answer is None:
         return key, None
-    record.cache = record.response_headers["x-cache"] = "hit"
+    record.cache = record.response_headers[CACHE_HEADER] = "hit"
     if not services.limiter.settle(admission, 0, 0.0):
         record.store_failures += 1
     if services.settings.log_prompts:

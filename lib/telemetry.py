@@ -33,6 +33,9 @@ from lib.upstream import CallStats
 if TYPE_CHECKING:
     from lib.dispatch import RouteTrace
 
+# Response headers the stages set (RequestRecord.response_headers); a batch item carries them in its result.
+CACHE_HEADER = "x-cache"
+TEMPERATURE_CLAMPED_HEADER = "X-Temperature-Clamped"
 # Outcome -> the default-mode counter it feeds (beside Requests).
 _ERROR_OUTCOMES = frozenset(
     {"upstream_error", "upstream_timeout", "not_configured", "store_error", "internal_error"}
@@ -90,7 +93,8 @@ class RequestRecord:
     prompt: str | None = None
     completion: str | None = None
     cache: str | None = None  # "hit", "miss" or "refresh" (Cache-Control: no-cache) for a cacheable request
-    # Headers for the caller (x-cache, ...), merged into the response in one place: lib/gateway.py.
+    # Headers for the caller (x-cache, X-Temperature-Clamped), merged into the response in one place:
+    # lib/gateway.py. A batch item puts them in its result instead.
     response_headers: dict[str, str] = field(default_factory=dict)
     batch: str | None = None  # the batch request's id, on the batch's line and each item's
     batch_item: int | None = None

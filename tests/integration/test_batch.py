@@ -55,6 +55,13 @@ class TestResults:
         assert reply.json["results"][2]["body"]["error"]["param"] == "temperature"
         assert len(upstream.received) == 1
 
+    def test_an_item_says_a_clamped_temperature_in_its_result(self, gateway_env, upstream):
+        reply = call("POST", BATCH, {"requests": [item(0, temperature=0), item(1, temperature=0.5)]})
+        first, second = reply.json["results"]
+        assert first["headers"]["X-Temperature-Clamped"] == "0->0.1"
+        assert "X-Temperature-Clamped" not in second["headers"]
+        assert "x-temperature-clamped" not in reply.headers  # the batch's own headers say nothing of items
+
     def test_items_over_the_rate_limit_are_429_results_with_retry_after(
         self, table, gateway_env, upstream, monkeypatch
     ):
