@@ -27,6 +27,12 @@ def human_line(access: dict[str, Any]) -> str:
         parts.append(str(access["error_code"]))
     if access.get("temperature_clamped"):
         parts.append(f"temperature {access['temperature_clamped']}")
+    if access.get("cache") == "hit":
+        parts.append("cache hit")
+    if access.get("batch_item") is not None:
+        parts.append(f"batch item {access['batch_item']}")
+    elif access.get("batch_items") is not None:
+        parts.append(f"batch of {access['batch_items']}")
     return " ".join(parts)
 
 

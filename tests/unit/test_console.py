@@ -55,3 +55,11 @@ def test_access_lines_are_rewritten_metrics_dropped_and_the_rest_passed_through(
 def test_the_flag_shows_the_json_lines_as_lambda_writes_them():
     shown = printed([ACCESS, EMF], json_logs=True)
     assert [json.loads(line) for line in shown] == [ACCESS, EMF]
+
+
+def test_a_cache_hit_and_batch_lines_say_so():
+    assert human_line({**ACCESS, "cache": "hit", "batch": "b1", "batch_item": 0}).endswith(
+        "cache hit batch item 0"
+    )
+    assert human_line({**ACCESS, "cache": "miss"}).endswith("3.1 ms")
+    assert human_line({**ACCESS, "batch": "b1", "batch_items": 3}).endswith("batch of 3")
