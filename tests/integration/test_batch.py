@@ -62,6 +62,21 @@ class TestResults:
         assert "X-Temperature-Clamped" not in second["headers"]
         assert "x-temperature-clamped" not in reply.headers  # the batch's own headers say nothing of items
 
+    def test_a_bug_in_one_item_is_a_500_result_not_a_failed_batch(self, gateway_env, upstream, monkeypatch):
+        real_complete = batch.complete
+
+        def failing_on_the_second(request, *args, **kwargs):
+            if request.model == "m1":
+                raise RuntimeError("a bug of ours")
+            return real_complete(request, *args, **kwargs)
+
+        monkeypatch.setattr(batch, "complete", failing_on_the_second)
+        reply = call("POST", BATCH, {"requests": [item(0), item(1), item(2)]})
+        assert reply.status == 200
+        assert [result["status"] for result in reply.json["results"]] == [200, 500, 200]
+        assert reply.json["results"][1]["body"]["error"]["code"] == "internal_error"
+        assert "a bug of ours" not in reply.text
+
     def test_items_over_the_rate_limit_are_429_results_with_retry_after(
         self, table, gateway_env, upstream, monkeypatch
     ):
