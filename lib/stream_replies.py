@@ -94,3 +94,37 @@ def pieces_of(body: Mapping[str, Any], request: ModelRequest) -> list[StreamPiec
         ),
         ending,
     ]
+
+
+def answer_of(pieces: list[StreamPiece], request: ModelRequest, header: ChunkHeader) -> dict[str, Any]:
+    """A finished stream as the whole OpenAI answer it amounts to (to keep it in the cache)."""
+    text = "".join(piece.text for piece in pieces)
+    reason = next((piece.finish_reason for piece in reversed(pieces) if piece.finish_reason), "stop")
+    if request.kind == "completion":
+        choice: dict[str, Any] = {"index": 0, "text": text, "logprobs": None, "finish_reason": reason}
+        kind = "text_completion"
+    else:
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        calls = _tool_calls(pieces)
+        if calls:
+            message["tool_calls"] = calls
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": reason}
+        kind = "chat.completion"
+    return {**_head(header, kind), "choices": [choice]}
+
+
+def _tool_calls(pieces: list[StreamPiece]) -> list[dict[str, Any]]:
+    """Tool-call deltas joined by index: the first id, type and name, the arguments concatenated."""
+    calls: dict[int, dict[str, Any]] = {}
+    for piece in pieces:
+        for delta in piece.tool_calls or []:
+            call = calls.setdefault(
+                int(delta.get("index", 0)), {"type": "function", "function": {"arguments": ""}}
+            )
+            if delta.get("id"):
+                call.setdefault("id", delta["id"])
+            function = delta.get("function") or {}
+            if function.get("name"):
+                call["function"].setdefault("name", function["name"])
+            call["function"]["arguments"] += function.get("arguments") or ""
+    return [calls[index] for index in sorted(calls)]

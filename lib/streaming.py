@@ -11,7 +11,8 @@ provider's own count, an estimate from the text when a finished stream had none,
 reservation when a broken one leaves it unknown (the provider may have billed it).
 
 A cached answer (lib/cache.py) is replayed whole, as the buffered path writes it (`sse_reply`); a
-streamed answer is not stored (it is only known piece by piece).
+streamed answer that finished cleanly, from the route that was chosen, is put together from its
+pieces and stored like a whole one.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from lib.completion import cached_answer, cost_of, plan, public_model
 from lib.dispatch import RouteTrace, StreamClaim
 from lib.errors import UpstreamError, UpstreamTimeout
 from lib.limits import Admission
+from lib.providers.base import StreamPiece
 from lib.responses import Usage, estimate_tokens, sse_reply
 from lib.services import Services
-from lib.stream_replies import ChunkHeader, chunk, sse, usage_chunk
+from lib.stream_replies import ChunkHeader, answer_of, chunk, sse, usage_chunk
 from lib.telemetry import RequestRecord, StreamFacts
 from lib.upstream import CallStats, Deadline
 from lib.upstream_stream import StreamFault, StreamLimits
@@ -49,7 +51,7 @@ def open_stream(
     reserve_tokens = len(prompt) + request.max_tokens
     admission = services.limiter.admit(caller, reserve_tokens=reserve_tokens)
     record.store_failures += int(admission.store_failed)
-    _, hit = cached_answer(request, candidates[0], caller, services, record, admission, refresh_cache)
+    cache_key, hit = cached_answer(request, candidates[0], caller, services, record, admission, refresh_cache)
     if hit is not None:
         return iter([sse_reply(hit.body, request, hit.usage).encode("utf-8")])
     stats = record.upstream = CallStats()
@@ -75,7 +77,8 @@ def open_stream(
     facts.first_event_ms = round((time.monotonic() - started) * 1000, 2)
     facts.buffered = trace.buffered_stream
     record.model = public_model(claim.route, request, services)
-    return _events(request, services, record, admission, claim, prompt)
+    keep = cache_key if claim.route.name == candidates[0].name and not stats.fallback_used else None
+    return _events(request, services, record, admission, claim, prompt, keep)
 
 
 def _events(
@@ -85,6 +88,7 @@ def _events(
     admission: Admission,
     claim: StreamClaim,
     prompt: str,
+    cache_key: str | None,
 ) -> Iterator[bytes]:
     facts = record.stream
     assert facts is not None
@@ -94,6 +98,7 @@ def _events(
         model=record.model or "",
     )
     text: list[str] = []
+    pieces: list[StreamPiece] = []
     counted: tuple[int, int] | None = None
     usage: Usage | None = None
     healthy = True
@@ -102,6 +107,7 @@ def _events(
             for piece in claim.result:
                 counted = piece.usage or counted
                 text.append(piece.text)
+                pieces.append(piece)
                 data = chunk(piece, request, header)
                 if data is not None:
                     facts.chunks += 1
@@ -116,6 +122,10 @@ def _events(
             usage = Usage(*counted)
         else:
             usage = Usage(estimate_tokens(prompt), estimate_tokens("".join(text)), estimated=True)
+        if cache_key is not None and not services.cache.put(
+            cache_key, answer_of(pieces, request, header), usage
+        ):
+            record.store_failures += 1
         if request.include_usage:
             yield sse(usage_chunk(request, header, usage.as_dict()))
         yield sse("[DONE]")

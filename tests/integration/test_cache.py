@@ -95,6 +95,21 @@ class TestHitAndMiss:
         assert reply.text.endswith("data: [DONE]\n\n")
         assert len(upstream.received) == 1
 
+    def test_a_streamed_answer_is_kept_and_serves_the_next_request(self, aws, upstream):
+        upstream.then(Behaviour(words=("Par", "is."), stream_usage=True))
+        first = call("POST", CHAT, chat(stream=True, stream_options={"include_usage": True}))
+        assert first.headers["x-cache"] == "miss" and first.text.endswith("data: [DONE]\n\n")
+        whole = call("POST", CHAT, chat())
+        assert whole.headers["x-cache"] == "hit" and len(upstream.received) == 1
+        assert whole.json["choices"][0]["message"]["content"] == "Paris."
+        assert whole.json["usage"]["total_tokens"] == 15  # the stream's own usage chunk
+
+    def test_a_broken_stream_is_not_kept(self, aws, upstream):
+        upstream.then(Behaviour(words=("Par", "is."), stream_cut_after=1))
+        call("POST", CHAT, chat(stream=True))
+        assert call("POST", CHAT, chat()).headers["x-cache"] == "miss"
+        assert len(upstream.received) == 2
+
 
 class TestPolicy:
     def test_without_a_seed_nothing_is_cached_by_default(self, aws, upstream):
