@@ -53,6 +53,16 @@ def cost_of(tokens: int, route: Route, services: Services, record: RequestRecord
     return tokens / 1000 * price
 
 
+def charged_tokens(usage: Usage, reserved_tokens: int, record: RequestRecord) -> int:
+    """What the budget is charged for `usage`: a provider that reports more than the request allowed
+    (max_tokens ignored, a miscount) is charged the reservation at most, so the budget's overshoot
+    stays one request's worst case."""
+    if usage.total_tokens <= reserved_tokens:
+        return usage.total_tokens
+    record.charged_tokens = reserved_tokens
+    return reserved_tokens
+
+
 def complete(
     request: ModelRequest,
     caller: Caller,
@@ -66,8 +76,8 @@ def complete(
     (also when the call failed but may have been billed). Everything it learns goes into `record`,
     for the access line."""
     settings = services.settings
-    prompt, candidates = plan(request, services, record)
-    reserve_tokens = len(prompt) + request.max_tokens
+    _, candidates = plan(request, services, record)
+    reserve_tokens = request.reserved_tokens
     admission = services.limiter.admit(caller, reserve_tokens=reserve_tokens)
     record.store_failures += int(admission.store_failed)
     route = candidates[0]
@@ -84,8 +94,8 @@ def complete(
             body["model"] = served.route.name  # the public name of the route that answered
             record.model = served.route.name
         usage = record.usage = served.usage
-        used_tokens = usage.total_tokens
-        cost_usd = record.cost_usd = cost_of(used_tokens, served.route, services, record)
+        used_tokens = charged_tokens(usage, reserve_tokens, record)
+        cost_usd = record.cost_usd = cost_of(usage.total_tokens, served.route, services, record)
         if settings.log_prompts:
             record.completion = completion_text(body)
         # A fallback's answer is not what the chosen route would have said: it is not kept.

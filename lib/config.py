@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-DEFAULT_BLOCKED_PATTERNS = "(密码|验证码|银行卡)"  # password, verification code, bank card
+from lib.text_rules import DEFAULT_BLOCKED_PATTERNS, compile_blocklist
+
+__all__ = ["DEFAULT_BLOCKED_PATTERNS", "ConfigError", "Settings", "load_settings"]
 
 
 class ConfigError(Exception):
@@ -39,6 +41,7 @@ class Settings:
     max_response_bytes: int = 2 * 1024 * 1024
     # Request validation.
     max_prompt_chars: int = 2048
+    max_input_chars: int = 32_768
     blocked_patterns: re.Pattern[str] | None = None
     system_prompt: str | None = None
     temperature_min: float = 0.1
@@ -157,9 +160,9 @@ class _Reader:
         if not source:
             return None  # explicitly emptied: no blocklist
         try:
-            return re.compile(source, re.IGNORECASE)
-        except re.error as exc:
-            raise ConfigError(name, f"is not a valid regular expression ({exc})") from None
+            return compile_blocklist(source)
+        except ValueError as exc:
+            raise ConfigError(name, str(exc)) from None
 
     def names(self, name: str) -> tuple[str, ...] | None:
         """A comma-separated list; None when the variable is absent (set but empty: an empty list)."""
@@ -209,6 +212,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         )
     max_tokens_limit = read.integer("MAX_TOKENS_LIMIT", 4096, 1, 1_000_000)
     default_max_tokens = read.integer("DEFAULT_MAX_TOKENS", min(500, max_tokens_limit), 1, max_tokens_limit)
+    max_prompt_chars = read.integer("MAX_PROMPT_CHARS", 2048, 1, 1_000_000)
+    # All caller text together (message text, tools, schemas, stop words, names, tool-call arguments):
+    # room for ordinary function-calling clients, whose tool definitions run to a few thousand tokens.
+    max_input_chars = read.integer(
+        "MAX_INPUT_CHARS", max(32_768, max_prompt_chars), max_prompt_chars, 10_000_000
+    )
     settings = Settings(
         model_endpoint=read.url("AI_MODEL_ENDPOINT"),
         model_api_key=read.text("AI_MODEL_API_KEY"),
@@ -223,7 +232,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_response_bytes=read.integer(
             "AI_MODEL_MAX_RESPONSE_BYTES", 2 * 1024 * 1024, 1024, 5 * 1024 * 1024
         ),
-        max_prompt_chars=read.integer("MAX_PROMPT_CHARS", 2048, 1, 1_000_000),
+        max_prompt_chars=max_prompt_chars,
+        max_input_chars=max_input_chars,
         blocked_patterns=read.pattern("BLOCKED_PATTERNS", DEFAULT_BLOCKED_PATTERNS),
         system_prompt=read.text("SYSTEM_PROMPT"),
         temperature_min=temperature_min,

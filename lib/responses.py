@@ -49,9 +49,9 @@ def usage_of(body: Mapping[str, Any], request: ModelRequest) -> Usage:
             and _is_count(completion)
         ):
             return Usage(prompt, completion)
-    return Usage(
-        estimate_tokens(request.prompt_text()), estimate_tokens(completion_text(body)), estimated=True
-    )
+    # Every text sent counts (tools and schemas too), not only the prompt.
+    prompt_estimate = max(estimate_tokens(request.prompt_text()), math.ceil(request.input_chars / 4))
+    return Usage(prompt_estimate, estimate_tokens(completion_text(body)), estimated=True)
 
 
 def completion_text(body: Mapping[str, Any]) -> str:

@@ -84,7 +84,9 @@ class RequestRecord:
     caller_id: str | None = None
     usage: Usage | None = None
     cost_usd: float = 0.0
-    charged_tokens: int = 0  # tokens counted against the budget for a failed call that may have been billed
+    # Tokens counted against the budget when not the usage: a failed call that may have been billed
+    # (its reservation), or usage above the reservation (capped at it).
+    charged_tokens: int = 0
     upstream: CallStats | None = None
     routes: RouteTrace | None = None
     stream: StreamFacts | None = None

@@ -6,15 +6,16 @@ OpenAI chat completions and OpenAI legacy completions. Every rule names the offe
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from lib.config import Settings
-from lib.errors import InvalidRequest, PayloadTooLarge
+from lib.errors import InvalidRequest
+from lib.request_body import parse_json_body
+from lib.text_rules import check_input, field_strings, message_strings
+
+__all__ = ["ModelRequest", "parse_chat", "parse_completion", "parse_generate", "parse_json_body"]
 
 # Fields the gateway decides itself; anything else in an OpenAI request is passed to the provider
 # unchanged, so tools that send newer parameters (tools, response_format, ...) keep working.
@@ -51,8 +52,14 @@ class ModelRequest:
     stream: bool = False
     include_usage: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
-    prompt_chars: int = 0
+    prompt_chars: int = 0  # the caller's message text (MAX_PROMPT_CHARS)
+    input_chars: int = 0  # every text sent upstream, passed-through fields and the system prompt included
     domain: str | None = None  # /api/generate's explicit routing choice
+
+    @property
+    def reserved_tokens(self) -> int:
+        """The worst case the budget reserves: a token per character of input, plus `max_tokens`."""
+        return self.input_chars + self.max_tokens
 
     def upstream_path(self) -> str:
         return "/chat/completions" if self.kind == "chat" else "/completions"
@@ -83,35 +90,6 @@ class ModelRequest:
         return "\n".join(_message_texts(self.messages))
 
 
-def parse_json_body(raw_body: str | None, is_base64: bool, max_bytes: int) -> dict[str, Any]:
-    """Decode the event body (base64 or not), enforce the size cap, and parse a JSON object."""
-    if not raw_body:
-        raise InvalidRequest("the request body is empty; send a JSON object", code="missing_body")
-    # Cheap pre-check before decoding: a base64 body is 4/3 of its bytes, a str at most 4 bytes a char.
-    if len(raw_body) > max_bytes * 4:
-        raise PayloadTooLarge(f"the request body is larger than {max_bytes} bytes")
-    if is_base64:
-        try:
-            data = base64.b64decode(raw_body, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidRequest("the request body is not valid base64", code="invalid_body") from None
-    else:
-        data = raw_body.encode("utf-8", errors="surrogatepass")
-    if len(data) > max_bytes:
-        raise PayloadTooLarge(f"the request body is larger than {max_bytes} bytes")
-    try:
-        parsed = json.loads(data)
-    except RecursionError:
-        raise InvalidRequest("the request body is nested too deeply", code="invalid_json") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidRequest(
-            f"the request body is not valid JSON ({_short(exc)})", code="invalid_json"
-        ) from None
-    if not isinstance(parsed, dict):
-        raise InvalidRequest("the request body must be a JSON object", code="invalid_json")
-    return parsed
-
-
 def parse_generate(body: Mapping[str, Any], settings: Settings) -> ModelRequest:
     """`POST /api/generate`: {"prompt", "max_tokens"?, "temperature"?, "seed"?, "model"?}."""
     prompt = body.get("prompt")
@@ -119,7 +97,8 @@ def parse_generate(body: Mapping[str, Any], settings: Settings) -> ModelRequest:
         raise InvalidRequest('missing prompt: send {"prompt": "..."}', param="prompt", code="missing_prompt")
     if not isinstance(prompt, str):
         raise InvalidRequest("prompt must be a string", param="prompt")
-    _check_text(prompt, settings, "prompt")
+    _check_prompt(prompt, settings, "prompt")
+    check_input({"prompt": [prompt]}, settings)
     messages = _with_system_prompt(({"role": "user", "content": prompt},), settings)
     return ModelRequest(
         kind="chat",
@@ -129,6 +108,7 @@ def parse_generate(body: Mapping[str, Any], settings: Settings) -> ModelRequest:
         **_temperature(body, settings),
         seed=_seed(body),
         prompt_chars=len(prompt),
+        input_chars=len(prompt) + len(settings.system_prompt or ""),
         domain=_domain(body),
     )
 
@@ -155,12 +135,17 @@ def parse_chat(body: Mapping[str, Any], settings: Settings) -> ModelRequest:
                 param=f"messages[{index}].content",
             )
     text = "".join(_message_texts(messages))
-    _check_text(text, settings, "messages")
+    _check_prompt(text, settings, "messages")
     _check_single_choice(body)
+    extra = _extra(body)
+    texts = {"messages": list(message_strings(messages)), **field_strings(extra)}
+    input_chars = check_input(texts, settings)
     return ModelRequest(
         kind="chat",
         messages=_with_system_prompt(tuple(messages), settings),
         prompt_chars=len(text),
+        input_chars=input_chars + len(settings.system_prompt or ""),
+        extra=extra,
         **_openai_options(
             body, settings, "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
         ),
@@ -180,13 +165,17 @@ def parse_completion(body: Mapping[str, Any], settings: Settings) -> ModelReques
         raise InvalidRequest("missing prompt", param="prompt", code="missing_prompt")
     if not isinstance(prompt, str):
         raise InvalidRequest("prompt must be a string", param="prompt")
-    _check_text(prompt, settings, "prompt")
+    _check_prompt(prompt, settings, "prompt")
     _check_single_choice(body)
+    extra = _extra(body)
+    input_chars = check_input({"prompt": [prompt], **field_strings(extra)}, settings)
     full_prompt = f"{settings.system_prompt}\n\n{prompt}" if settings.system_prompt else prompt
     return ModelRequest(
         kind="completion",
         prompt=full_prompt,
         prompt_chars=len(prompt),
+        input_chars=input_chars + len(full_prompt) - len(prompt),
+        extra=extra,
         **_openai_options(body, settings, "max_tokens"),
     )
 
@@ -200,11 +189,10 @@ def _openai_options(body: Mapping[str, Any], settings: Settings, max_tokens_fiel
         "seed": _seed(body),
         "stream": _stream(body),
         "include_usage": _include_usage(body),
-        "extra": _extra(body),
     }
 
 
-def _check_text(text: str, settings: Settings, param: str) -> None:
+def _check_prompt(text: str, settings: Settings, param: str) -> None:
     if not text.strip():
         raise InvalidRequest("the prompt is blank", param=param, code="missing_prompt")
     if len(text) > settings.max_prompt_chars:
@@ -212,10 +200,6 @@ def _check_text(text: str, settings: Settings, param: str) -> None:
             f"the prompt is {len(text)} characters; the limit is {settings.max_prompt_chars}",
             param=param,
             code="prompt_too_long",
-        )
-    if settings.blocked_patterns is not None and settings.blocked_patterns.search(text):
-        raise InvalidRequest(
-            "the prompt contains content this gateway does not accept", param=param, code="content_blocked"
         )
 
 
@@ -318,10 +302,14 @@ def _stream(body: Mapping[str, Any]) -> bool:
 
 
 def _check_single_choice(body: Mapping[str, Any]) -> None:
-    # More choices would multiply the tokens the budget admitted for this request.
-    n = body.get("n")
-    if n is not None and n != 1:
-        raise InvalidRequest("n must be 1: the gateway asks for one completion per request", param="n")
+    # More choices (or more generated to pick the best from) would multiply the tokens the budget
+    # admitted for this request.
+    for name in ("n", "best_of"):
+        value = body.get(name)
+        if value is not None and (not _is_int(value) or value != 1):
+            raise InvalidRequest(
+                f"{name} must be 1: the gateway asks for one completion per request", param=name
+            )
 
 
 def _include_usage(body: Mapping[str, Any]) -> bool:
@@ -339,7 +327,3 @@ def _extra(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _short(exc: Exception) -> str:
-    return str(exc).split(":")[0][:80]

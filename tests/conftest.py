@@ -32,6 +32,7 @@ TABLE_NAME = "modelgate-test"
 _GATEWAY_VARIABLES = (
     "AI_MODEL_",
     "MAX_PROMPT_CHARS",
+    "MAX_INPUT_CHARS",
     "BLOCKED_PATTERNS",
     "SYSTEM_PROMPT",
     "TEMPERATURE_",

@@ -2,7 +2,7 @@ import base64
 
 import pytest
 
-from lib.config import load_settings
+from lib.config import ConfigError, load_settings
 from lib.errors import InvalidRequest, PayloadTooLarge
 from lib.validation import parse_chat, parse_completion, parse_generate, parse_json_body
 
@@ -207,3 +207,129 @@ class TestCompletion:
     def test_system_prompt_is_prefixed_to_the_text(self):
         request = parse_completion({"prompt": "q"}, settings(SYSTEM_PROMPT="fixed"))
         assert request.upstream_payload()["prompt"] == "fixed\n\nq"
+
+
+TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+}
+
+
+class TestPassedThroughFields:
+    """Every text sent upstream counts toward MAX_INPUT_CHARS and the budget's reservation."""
+
+    def test_tools_and_schemas_count_toward_the_reservation(self):
+        plain = parse_chat({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 10}, SETTINGS)
+        assert plain.reserved_tokens == 2 + 10
+        with_tools = parse_chat(
+            {
+                "messages": [{"role": "user", "content": "hi"}],
+                "max_tokens": 10,
+                "tools": [TOOL],
+                "response_format": {"type": "json_schema", "json_schema": {"name": "answer"}},
+                "stop": ["END"],
+            },
+            SETTINGS,
+        )
+        tool_text = sum(
+            len(text)
+            for text in (
+                "type",
+                "function",
+                "function",
+                "name",
+                "get_weather",
+                "description",
+                "Weather for a city",
+                "parameters",
+                "type",
+                "object",
+                "properties",
+                "city",
+                "type",
+                "string",
+            )
+        )
+        schema_text = len("typejson_schemajson_schemanameanswer")
+        assert with_tools.reserved_tokens == plain.reserved_tokens + tool_text + schema_text + len("END")
+
+    def test_message_names_and_tool_call_arguments_count(self):
+        arguments = '{"city": "' + "x" * 500 + '"}'
+        request = parse_chat(
+            {
+                "messages": [
+                    {"role": "user", "content": "hi", "name": "alice"},
+                    {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [
+                            {
+                                "id": "c1",
+                                "type": "function",
+                                "function": {"name": "f", "arguments": arguments},
+                            }
+                        ],
+                    },
+                    {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+                ],
+                "max_tokens": 1,
+            },
+            SETTINGS,
+        )
+        expected = len("hialicec1functionfc1sunny") + len(arguments)
+        assert request.input_chars == expected and request.reserved_tokens == expected + 1
+
+    def test_legacy_suffix_and_stop_count(self):
+        request = parse_completion(
+            {"prompt": "abc", "suffix": "x" * 100, "stop": "yy", "max_tokens": 1}, SETTINGS
+        )
+        assert request.reserved_tokens == 3 + 100 + 2 + 1
+
+    def test_the_system_prompt_counts_toward_the_reservation_but_not_the_limits(self):
+        request = parse_generate({"prompt": "abc", "max_tokens": 1}, settings(SYSTEM_PROMPT="x" * 40))
+        assert request.reserved_tokens == 3 + 40 + 1
+
+    def test_all_text_together_has_its_own_limit(self):
+        small = settings(MAX_INPUT_CHARS="3000")
+        big_tool = {**TOOL, "function": {**TOOL["function"], "description": "d" * 3000}}
+        with pytest.raises(InvalidRequest) as error:
+            parse_chat({"messages": [{"role": "user", "content": "hi"}], "tools": [big_tool]}, small)
+        assert error.value.code == "input_too_long" and error.value.param == "tools"
+        assert "3000" in error.value.message
+        # The message text alone keeps its own (smaller) limit.
+        with pytest.raises(InvalidRequest) as error:
+            parse_chat({"messages": [{"role": "user", "content": "x" * 2049}]}, small)
+        assert error.value.code == "prompt_too_long"
+
+    def test_the_default_limit_admits_an_ordinary_function_calling_request(self):
+        tools = [
+            {
+                **TOOL,
+                "function": {**TOOL["function"], "name": f"tool_{index}", "description": "d" * 1000},
+            }
+            for index in range(20)
+        ]
+        request = parse_chat(
+            {"messages": [{"role": "user", "content": "x" * 2000}], "tools": tools}, SETTINGS
+        )
+        assert request.input_chars > 22_000
+
+    def test_max_input_chars_below_max_prompt_chars_is_a_configuration_error(self):
+        with pytest.raises(ConfigError) as error:
+            settings(MAX_PROMPT_CHARS="5000", MAX_INPUT_CHARS="4000")
+        assert error.value.variable == "MAX_INPUT_CHARS"
+
+    @pytest.mark.parametrize("best_of", [0, 2, 20, "1", 1.0])
+    def test_best_of_other_than_one_is_refused_like_n(self, best_of):
+        for parse, body in (
+            (parse_completion, {"prompt": "p"}),
+            (parse_chat, {"messages": [{"role": "user", "content": "p"}]}),
+        ):
+            with pytest.raises(InvalidRequest) as error:
+                parse({**body, "best_of": best_of}, SETTINGS)
+            assert error.value.param == "best_of"
+        assert parse_completion({"prompt": "p", "best_of": 1}, SETTINGS).prompt == "p"
