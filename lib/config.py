@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from lib.provider_keys import header_problem
 from lib.text_rules import DEFAULT_BLOCKED_PATTERNS, compile_blocklist
 
 __all__ = ["DEFAULT_BLOCKED_PATTERNS", "ConfigError", "Settings", "load_settings"]
@@ -271,6 +272,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
     if settings.auth_mode == "keys" and settings.table_name is None:
         raise ConfigError("TABLE_NAME", "is required when AUTH_MODE=keys (client keys live in the table)")
+    key_problem = header_problem(settings.model_api_key) if settings.model_api_key else None
+    if key_problem:
+        raise ConfigError("AI_MODEL_API_KEY", key_problem)
     if settings.model_api_key and settings.model_secret_id:
         raise ConfigError("AI_MODEL_SECRET_ID", "and AI_MODEL_API_KEY are both set; set only one")
     return settings

@@ -7,6 +7,21 @@ secret store instead (see `lib/secret_keys.py`), so a rotated key is picked up w
 from __future__ import annotations
 
 
+def header_problem(key: str) -> str | None:
+    """Why `key` cannot be sent as `Authorization: Bearer <key>`, or None when it can.
+
+    Provider keys are visible ASCII. A pasted ellipsis or curly quote (outside Latin-1) or a line
+    break would otherwise fail inside the HTTP library on every request, as a 500.
+    """
+    for position, char in enumerate(key):
+        if not "!" <= char <= "~":
+            return (
+                f"holds a character that cannot be sent in an HTTP header "
+                f"(U+{ord(char):04X} at position {position + 1}; keys are visible ASCII)"
+            )
+    return None
+
+
 class StaticKeySource:
     """A key fixed for the container's life (or none, for upstreams that need no key)."""
 

@@ -19,6 +19,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
 from lib.errors import NotConfigured
+from lib.provider_keys import header_problem
 
 logger = Logger(child=True)
 
@@ -42,6 +43,9 @@ def parse_secret_value(raw: Any) -> dict[str, Any]:
         raise SecretValueError("the secret is empty")
     text = raw.strip()
     if not text.startswith("{"):
+        problem = header_problem(text)
+        if problem:
+            raise SecretValueError(f"the key {problem}")
         return {"api_key": text}
     try:
         value = json.loads(text)
@@ -53,6 +57,9 @@ def parse_secret_value(raw: Any) -> dict[str, Any]:
         or not value["api_key"].strip()
     ):
         raise SecretValueError('the secret is JSON without a non-empty "api_key" string')
+    problem = header_problem(value["api_key"].strip())
+    if problem:
+        raise SecretValueError(f"the api_key {problem}")
     return value
 
 

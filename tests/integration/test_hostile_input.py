@@ -104,3 +104,14 @@ class TestUsageAboveMaxTokens:
         assert tokens_today() == 3 + 500
         assert output.access_lines()[0]["charged_tokens"] == 503
         assert json.loads(json.dumps(reply.json))  # still a plain reply
+
+
+class TestConfiguration:
+    @pytest.mark.parametrize("key", ["sk-pasted\u2026key-0123456789", "sk-non-latin-\u4e00-0123456789"])
+    def test_a_provider_key_outside_latin1_is_a_503_naming_the_setting(self, gateway_env, upstream, key):
+        gateway_env.setenv("AI_MODEL_API_KEY", key)
+        services.reset()
+        reply = call("POST", "/api/generate", {"prompt": "hi"})
+        assert reply.status == 503 and reply.error["code"] == "not_configured"
+        assert "AI_MODEL_API_KEY" in reply.error["message"] and key not in reply.text
+        assert upstream.received == []

@@ -95,3 +95,14 @@ def test_the_templates_placeholder_says_to_set_the_key():
     assert parse_secret_value(secret)["api_key"] == PLACEHOLDER_KEY
     with pytest.raises(NotConfigured, match="make set-key"):
         SecretKeySource(Provider(secret), "secret", 300).get_key()
+
+
+@pytest.mark.parametrize(
+    "stored", ["sk-pasted\u2026key", '{"api_key": "sk-curly\u201ckey"}', "sk-two\nlines"]
+)
+def test_a_key_that_cannot_go_into_a_header_is_a_503_naming_the_setting(stored):
+    source = SecretKeySource(Provider(stored), "/modelgate/provider-key", 300)
+    with pytest.raises(NotConfigured) as error:
+        source.get_key()
+    assert "AI_MODEL_SECRET_ID" in error.value.message and "HTTP header" in error.value.message
+    assert "sk-" not in error.value.message
