@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 import time
@@ -10,13 +11,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from lib.bounded import LruDict
 from lib.config import Settings
-from lib.errors import StoreUnavailable, Unauthorized
+from lib.errors import RateLimited, StoreUnavailable, Unauthorized
 from lib.store import StoreError
 
 KEY_PREFIX = "mg-"
-# Unknown keys are cached too (a flood of random keys must not become a flood of reads), so bound it.
+# Known and unknown keys are cached apart, each bounded: a flood of random keys must become neither a
+# flood of reads nor a way to push a legitimate key out of the cache.
 CACHE_LIMIT = 4096
+# Source addresses whose failed authentications this container counts.
+ADDRESS_LIMIT = 4096
+AUTH_FAILURE_WINDOW_S = 60.0
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-\.]{16,200}$")
 
 
@@ -82,11 +88,22 @@ class CallerResolver:
         self._settings = settings
         self._directory = directory
         self._clock = clock
-        self._cache: dict[str, tuple[float, Caller | None]] = {}
+        self._known: LruDict[str, tuple[float, Caller]] = LruDict(CACHE_LIMIT)
+        self._unknown: LruDict[str, float] = LruDict(CACHE_LIMIT)
+        self._failures = AuthFailures(settings.auth_failures_per_minute, clock)
 
     def identify(self, headers: Mapping[str, str], source_ip: str | None) -> Caller:
         if self._settings.auth_mode == "none":
             return self._defaults("ip_" + hash_key(source_ip or "unknown")[:12], "anonymous")
+        address = source_ip or "unknown"
+        self._failures.check(address)
+        try:
+            return self._authenticate(headers)
+        except Unauthorized:
+            self._failures.record(address)
+            raise
+
+    def _authenticate(self, headers: Mapping[str, str]) -> Caller:
         key = client_key_from(headers)
         if key is None:
             raise Unauthorized("missing client key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'")
@@ -99,24 +116,31 @@ class CallerResolver:
 
     def _lookup(self, key_hash: str) -> Caller | None:
         now = self._clock()
-        cached = self._cache.get(key_hash)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        known = self._known.get(key_hash)
+        if known is not None and known[0] > now:
+            return known[1]
+        unknown_until = self._unknown.get(key_hash)
+        if unknown_until is not None and unknown_until > now:
+            return None
         if self._directory is None:
             raise StoreUnavailable("client keys are not configured: set TABLE_NAME")
         try:
             item = self._directory.find_key(key_hash)
         except StoreError:
-            if cached is not None:
-                return cached[1]  # known before the table went away: keep serving on what we knew
+            if known is not None:
+                return known[1]  # known before the table went away: keep serving on what we knew
             raise StoreUnavailable(
                 "client keys cannot be checked right now; try again shortly", retry_after_s=1
             ) from None
         caller = self._from_item(key_hash, item) if item is not None else None
         if self._settings.caller_cache_s > 0:
-            if key_hash not in self._cache and len(self._cache) >= CACHE_LIMIT:
-                self._cache.pop(next(iter(self._cache)))  # the oldest entry
-            self._cache[key_hash] = (now + self._settings.caller_cache_s, caller)
+            expires_at = now + self._settings.caller_cache_s
+            if caller is None:
+                self._known.pop(key_hash)
+                self._unknown.put(key_hash, expires_at)
+            else:
+                self._unknown.pop(key_hash)
+                self._known.put(key_hash, (expires_at, caller))
         return caller
 
     def _from_item(self, key_hash: str, item: Mapping[str, Any]) -> Caller:
@@ -135,3 +159,39 @@ class CallerResolver:
         return Caller(
             caller_id, name, settings.rate_limit_rpm, settings.rate_limit_burst, settings.daily_token_budget
         )
+
+
+class AuthFailures:
+    """Failed authentications per source address, counted in this container's memory.
+
+    Guessing keys costs a table read per guess and fills the unknown-key cache; past the limit an
+    address gets 429 for the rest of its minute, before any read. No table write: a counter in the
+    table would turn every guess into a paid write. Each container counts alone, so the effective
+    limit is this times the warm containers (API Gateway's throttle bounds those).
+    """
+
+    def __init__(self, limit_per_minute: int, clock: Callable[[], float]) -> None:
+        self._limit = limit_per_minute
+        self._clock = clock
+        self._windows: LruDict[str, tuple[float, int]] = LruDict(ADDRESS_LIMIT)
+
+    def check(self, address: str) -> None:
+        window = self._windows.get(address)
+        if window is None:
+            return
+        started, count = window
+        left_s = started + AUTH_FAILURE_WINDOW_S - self._clock()
+        if left_s > 0 and count >= self._limit:
+            raise RateLimited(
+                "too many failed authentications from this address; check the client key",
+                code="too_many_auth_failures",
+                retry_after_s=max(1, math.ceil(left_s)),
+            )
+
+    def record(self, address: str) -> None:
+        now = self._clock()
+        window = self._windows.get(address)
+        if window is None or now - window[0] >= AUTH_FAILURE_WINDOW_S:
+            self._windows.put(address, (now, 1))
+        else:
+            self._windows.put(address, (window[0], window[1] + 1))

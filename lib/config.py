@@ -62,6 +62,7 @@ class Settings:
     caller_cache_s: float = 60.0
     # Browsers: origins allowed to call the gateway cross-origin (empty: no CORS headers at all).
     cors_allow_origins: tuple[str, ...] = ()
+    auth_failures_per_minute: int = 30
     # Telemetry.
     log_prompts: bool = False
     detailed_metrics: bool = False
@@ -252,6 +253,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         rate_limit_fail_mode=read.choice("RATE_LIMIT_FAIL_MODE", "closed", ("closed", "open")),
         caller_cache_s=read.number("CALLER_CACHE_TTL_S", 60.0, 0.0, 3600.0),
         cors_allow_origins=read.origins("CORS_ALLOW_ORIGINS"),
+        auth_failures_per_minute=read.integer("AUTH_FAILURES_PER_MINUTE", 30, 1, 1_000_000),
         log_prompts=read.flag("LOG_PROMPTS", False),
         detailed_metrics=read.flag("DETAILED_METRICS", False),
         model_prices=read.prices("MODEL_PRICES"),

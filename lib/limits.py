@@ -24,10 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lib.bounded import LruDict
 from lib.callers import Caller
 from lib.config import Settings
 from lib.errors import BudgetExceeded, RateLimited, StoreUnavailable
 from lib.store import GLOBAL_SORT_KEY, LIMITS_PARTITION, ConditionFailed, StoreError, Table
+
+# Callers whose last bucket time this container remembers (only a hint for which write to try first;
+# with AUTH_MODE=none every source address is a caller, so it must be bounded).
+CALLER_STATE_LIMIT = 4096
 
 
 @dataclass
@@ -53,7 +58,7 @@ class Limiter:
         self._settings = settings
         self._clock = clock
         self._on_store_error = on_store_error or (lambda _message: None)
-        self._last_tat_ms: dict[str, int] = {}
+        self._last_tat_ms: LruDict[str, int] = LruDict(CALLER_STATE_LIMIT)
         self._global_tokens: tuple[str, int] = ("", 0)  # (day, tokens) as last seen by this container
 
     @property
@@ -160,13 +165,13 @@ class Limiter:
             {**shared, ":interval": interval_ms, ":limit": now_ms + allowance_ms},
         )
         key = {"pk": LIMITS_PARTITION, "sk": caller.caller_id}
-        shapes = (busy, idle) if self._last_tat_ms.get(caller.caller_id, 0) > now_ms else (idle, busy)
+        shapes = (busy, idle) if (self._last_tat_ms.get(caller.caller_id) or 0) > now_ms else (idle, busy)
         for expression, condition, values in shapes:
             try:
                 item = self._table.update(key, expression, names, values, condition=condition)
             except ConditionFailed:
                 continue
-            self._last_tat_ms[caller.caller_id] = int(item.get("tat_ms", 0))
+            self._last_tat_ms.put(caller.caller_id, int(item.get("tat_ms", 0)))
             return item
         self._refuse(caller, key, day, now, now_ms + allowance_ms)
         raise AssertionError("unreachable: _refuse always raises")
@@ -175,7 +180,7 @@ class Limiter:
         assert self._table is not None
         item = self._table.get(key) or {}
         tat_ms = int(item.get("tat_ms", 0))
-        self._last_tat_ms[caller.caller_id] = tat_ms
+        self._last_tat_ms.put(caller.caller_id, tat_ms)
         if int(item.get(f"tokens_{day}", 0)) >= caller.daily_tokens:
             raise BudgetExceeded(
                 f"the daily token budget ({caller.daily_tokens}) is used up; it resets at 00:00 UTC",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lib import admin, services
+from lib import admin, limits, services
 from lib.callers import Caller
 from lib.config import load_settings
 from lib.errors import BudgetExceeded, RateLimited, StoreUnavailable
@@ -50,6 +50,22 @@ def embedded_aws():
     create_table(aws.client("dynamodb"), TABLE_NAME)
     yield aws
     aws.stop()
+
+
+class TestContainerState:
+    def test_the_per_caller_bucket_hints_are_bounded(self, aws, monkeypatch):
+        # Given a container that remembers at most 5 callers' bucket times
+        monkeypatch.setattr(limits, "CALLER_STATE_LIMIT", 5)
+        clock = Clock()
+        gate = limiter(aws, clock)
+        # When 50 callers (source addresses in AUTH_MODE=none) come and go
+        for index in range(50):
+            gate.admit(caller(caller_id=f"ip_{index:012d}"), 1)
+        # Then it remembers only the most recent ones, and the limits stay exact for all
+        assert len(gate._last_tat_ms) == 5
+        who = caller(rpm=60, burst=1, caller_id="ip_000000000000")
+        with pytest.raises(RateLimited):
+            gate.admit(who, 1)
 
 
 class TestTokenBucket:
