@@ -39,7 +39,7 @@ def api_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]
 def rotation_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     """Secrets Manager's four rotation steps, or the scheduled rotation of an SSM parameter."""
     try:
-        return rotation.handle(event, services.build_rotation())
+        return rotation.handle(event, services.build_rotation(), request_id=context.aws_request_id)
     except rotation.RotationError as exc:
         # Raising fails the step, so Secrets Manager retries it; nothing so far touched AWSCURRENT
         # unless the step was finishSecret, which says so itself.

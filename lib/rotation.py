@@ -118,6 +118,12 @@ class SsmParameterStore:
         value = _parse(raw)
         return value if value.get("rotation_token") == token else None
 
+    def pending_token(self) -> str | None:
+        """The token of a rotation that stopped before it cleaned up its pending value, if any."""
+        raw = self._read(self._pending_name, missing_ok=True)
+        token = _parse(raw).get("rotation_token") if raw is not None else None
+        return token if isinstance(token, str) and token else None
+
     def put_pending(self, token: str, value: dict[str, Any]) -> None:
         self._write(self._pending_name, {**value, "rotation_token": token})
 
@@ -203,14 +209,18 @@ class Rotation:
     tester_for: Callable[[str, str], Callable[[str], None]] | None = None
 
 
-def handle(event: Mapping[str, Any], rotation: Rotation) -> dict[str, str]:
-    """Entry for both triggers: Secrets Manager's step events, and the scheduled SSM rotation."""
+def handle(event: Mapping[str, Any], rotation: Rotation, request_id: str | None = None) -> dict[str, str]:
+    """Entry for both triggers: Secrets Manager's step events, and the scheduled SSM rotation.
+
+    `request_id` is the Lambda request id, which stays the same when Lambda retries an asynchronous
+    invocation (the scheduler's): the SSM rotation uses it as its token, so a retry is recognised.
+    """
     if "Step" in event or "SecretId" in event:
         if rotation.key_store != "secretsmanager":
             raise RotationError("a Secrets Manager rotation event reached a function set up for SSM")
         return _secrets_manager_step(event, rotation)
     if event.get("action") == "rotate":
-        return _rotate_parameter(_for_route_key(event, rotation))
+        return _rotate_parameter(_for_route_key(event, rotation), request_id)
     raise RotationError('unknown event: expected a Secrets Manager rotation step or {"action": "rotate"}')
 
 
@@ -256,9 +266,16 @@ def _secrets_manager_step(event: Mapping[str, Any], rotation: Rotation) -> dict[
     return {"step": step, "result": "done"}
 
 
-def _rotate_parameter(rotation: Rotation) -> dict[str, str]:
+def _rotate_parameter(rotation: Rotation, request_id: str | None) -> dict[str, str]:
     store = SsmParameterStore(rotation.client, rotation.secret_id)
-    token = str(uuid.uuid4())
+    # A rotation that stopped half-way (a crash, a timeout) is resumed, not started over: starting
+    # over would burn another spare key and retire the previous one at once.
+    token = store.pending_token() or request_id or str(uuid.uuid4())
+    if store.current().get("rotation_token") == token:
+        # This rotation already made its key current and stopped in finishSecret: finish only.
+        _run_step("finishSecret", store, token, rotation)
+        logger.info("the rotation's key is already current; finished its clean-up")
+        return {"step": "finishSecret", "result": "already current"}
     for step in STEPS:
         try:
             _run_step(step, store, token, rotation)

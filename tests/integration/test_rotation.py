@@ -347,6 +347,67 @@ class TestSsm:
         assert self.value(ssm)["api_key"] == KEY_A
         assert len(ssm.describe_parameters()["Parameters"]) == 1
 
+    def with_two_spares(self, ssm):
+        ssm.put_parameter(
+            Name=self.PARAMETER,
+            Type="SecureString",
+            Overwrite=True,
+            Value=json.dumps({"api_key": KEY_A, "spare_keys": [KEY_B, KEY_C]}),
+        )
+
+    def test_a_retry_after_a_crash_that_left_the_pending_value_does_not_rotate_again(
+        self, ssm, upstream, monkeypatch
+    ):
+        # Given a rotation that crashed after writing the new current key, before its clean-up
+        self.with_two_spares(ssm)
+        original = rotation.SsmParameterStore.discard_pending
+        monkeypatch.setattr(
+            rotation.SsmParameterStore,
+            "discard_pending",
+            lambda store, token: (_ for _ in ()).throw(TimeoutError),
+        )
+        with pytest.raises(TimeoutError):
+            rotation.handle({"action": "rotate"}, self.rotation(ssm, upstream), request_id="first-invocation")
+        monkeypatch.setattr(rotation.SsmParameterStore, "discard_pending", original)
+        assert self.value(ssm)["api_key"] == KEY_B
+        # When it is run again (even as another invocation)
+        result = rotation.handle({"action": "rotate"}, self.rotation(ssm, upstream), request_id="second")
+        # Then it finishes the first rotation instead of starting another
+        assert result["result"] == "already current"
+        value = self.value(ssm)
+        assert value["api_key"] == KEY_B and value["previous_api_key"] == KEY_A
+        assert value["spare_keys"] == [KEY_C]
+        assert len(ssm.describe_parameters()["Parameters"]) == 1
+
+    def test_a_retried_invocation_that_crashed_while_revoking_does_not_rotate_again(
+        self, ssm, upstream, monkeypatch
+    ):
+        # Given a rotation that crashed after it made the new key current and cleaned up
+        self.with_two_spares(ssm)
+        monkeypatch.setattr(
+            KeyPoolIssuer, "revoke", lambda issuer, promoted: (_ for _ in ()).throw(TimeoutError)
+        )
+        with pytest.raises(TimeoutError):
+            rotation.handle({"action": "rotate"}, self.rotation(ssm, upstream), request_id="invocation-1")
+        monkeypatch.undo()
+        # When Lambda retries the same invocation (same request id)
+        result = rotation.handle(
+            {"action": "rotate"}, self.rotation(ssm, upstream), request_id="invocation-1"
+        )
+        # Then the key stays the one that rotation made current
+        assert result["result"] == "already current"
+        value = self.value(ssm)
+        assert value["api_key"] == KEY_B and value["spare_keys"] == [KEY_C]
+
+    def test_a_rotation_that_stopped_before_finishing_is_resumed_with_its_pending_key(self, ssm, upstream):
+        self.with_two_spares(ssm)
+        store = rotation.SsmParameterStore(ssm, self.PARAMETER)
+        rotation.create_secret(store, "stopped-run", KeyPoolIssuer())  # then the function was killed
+        assert rotation.handle({"action": "rotate"}, self.rotation(ssm, upstream))["result"] == "done"
+        value = self.value(ssm)
+        assert value["api_key"] == KEY_B and value["spare_keys"] == [KEY_C]
+        assert value["rotation_token"] == "stopped-run"
+
     def test_the_gateway_reads_the_key_from_ssm(self, ssm, gateway_env, upstream):
         gateway_env.delenv("AI_MODEL_API_KEY")
         gateway_env.setenv("AI_MODEL_SECRET_ID", self.PARAMETER)
