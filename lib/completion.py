@@ -22,6 +22,10 @@ from lib.telemetry import CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER, RequestRecor
 from lib.upstream import CallStats, Deadline
 from lib.validation import ModelRequest
 
+# The upstream deadline keeps a second of the Lambda's time back (routes.LAMBDA_SAFETY_MARGIN_S): the
+# settlement may use half of it, whatever the store does; the other half is for writing the answer.
+SETTLE_AFTER_DEADLINE_S = 0.5
+
 
 def plan(request: ModelRequest, services: Services, record: RequestRecord) -> tuple[str, list[Route]]:
     """The prompt text and the routes to try: the chosen one (a 400 if it cannot take the request)
@@ -111,7 +115,8 @@ def complete(
         raise
     finally:
         record.store_failures += trace.quota_store_failures
-        if not services.limiter.settle(admission, used_tokens, cost_usd):
+        settle_time_s = max(deadline.remaining(), 0.0) + SETTLE_AFTER_DEADLINE_S
+        if not services.limiter.settle(admission, used_tokens, cost_usd, settle_time_s):
             record.store_failures += 1
 
 

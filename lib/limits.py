@@ -89,12 +89,18 @@ class Limiter:
         admission.stale_counters = _stale_counters(item, now)
         return admission
 
-    def settle(self, admission: Admission, used_tokens: int, cost_usd: float) -> bool:
-        """Replace the reservation with real usage. Never raises: returns False when the write failed."""
+    def settle(
+        self, admission: Admission, used_tokens: int, cost_usd: float, time_left_s: float | None = None
+    ) -> bool:
+        """Replace the reservation with real usage. Never raises: returns False when the write failed.
+
+        `time_left_s` bounds the writes (the function's remaining time, after the upstream call).
+        """
         if self._table is None:
             return True
         try:
-            self._record(admission, used_tokens, cost_usd)
+            with self._table.time_limit(time_left_s):
+                self._record(admission, used_tokens, cost_usd)
         except StoreError as exc:
             self._on_store_error(str(exc))
             return False

@@ -30,7 +30,7 @@ from lib.rotation import Rotation, RotationError, key_tester
 from lib.route_choice import RouteChooser
 from lib.route_table import Route, RouteTable, load_route_table, single_model_table
 from lib.secret_keys import SecretKeySource, SecretValueError, parse_secret_value
-from lib.store import KeyRecords, Table
+from lib.store import REQUEST_CALL_LIMIT_S, KeyRecords, Table
 from lib.upstream import KeySource, UpstreamClient
 
 logger = Logger(child=True)
@@ -87,7 +87,7 @@ def build_services(
     table = None
     if settings.table_name:
         client = dynamodb_client or _aws_client("dynamodb")
-        table = Table(client, settings.table_name)
+        table = Table(client, settings.table_name, call_limit_s=REQUEST_CALL_LIMIT_S)
     else:
         logger.warning("TABLE_NAME is not set: no rate limits, budgets or client keys (AUTH_MODE=none)")
     routes = build_route_table(settings, environ)

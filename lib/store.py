@@ -16,7 +16,12 @@ runs on AWS, DynamoDB Local, a moto server or dynalite (whatever AWS_ENDPOINT_UR
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +33,9 @@ LIMITS_PARTITION = "LIMITS"
 GLOBAL_SORT_KEY = "#global"
 QUOTAS_PARTITION = "QUOTAS"
 CACHE_PARTITION = "CACHE"
+# On a request's path no store call may wait longer than this, whatever boto3's timeouts and retries
+# would do: a frozen or throttled store costs each request at most this per call, fail open or closed.
+REQUEST_CALL_LIMIT_S = 1.5
 
 
 class StoreError(Exception):
@@ -39,11 +47,28 @@ class ConditionFailed(Exception):
 
 
 class Table:
-    """Thin wrapper over a boto3 DynamoDB client bound to one table; SDK errors become StoreError."""
+    """Thin wrapper over a boto3 DynamoDB client bound to one table; SDK errors become StoreError.
 
-    def __init__(self, client: Any, table_name: str) -> None:
+    With `call_limit_s`, each call waits at most that long (and, inside `time_limit`, never past
+    the time given there): the SDK call runs on a worker thread and is abandoned when time is up. An
+    abandoned write may still land later, which only ever over-counts (never loses) usage.
+    """
+
+    def __init__(self, client: Any, table_name: str, call_limit_s: float | None = None) -> None:
         self._client = client
         self.name = table_name
+        self._call_limit_s = call_limit_s
+        self._deadline = threading.local()
+
+    @contextlib.contextmanager
+    def time_limit(self, seconds: float | None) -> Iterator[None]:
+        """Every call in this block (on this thread) ends within `seconds` from now."""
+        previous = getattr(self._deadline, "at", None)
+        self._deadline.at = None if seconds is None else time.monotonic() + seconds
+        try:
+            yield
+        finally:
+            self._deadline.at = previous
 
     def update(
         self,
@@ -104,6 +129,23 @@ class Table:
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _call(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
+        limits = [self._call_limit_s] if self._call_limit_s is not None else []
+        deadline = getattr(self._deadline, "at", None)
+        if deadline is not None:
+            limits.append(deadline - time.monotonic())
+        if not limits:
+            return self._send(operation, request)
+        seconds = min(limits)
+        if seconds <= 0:
+            raise StoreError(f"DynamoDB {operation} skipped: no time left")
+        future = _workers().submit(self._send, operation, request)
+        try:
+            return future.result(timeout=seconds)
+        except FutureTimeout:
+            future.cancel()  # not started yet (every worker busy with a frozen store): never send it
+            raise StoreError(f"DynamoDB {operation} did not answer within {seconds:.2f} s") from None
+
+    def _send(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
         try:
             result: dict[str, Any] = getattr(self._client, operation)(**request)
             return result
@@ -168,3 +210,17 @@ def _plain(value: Any) -> Any:
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
+
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _workers() -> ThreadPoolExecutor:
+    """A few threads per container for time-limited calls; a frozen store can hold them only as long
+    as boto3's own timeouts and retries allow (services.py keeps those short)."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="store")
+        return _executor

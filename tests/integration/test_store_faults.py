@@ -1,0 +1,110 @@
+"""Store faults through a real store server broken mid-test: throttled, down, frozen.
+
+The table is the embedded AWS (moto) behind `FaultyStore`, so boto3's own timeouts and retries run
+exactly as in Lambda. The Lambda context counts down `remaining_s`: the function must answer before it.
+"""
+
+import threading
+import time
+import uuid
+
+import pytest
+
+from lib import services
+from lib.store import REQUEST_CALL_LIMIT_S
+from local.aws import EmbeddedAws, create_table
+from tests.conftest import TABLE_NAME, call
+from tests.support.fake_upstream import Behaviour
+from tests.support.faulty_store import FaultyStore
+
+PROMPT = {"prompt": "12345", "max_tokens": 10}  # reserves 15 tokens
+
+
+@pytest.fixture
+def store(gateway_env):
+    aws = EmbeddedAws().start()
+    table_name = f"{TABLE_NAME}-{uuid.uuid4().hex[:8]}"  # moto's backend outlives the server
+    create_table(aws.client("dynamodb"), table_name)
+    faulty = FaultyStore(aws.endpoint_url).start()
+    gateway_env.setenv("AWS_ENDPOINT_URL", faulty.url)
+    gateway_env.setenv("TABLE_NAME", table_name)
+    services.reset()
+    faulty.aws, faulty.table_name = aws, table_name
+    yield faulty
+    faulty.stop()
+    aws.stop()
+
+
+def tokens_recorded(store) -> int:
+    """Read the table directly (not through the broken server)."""
+    items = store.aws.client("dynamodb").scan(TableName=store.table_name)["Items"]
+    return sum(
+        int(value["N"])
+        for item in items
+        for name, value in item.items()
+        if name.startswith("tokens_2") and len(name) == len("tokens_20260101")
+    )
+
+
+def timed(*args, **kwargs):
+    started = time.monotonic()
+    reply = call(*args, **kwargs)
+    return reply, time.monotonic() - started
+
+
+def store_failures(output) -> int:
+    return int(output.access_lines()[-1].get("store_failures", 0))
+
+
+class TestAfterTheUpstream:
+    @pytest.mark.parametrize("fault", ["frozen", "throttled", "down"])
+    def test_a_store_that_breaks_after_admission_cannot_make_the_function_outlive_its_lambda(
+        self, store, upstream, output, fault
+    ):
+        # Given a Lambda with 2.5 s left and a model that takes 1.2 s of them
+        upstream.then(Behaviour(delay_s=1.2))
+        # When the store breaks between the admission and the settlement
+        store.fail_after(1, fault)
+        reply, elapsed = timed("POST", "/api/generate", PROMPT, remaining_s=2.5)
+        # Then the answer is served, before the Lambda would have been killed
+        assert reply.status == 200
+        assert elapsed < 2.5, f"answered after {elapsed:.2f} s"
+        assert store_failures(output) == 1
+        # And the reservation stands in place of the unsettled usage (never less than was spent)
+        assert tokens_recorded(store) == 15
+
+    def test_a_store_server_stopped_mid_request(self, store, upstream, output):
+        upstream.then(Behaviour(delay_s=1.0))
+        threading.Timer(0.5, store.stop).start()
+        reply, elapsed = timed("POST", "/api/generate", PROMPT, remaining_s=3)
+        assert reply.status == 200 and elapsed < 3
+        assert store_failures(output) == 1
+        assert tokens_recorded(store) == 15
+
+
+class TestBeforeTheUpstream:
+    @pytest.mark.parametrize("fault", ["frozen", "throttled", "down"])
+    def test_fail_closed_answers_503_within_one_call_limit_and_spends_nothing(self, store, upstream, fault):
+        store.mode = fault
+        reply, elapsed = timed("POST", "/api/generate", PROMPT, remaining_s=10)
+        assert reply.status == 503 and reply.error["code"] == "store_unavailable"
+        assert reply.headers.get("retry-after") == "1"
+        assert elapsed < REQUEST_CALL_LIMIT_S + 1.0
+        assert upstream.received == []
+
+    @pytest.mark.parametrize("fault", ["frozen", "throttled", "down"])
+    def test_fail_open_serves_within_two_call_limits(self, store, gateway_env, upstream, output, fault):
+        gateway_env.setenv("RATE_LIMIT_FAIL_MODE", "open")
+        services.reset()
+        store.mode = fault
+        reply, elapsed = timed("POST", "/api/generate", PROMPT, remaining_s=10)
+        assert reply.status == 200 and len(upstream.received) == 1
+        assert elapsed < 2 * REQUEST_CALL_LIMIT_S + 1.0, f"took {elapsed:.2f} s"
+        assert store_failures(output) == 2
+
+    def test_the_store_coming_back_serves_and_counts_again(self, store, upstream):
+        store.mode = "throttled"
+        assert call("POST", "/api/generate", PROMPT).status == 503
+        store.mode = "ok"
+        assert call("POST", "/api/generate", PROMPT).status == 200
+        assert tokens_recorded(store) == 15  # the upstream's 15 tokens; the refused request none
