@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import requests
 import urllib3
 
+from lib import socket_deadline
 from lib.errors import NotConfigured, UpstreamError, UpstreamTimeout
 from lib.upstream_stream import EventStream, StreamFault, StreamLimits
 
@@ -243,22 +244,29 @@ class UpstreamClient:
         if key:
             headers.update(self._auth_headers(key))
         remaining = deadline.remaining()
+        socket_deadline.install(self._session)
+        cut: socket_deadline.Cut | None = None
         try:
-            response = self._session.request(
-                method,
-                url,
-                json=payload,
-                headers=headers,
-                timeout=(min(remaining, _CONNECT_TIMEOUT_CAP_S), remaining),
-                stream=True,
-                allow_redirects=False,
-            )
+            # The status line and headers too must arrive before the deadline, not just each byte.
+            with socket_deadline.cut_at(time.monotonic() + remaining) as cut:
+                response = self._session.request(
+                    method,
+                    url,
+                    json=payload,
+                    headers=headers,
+                    timeout=(min(remaining, _CONNECT_TIMEOUT_CAP_S), remaining),
+                    stream=True,
+                    allow_redirects=False,
+                )
         except requests.ConnectTimeout:
             raise _AttemptFailed("timed out connecting", retryable=True) from None
         except requests.Timeout:
             stats.maybe_billed = True
             raise _AttemptFailed("timed out", retryable=True) from None
         except requests.RequestException as exc:
+            if cut is not None and cut.fired:
+                stats.maybe_billed = True
+                raise _AttemptFailed("timed out waiting for the response headers", retryable=False) from None
             raise _AttemptFailed(f"connection failed ({type(exc).__name__})", retryable=True) from None
         handed_over = False  # a stream's reader owns the response once it has its first event
         try:
@@ -284,15 +292,19 @@ class UpstreamClient:
         try:
             parsed = json.loads(data)
         except (UnicodeDecodeError, ValueError):
+            # A 2xx was answered: the provider may have generated (and billed) it, whatever its form.
+            stats.maybe_billed = True
             raise _AttemptFailed("the response was not valid JSON", retryable=False) from None
         if not isinstance(parsed, dict):
+            stats.maybe_billed = True
             raise _AttemptFailed("the response was not a JSON object", retryable=False)
         return parsed
 
     def _read_body(self, response: requests.Response, deadline: Deadline, stats: CallStats) -> bytes:
         """Read the body one network read at a time, so neither the deadline nor the size cap is outrun."""
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self._max_response_bytes:
+        declared = _ascii_integer(response.headers.get("Content-Length"))
+        if declared is not None and declared > self._max_response_bytes:
+            stats.maybe_billed = True  # an answer too large to read was still generated
             raise _AttemptFailed(
                 f"the response is larger than {self._max_response_bytes} bytes", retryable=False
             )
@@ -309,6 +321,7 @@ class UpstreamClient:
                     return bytes(buffer)
                 buffer += chunk
                 if len(buffer) > self._max_response_bytes:
+                    stats.maybe_billed = True
                     raise _AttemptFailed(
                         f"the response is larger than {self._max_response_bytes} bytes", retryable=False
                     )
@@ -330,10 +343,10 @@ class UpstreamClient:
         return f"HTTP {status} ({kind})" if kind else f"HTTP {status}"
 
     def _backoff(self, retry_number: int, retry_after_s: float | None) -> float:
-        if retry_after_s is not None:
-            return retry_after_s
         ceiling = min(self._backoff_cap_s, self._backoff_base_s * (2**retry_number))
-        return ceiling / 2 + self._jitter() * ceiling / 2  # "equal jitter": grows, yet never in lockstep
+        backoff = ceiling / 2 + self._jitter() * ceiling / 2  # "equal jitter": grows, yet never in lockstep
+        # Retry-After is honoured as a floor: "0" or a date already past must not become a hot loop.
+        return backoff if retry_after_s is None else max(retry_after_s, backoff)
 
 
 def _retry_after_s(value: str | None) -> float | None:
@@ -341,13 +354,27 @@ def _retry_after_s(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    seconds = _ascii_integer(value)
+    if seconds is not None:
+        return float(seconds)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    try:
+        return max(0.0, when.timestamp() - time.time())
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _ascii_integer(value: str | None) -> int | None:
+    """A header's non-negative integer. `str.isdigit` also accepts digits `int` refuses ('²')."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value or len(value) > 18 or not (value.isascii() and value.isdigit()):
+        return None
+    return int(value)
 
 
 def _error_kind(body: bytes) -> str | None:

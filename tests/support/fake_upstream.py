@@ -24,6 +24,7 @@ class Behaviour:
     body: Any = None  # dict -> JSON; bytes -> sent as is; None -> a normal completion
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0  # before the status line
+    header_drip_s: float = 0.0  # send the status line and headers a byte at a time, this far apart
     drip_s: float = 0.0  # between body bytes
     reset: bool = False  # cut the connection (RST) instead of answering
     cut_after: int | None = None  # send only this many body bytes, then close
@@ -181,6 +182,21 @@ class FakeUpstream:
                 if payload is None:
                     payload = upstream.normal_answer(self.command, self.path, body)
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                if behaviour.header_drip_s:
+                    head = (
+                        f"HTTP/1.1 {behaviour.status} OK\r\nContent-Type: application/json\r\n"
+                        f"Content-Length: {len(data)}\r\n\r\n"
+                    ).encode()
+                    try:
+                        for byte in head:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(behaviour.header_drip_s)
+                        self.wfile.write(data)
+                    except OSError:
+                        pass  # the gateway gave up and closed the connection
+                    self.close_connection = True
+                    return
                 self.send_response(behaviour.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
