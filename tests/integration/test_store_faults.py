@@ -20,19 +20,24 @@ from tests.support.faulty_store import FaultyStore
 PROMPT = {"prompt": "12345", "max_tokens": 10}  # reserves 15 tokens
 
 
-@pytest.fixture
-def store(gateway_env):
+@pytest.fixture(scope="module")
+def embedded_aws():
     aws = EmbeddedAws().start()
-    table_name = f"{TABLE_NAME}-{uuid.uuid4().hex[:8]}"  # moto's backend outlives the server
-    create_table(aws.client("dynamodb"), table_name)
-    faulty = FaultyStore(aws.endpoint_url).start()
+    yield aws
+    aws.stop()
+
+
+@pytest.fixture
+def store(embedded_aws, gateway_env):
+    table_name = f"{TABLE_NAME}-{uuid.uuid4().hex[:8]}"  # a fresh table per test, one server per module
+    create_table(embedded_aws.client("dynamodb"), table_name)
+    faulty = FaultyStore(embedded_aws.endpoint_url).start()
     gateway_env.setenv("AWS_ENDPOINT_URL", faulty.url)
     gateway_env.setenv("TABLE_NAME", table_name)
     services.reset()
-    faulty.aws, faulty.table_name = aws, table_name
+    faulty.aws, faulty.table_name = embedded_aws, table_name
     yield faulty
     faulty.stop()
-    aws.stop()
 
 
 def tokens_recorded(store) -> int:
