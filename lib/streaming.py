@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterator
 
 from lib.callers import Caller
-from lib.completion import cached_answer, cost_of, plan, public_model
+from lib.completion import cached_answer, charged_tokens, cost_of, plan, public_model
 from lib.dispatch import RouteTrace, StreamClaim
 from lib.errors import UpstreamError, UpstreamTimeout
 from lib.limits import Admission
@@ -48,7 +48,7 @@ def open_stream(
 ) -> Iterator[bytes]:
     settings = services.settings
     prompt, candidates = plan(request, services, record)
-    reserve_tokens = len(prompt) + request.max_tokens
+    reserve_tokens = request.reserved_tokens
     admission = services.limiter.admit(caller, reserve_tokens=reserve_tokens)
     record.store_failures += int(admission.store_failed)
     cache_key, hit = cached_answer(request, candidates[0], caller, services, record, admission, refresh_cache)
@@ -137,10 +137,11 @@ def _events(
             usage = Usage(*counted)
         if usage is not None:
             record.usage = usage
-            used = usage.total_tokens
+            used = charged_tokens(usage, request.reserved_tokens, record)
+            cost = record.cost_usd = cost_of(usage.total_tokens, claim.route, services, record)
         else:
             used = record.charged_tokens = admission.reserved_tokens
-        cost = record.cost_usd = cost_of(used, claim.route, services, record)
+            cost = record.cost_usd = cost_of(used, claim.route, services, record)
         claim.finish(ok=healthy, used_tokens=used)
         close = getattr(claim.result, "close", None)
         if callable(close):

@@ -3,8 +3,10 @@
 import json
 
 import pytest
+import requests
 
 from lib import services
+from local.server import serving
 from tests.conftest import call
 from tests.support.fake_upstream import Behaviour, completion
 
@@ -104,6 +106,26 @@ class TestUsageAboveMaxTokens:
         assert tokens_today() == 3 + 500
         assert output.access_lines()[0]["charged_tokens"] == 503
         assert json.loads(json.dumps(reply.json))  # still a plain reply
+
+    def test_a_stream_is_charged_at_most_the_reservation_too(self, aws, gateway_env, upstream):
+        import handler
+
+        # Given a provider whose stream reports 15 tokens for a request that allowed 5 + 1
+        with serving(handler.wsgi_app) as url:
+            reply = requests.post(
+                f"{url}/v1/chat/completions",
+                json={
+                    "model": "test-model",
+                    "messages": [{"role": "user", "content": "Hello"}],
+                    "max_tokens": 1,
+                    "stream": True,
+                    "stream_options": {"include_usage": True},
+                },
+                timeout=10,
+            )
+            assert reply.status_code == 200 and '"total_tokens": 15' in reply.text.replace('":', '": ')
+            # Then the budget is charged the reservation, 6
+            assert requests.get(f"{url}/v1/usage", timeout=5).json()["tokens_today"] == 6
 
 
 class TestConfiguration:
