@@ -22,7 +22,7 @@ from local.aws import create_table
 from tests.conftest import TABLE_NAME, call
 from tests.support.fake_upstream import Behaviour, completion
 
-TIMEOUT_S = 0.5
+TIMEOUT_S = 1.0  # small, yet above what admission takes on a busy machine
 RESERVED = 5 + 10  # "12345" and max_tokens 10
 ENDPOINTS = {
     "/api/generate": {"prompt": "12345", "max_tokens": 10},

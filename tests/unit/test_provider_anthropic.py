@@ -227,9 +227,7 @@ class TestRefusals:
             refusal(chat(user("Hi"), seed=7)).message == "seed is not supported by route 'claude' (anthropic)"
         )
 
-    @pytest.mark.parametrize(
-        ("field", "value"), [("suffix", "the end"), ("best_of", 3), ("echo", True), ("tools", [])]
-    )
+    @pytest.mark.parametrize(("field", "value"), [("suffix", "the end"), ("echo", True), ("tools", [])])
     def test_legacy_completion_fields_without_a_mapping_are_refused(self, field, value):
         request = parse_completion({"prompt": "Hi", field: value}, SETTINGS)
         assert refusal(request).param == field
