@@ -172,7 +172,7 @@ def test_the_model_list_is_built_from_known_fields(gateway_env, upstream):
     )
     reply = call("GET", "/v1/models")
     assert reply.status == 200 and PROVIDER_KEY not in reply.text
-    assert reply.json["data"] == [{"id": "m1", "object": "model", "owned_by": "x"}]
+    assert reply.json["data"] == [{"id": "m1", "object": "model", "created": 0, "owned_by": "x"}]
 
 
 class TestUpstreamClient:
