@@ -31,6 +31,7 @@ _CONTROLLED_FIELDS = frozenset(
         "stream",
         "stream_options",
         "n",
+        "domain",  # a routing choice (see README: Routes), never sent to a provider
     }
 )
 _MESSAGE_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -189,6 +190,7 @@ def _openai_options(body: Mapping[str, Any], settings: Settings, max_tokens_fiel
         "seed": _seed(body),
         "stream": _stream(body),
         "include_usage": _include_usage(body),
+        "domain": _domain(body),
     }
 
 

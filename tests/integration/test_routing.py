@@ -238,3 +238,10 @@ def test_detailed_metrics_name_the_route_and_count_breaker_changes(routed, upstr
     per_model = [blob for blob in output.metric_blobs() if "ModelTokens" in blob]
     assert [blob["model"] for blob in per_model] == ["legal"]
     assert any(blob.get("BreakerChanges") == [1.0] for blob in output.metric_blobs())
+
+
+def test_domain_in_an_openai_body_chooses_a_route_and_is_not_sent_upstream(upstream, legal):
+    body = {"messages": [{"role": "user", "content": "hi"}], "domain": "legal"}
+    reply = call("POST", "/v1/chat/completions", body)
+    assert reply.status == 200 and reply.json["model"] == "legal"
+    assert "domain" not in legal.received[0].body
