@@ -7,8 +7,18 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 PORT ?= 3000
 EVENT ?= events/generate.json
 STACK ?= modelgate
+# The functions' runtime (template.yaml: python3.12): `make package` compiles their bytecode with it.
+LAMBDA_PYTHON ?= python3.12
+PACKAGE_DIR ?= build/function
+# A Python of the functions' runtime with only boto3, as Lambda provides it, for the cold-import bench.
+LAMBDA_VENV ?= .venv-lambda
+BOTO3_PIN := $(shell grep -E '^boto3==' requirements-dev.txt)
+SAM ?= sam
+# routes.toml goes into the function package; the guided deploy offers it as RoutesFile (and runs again
+# when routes.toml appears after the answers were saved without it).
+ROUTES_OVERRIDE := $(if $(wildcard routes.toml),--parameter-overrides RoutesFile=routes.toml)
 
-.PHONY: help install run test lint format bench invoke keys-create keys-list keys-disable keys-enable usage set-key add-spare-key rotate cost clean
+.PHONY: help install run test lint format bench invoke keys-create keys-list keys-disable keys-enable usage set-key add-spare-key rotate cost clean package deploy
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -42,10 +52,17 @@ format: $(STAMP) ## ruff format and autofix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: $(STAMP) ## the gateway's own time per request, routing and streaming figures, AWS calls, cold import
+bench: $(STAMP) package $(LAMBDA_VENV)/.boto3 ## the gateway's own time per request, routing and streaming figures, AWS calls, cold import of the built function
 	$(PY) -m bench.overhead
 	$(PY) -m bench.routing
 	$(PY) -m bench.streaming
+	$(PY) -m bench.cold_import --artifact $(PACKAGE_DIR) --python $(LAMBDA_VENV)/bin/python
+
+$(LAMBDA_VENV)/.boto3: requirements-dev.txt
+	@$(LAMBDA_PYTHON) --version >/dev/null 2>&1 || { echo "make bench: needs $(LAMBDA_PYTHON) (set LAMBDA_PYTHON=...)"; exit 2; }
+	rm -rf $(LAMBDA_VENV) && $(LAMBDA_PYTHON) -m venv $(LAMBDA_VENV)
+	$(LAMBDA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "$(BOTO3_PIN)"
+	@touch $@
 
 # The stack's monthly AWS cost: make cost [REQUESTS=10k,100k,1M] [SET="KeyStore=secretsmanager ..."] [CACHEABLE_SHARE=1]
 REQUESTS ?= 10k,100k,1M
@@ -90,13 +107,37 @@ add-spare-key: $(STAMP) ## add a spare provider key to STACK's rotation pool
 rotate: $(STAMP) ## rotate STACK's provider key now
 	$(ADMIN) rotate
 
-clean: ## remove .venv and the tool caches
-	rm -rf $(VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+clean: ## remove .venv, .venv-lambda, the build and the tool caches
+	rm -rf $(VENV) $(LAMBDA_VENV) .aws-sam build .pytest_cache .mypy_cache .ruff_cache
 
-# `sam build` calls these (Metadata: BuildMethod: makefile): only handler.py, lib/ and the runtime
-# requirements go into the function, never tests/, local/ or dev dependencies.
-build-ApiFunction build-RotationFunction:
-	cp handler.py "$(ARTIFACTS_DIR)/"
-	cp -r lib "$(ARTIFACTS_DIR)/lib"
-	python3 -m pip install --quiet --target "$(ARTIFACTS_DIR)" --platform manylinux2014_aarch64 \
-		--implementation cp --python-version 3.12 --only-binary=:all: -r requirements.txt
+# ---- Packaging and deploying ----
+# The functions' artifact (deploy/package.py): handler.py, lib/ and the runtime requirements, with
+# bytecode for the runtime's Python; rebuilt only when something that goes into it changed.
+PACKAGE_INPUTS := handler.py requirements.txt template.yaml deploy/package.py $(wildcard routes.toml) \
+	$(shell find lib -type f -not -path '*/__pycache__/*' -not -name '*.pyc')
+$(PACKAGE_DIR).zip: $(PACKAGE_INPUTS)
+	@$(LAMBDA_PYTHON) --version >/dev/null 2>&1 || { echo "make package: needs Python 3.12, the functions' \
+		runtime, to compile their bytecode: install it, or name it with LAMBDA_PYTHON=/path/to/python3.12"; exit 2; }
+	$(LAMBDA_PYTHON) -m deploy.package --out $(PACKAGE_DIR) --zip $@ --quiet
+
+# The same artifact sam build deploys, for other deployment tools: a folder and a zip. No SAM needed.
+package: $(PACKAGE_DIR).zip ## the functions' artifact without SAM (build/function and its zip), with its size
+	@$(LAMBDA_PYTHON) -m deploy.package --out $(PACKAGE_DIR) --zip $< --report
+
+# `sam build` calls these (Metadata: BuildMethod: makefile, in this folder): both functions get the
+# artifact above, built once.
+build-ApiFunction build-RotationFunction: $(PACKAGE_DIR).zip
+	cp -R $(PACKAGE_DIR)/. "$(ARTIFACTS_DIR)"
+
+# Build and deploy STACK: guided the first time (it saves the answers in samconfig.toml, under the
+# stack's name), from the saved answers after. Needs the SAM CLI and AWS credentials (README: Deploy
+# in five steps).
+deploy: ## build and deploy STACK: guided the first time, from the saved answers after
+	@command -v $(SAM) >/dev/null || { echo "make deploy: needs the AWS SAM CLI (README: Deploy in five steps)"; exit 2; }
+	$(SAM) build
+	@if grep -qs '^\[$(STACK)\.deploy' samconfig.toml && { [ ! -f routes.toml ] || grep -qs RoutesFile samconfig.toml; }; then \
+		echo "$(SAM) deploy --config-env $(STACK)   (the answers saved in samconfig.toml)"; \
+		$(SAM) deploy --config-env $(STACK); \
+	else \
+		$(SAM) deploy --guided --stack-name $(STACK) --config-env $(STACK) $(ROUTES_OVERRIDE); \
+	fi

@@ -9,13 +9,15 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lib import rotation, services
+if TYPE_CHECKING:  # an annotation only: a cold start need not import it
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lib import services
 from lib.api import get_app
 from lib.gateway import Gateway
 from lib.http_server import WsgiGateway
@@ -38,6 +40,8 @@ def api_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]
 @logger.inject_lambda_context
 def rotation_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     """Secrets Manager's four rotation steps, or the scheduled rotation of an SSM parameter."""
+    from lib import rotation  # here: the API function, which shares this module, never needs it
+
     try:
         return rotation.handle(event, services.build_rotation(), request_id=context.aws_request_id)
     except rotation.RotationError as exc:

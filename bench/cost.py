@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.measure import Measured
+from bench.table_capacity import capacity_report
 
 PRICES_TAKEN = "2026-11-29"
 HOURS_PER_MONTH = 730
@@ -32,8 +33,8 @@ PRICES: dict[str, tuple[float, str, str]] = {
     "lambda_gb_second_arm": (0.0000133334, "per GB-second (arm64)", "400,000 GB-seconds"),
     "http_api_request": (1.00 / 1e6, "per request (HTTP API)", "none after the first 12 months"),
     "function_url_request": (0.0, "per request (Function URL: Lambda's request price only)", "-"),
-    "dynamodb_wcu_hour": (0.00065, "per provisioned WCU-hour", "25 WCU per account"),
-    "dynamodb_rcu_hour": (0.00013, "per provisioned RCU-hour", "25 RCU per account"),
+    "dynamodb_wcu_hour": (0.00065, "per provisioned WCU-hour", "25 WCU per account and region, all tables"),
+    "dynamodb_rcu_hour": (0.00013, "per provisioned RCU-hour", "25 RCU per account and region, all tables"),
     "dynamodb_write_request": (0.625 / 1e6, "per on-demand write request unit", "none"),
     "dynamodb_read_request": (0.125 / 1e6, "per on-demand read request unit", "none"),
     "metric_series_month": (0.30, "per custom metric series", "10 series"),
@@ -58,6 +59,7 @@ FREE = {
     "scheduler": 14_000_000,
 }
 
+EVENTUALLY_CONSISTENT_RCU = 0.5  # the cache's read of an item up to 4 KB
 # Assumptions that are not the code's to measure, stated in the output.
 GATEWAY_SECONDS = 0.03  # our code plus two DynamoDB calls in AWS, per request
 INIT_SECONDS = 0.6  # a cold start's billed init phase at 256 MB
@@ -65,13 +67,14 @@ COLD_STARTS_PER_MONTH = 4_380  # at most one every 10 minutes: a personal servic
 LAMBDA_PLATFORM_LOG_BYTES = 320  # Lambda's own START, END and REPORT lines
 LOG_COMPRESSION = 0.15  # CloudWatch stores logs compressed
 SECRET_CALLS_PER_HOUR = 12  # one re-read per AI_MODEL_SECRET_MAX_AGE_S (300 s) per warm container
-EVENTUALLY_CONSISTENT_RCU = 0.5  # the cache's read of an item up to 4 KB
 
 # Template parameters the estimate depends on.
 COST_PARAMETERS = (
     "KeyStore",
     "TableBillingMode",
-    "TableCapacityUnits",
+    "TableWriteCapacityUnits",
+    "TableReadCapacityUnits",
+    "ApiThrottleRateLimit",
     "FunctionMemoryMB",
     "EnableFunctionUrl",
     "DetailedMetrics",
@@ -88,7 +91,10 @@ class CostInputError(Exception):
 class Deployment:
     key_store: str
     table_billing: str
-    table_capacity: int
+    table_write_capacity: int
+    table_read_capacity: int
+    api_rate_limit: int
+    api_burst_limit: int
     memory_mb: int
     function_url: bool
     detailed_metrics: bool
@@ -145,7 +151,10 @@ def deployment_from_template(template: Mapping[str, Any], overrides: Mapping[str
     return Deployment(
         key_store=values["KeyStore"],
         table_billing=values["TableBillingMode"],
-        table_capacity=int(values["TableCapacityUnits"]),
+        table_write_capacity=int(values["TableWriteCapacityUnits"]),
+        table_read_capacity=int(values["TableReadCapacityUnits"]),
+        api_rate_limit=int(values["ApiThrottleRateLimit"]),
+        api_burst_limit=int(values["ApiThrottleBurstLimit"]),
         memory_mb=int(values["FunctionMemoryMB"]),
         function_url=values["EnableFunctionUrl"] == "true",
         detailed_metrics=values["DetailedMetrics"] == "true",
@@ -246,19 +255,18 @@ def _dynamodb(deployment: Deployment, measured: Measured, requests: int, cacheab
     if deployment.table_billing == "PAY_PER_REQUEST":
         usd = writes * price("dynamodb_write_request") + reads * price("dynamodb_read_request")
         return Line("DynamoDB", usd, f"on demand, {writes:,.0f} writes")
-    capacity = deployment.table_capacity
+    wcu, rcu = deployment.table_write_capacity, deployment.table_read_capacity
     usd = HOURS_PER_MONTH * (
-        max(0, capacity - FREE["dynamodb_wcu"]) * price("dynamodb_wcu_hour")
-        + max(0, capacity - FREE["dynamodb_rcu"]) * price("dynamodb_rcu_hour")
+        max(0, wcu - FREE["dynamodb_wcu"]) * price("dynamodb_wcu_hour")
+        + max(0, rcu - FREE["dynamodb_rcu"]) * price("dynamodb_rcu_hour")
     )
     average_wcu = writes / SECONDS_PER_MONTH
     average_rcu = reads * EVENTUALLY_CONSISTENT_RCU / SECONDS_PER_MONTH
     detail = (
-        f"{capacity} WCU/{capacity} RCU provisioned, {average_wcu:.2f} WCU and {average_rcu:.2f} RCU "
-        "used on average"
+        f"{wcu} WCU/{rcu} RCU provisioned, {average_wcu:.2f} WCU and {average_rcu:.2f} RCU used on average"
     )
-    if max(average_wcu, average_rcu) > capacity:
-        detail += " - OVER CAPACITY: raise TableCapacityUnits or use PAY_PER_REQUEST"
+    if average_wcu > wcu or average_rcu > rcu:
+        detail += " - OVER CAPACITY: raise the table's capacity units or use PAY_PER_REQUEST"
     return Line("DynamoDB", usd, detail)
 
 
@@ -283,8 +291,8 @@ def free_tier_bounds(deployment: Deployment, measured: Measured) -> dict[str, tu
         "CloudWatch dashboards": (deployment.dashboards, FREE["dashboards"]),
     }
     if deployment.table_billing == "PROVISIONED":
-        bounds["DynamoDB provisioned WCU"] = (deployment.table_capacity, FREE["dynamodb_wcu"])
-        bounds["DynamoDB provisioned RCU"] = (deployment.table_capacity, FREE["dynamodb_rcu"])
+        bounds["DynamoDB provisioned WCU"] = (deployment.table_write_capacity, FREE["dynamodb_wcu"])
+        bounds["DynamoDB provisioned RCU"] = (deployment.table_read_capacity, FREE["dynamodb_rcu"])
     return bounds
 
 
@@ -306,18 +314,21 @@ def render(
         "after the 12-month free tier (only always-free allowances applied)",
         f"template.yaml{with_overrides}: "
         f"KeyStore={deployment.key_store}, TableBillingMode={deployment.table_billing}"
-        f" ({deployment.table_capacity} units), FunctionMemoryMB={deployment.memory_mb},"
+        f" ({deployment.table_write_capacity} WCU, {deployment.table_read_capacity} RCU),"
+        f" ApiThrottleRateLimit={deployment.api_rate_limit}, FunctionMemoryMB={deployment.memory_mb},"
         f" EnableFunctionUrl={str(deployment.function_url).lower()},"
         f" DetailedMetrics={str(deployment.detailed_metrics).lower()},"
         f" LogRetentionDays={deployment.log_retention_days}",
         f"measured from the code: {measured.metric_series} metric series "
         f"({measured.metric_series_detailed} detailed), {measured.dynamodb_writes_per_request:g} DynamoDB "
         f"writes and {measured.dynamodb_reads_per_request:g} reads per request, "
-        f"{measured.log_bytes_per_request} log bytes per request",
-        f"assumed: the model answers in {upstream_seconds:g} s on average (--upstream-seconds)",
+        f"{measured.log_bytes_per_request} log bytes per request; a refusal "
+        f"{measured.dynamodb_writes_per_refusal:g} write and {measured.dynamodb_reads_per_refusal:g} reads, "
+        f"an unknown client key {measured.dynamodb_reads_per_unknown_key:g} read",
         f"response cache: {measured.cache_reads_per_cacheable_request:g} read per cacheable request, "
         f"{measured.cache_writes_per_miss:g} write per miss; {cacheable_share:.0%} of requests cacheable, "
         "each a miss (--cacheable-share; CACHE_MODE=seeded caches only requests that send a seed)",
+        f"assumed: the model answers in {upstream_seconds:g} s on average (--upstream-seconds)",
         "",
     ]
     header = f"{'requests per month':<24}" + "".join(f"{_short(count):>12}" for count in counts)
@@ -333,6 +344,7 @@ def render(
     )
     out += ["", f"at {_short(counts[-1])} requests:"]
     out += [f"  {line.service}: {line.detail}" for line in tables[counts[-1]]]
+    out += ["", *capacity_report(deployment, measured)]
     out += ["", "prices and always-free allowances assumed:"]
     out += [f"  {_money(value)} {unit}; free: {free}" for value, unit, free in PRICES.values()]
     out += [
@@ -396,17 +408,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="average time the model takes to answer (Lambda waits and is billed for it)",
     )
     parser.add_argument(
+        "--cacheable-share",
+        type=float,
+        default=0.0,
+        help="share of requests the response cache looks up (0-1), each counted as a miss",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="PARAMETER=VALUE",
         help="a template parameter other than its default, e.g. KeyStore=secretsmanager",
-    )
-    parser.add_argument(
-        "--cacheable-share",
-        type=float,
-        default=0.0,
-        help="share of requests the response cache looks up (0-1), each counted as a miss",
     )
     args = parser.parse_args(argv)
     try:

@@ -5,20 +5,30 @@ every outcome a request can have, and records:
 - the custom metric series it emits (metric name x dimension values, ColdStart included), by default
   and with DETAILED_METRICS;
 - the DynamoDB reads and writes of a served request, counted from botocore's own events;
+- the table calls of what junk traffic sends: a refused request (in a container that knows nothing of
+  the caller, the worst case) and a request with an unknown client key;
+- the writes each optional feature adds to a served request (`OPTIONAL_FEATURES`);
 - the bytes it logs per served request (access line + EMF), what CloudWatch Logs ingests;
 - what the response cache adds to a cacheable request (a `seed` sent): reads per lookup, writes per miss.
+
+Callers are told apart by the source IP in the request context (AUTH_MODE=none), so each outcome's
+requests come from a source IP of their own: what one outcome leaves in the table (a used-up bucket or
+budget) cannot change the next one's, however fast or slow the machine runs them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import os
 import socket
+import tempfile
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 SERVED_SAMPLES = 20
@@ -38,6 +48,30 @@ _OUTCOMES = {
 }
 
 
+# Optional features that add table writes to a served request, and the settings that turn them on
+# ("route": the fields of a routes file's one route, served by the built-in local model). A new feature
+# that writes (a cache, batches) adds itself here; `make cost` then prints its writes and checks the
+# table's capacity with it.
+OPTIONAL_FEATURES: dict[str, dict[str, str]] = {
+    "GLOBAL_DAILY_TOKEN_BUDGET": {"GLOBAL_DAILY_TOKEN_BUDGET": "1000000000"},
+    "routes with free_tokens_per_month": {"route": "free_tokens_per_month = 1000000"},
+    "ZERO_COST (routes with allowances)": {
+        "route": "free_tokens_per_month = 1000000\nprice_per_1k_tokens = 0.001",
+        "ZERO_COST": "true",
+    },
+}
+_ROUTES_FILE = """default = "general"
+
+[[route]]
+name = "general"
+provider = "openai"
+endpoint = "{url}"
+model = "modelgate-local"
+key = "env:MEASURE_LOCAL_KEY"
+{fields}
+"""
+
+
 @dataclass(frozen=True)
 class Measured:
     metric_series: int
@@ -47,6 +81,11 @@ class Measured:
     log_bytes_per_request: int
     cache_reads_per_cacheable_request: float = 0.0
     cache_writes_per_miss: float = 0.0
+    dynamodb_writes_per_refusal: float = 1.0
+    dynamodb_reads_per_refusal: float = 0.0
+    dynamodb_reads_per_unknown_key: float = 1.0
+    # Feature -> writes per served request with it on (the default's writes included).
+    feature_writes_per_request: Mapping[str, float] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -109,6 +148,10 @@ def _request(
     return int(handler.api_handler(event, LambdaContext())["statusCode"])
 
 
+# A fresh source IP (a caller of its own, with AUTH_MODE=none) for every use, across rounds.
+_source_ips = (f"198.18.{number // 250}.{number % 250 + 1}" for number in itertools.count())
+
+
 def _silent_server() -> socket.socket:
     """Accepts connections and never answers: an upstream that times out."""
     server = socket.socket()
@@ -130,29 +173,30 @@ def _each_outcome(model_url: str, table: str) -> Iterator[tuple[str, int]]:
         services.reset()
 
     fresh()
-    yield "ok", _request()
-    _request(body=_SEEDED_BODY)
-    yield "cache_hit", _request(body=_SEEDED_BODY)
-    yield "input_rejected", _request(body=b'{"messages": []}')
+    yield "ok", _request(source_ip=next(_source_ips))
+    caller = next(_source_ips)
+    _request(body=_SEEDED_BODY, source_ip=caller)
+    yield "cache_hit", _request(body=_SEEDED_BODY, source_ip=caller)
+    yield "input_rejected", _request(body=b'{"messages": []}', source_ip=next(_source_ips))
     fresh(AUTH_MODE="keys")
     yield "auth_failed", _request()
     fresh(RATE_LIMIT_BURST="1", RATE_LIMIT_RPM="1")
-    # A caller of its own (AUTH_MODE=none: one per source IP), so no earlier request's bucket state
-    # decides the outcome: its first request takes the one token, the second is refused.
-    _request(source_ip="203.0.113.7")
-    yield "rate_limited", _request(source_ip="203.0.113.7")
+    caller = next(_source_ips)
+    _request(source_ip=caller)  # takes this caller's only token
+    yield "rate_limited", _request(source_ip=caller)
     fresh(DAILY_TOKEN_BUDGET="1", RATE_LIMIT_RPM="100000")
-    _request()
-    yield "budget_exceeded", _request()
+    caller = next(_source_ips)
+    _request(source_ip=caller)  # uses up this caller's day
+    yield "budget_exceeded", _request(source_ip=caller)
     fresh(AI_MODEL_ENDPOINT="http://127.0.0.1:9/v1", AI_MODEL_MAX_RETRIES="0", RATE_LIMIT_RPM="100000")
-    yield "upstream_error", _request()
+    yield "upstream_error", _request(source_ip=next(_source_ips))
     silent = _silent_server()
     try:
         port = silent.getsockname()[1]
         fresh(
             AI_MODEL_ENDPOINT=f"http://127.0.0.1:{port}/v1", AI_MODEL_TIMEOUT_S="0.2", RATE_LIMIT_RPM="100000"
         )
-        yield "upstream_timeout", _request()
+        yield "upstream_timeout", _request(source_ip=next(_source_ips))
     finally:
         silent.close()
 
@@ -191,50 +235,103 @@ def measure() -> Measured:
                 assert statuses == _OUTCOMES, f"an outcome was not produced as intended: {statuses}"
                 series[detailed] = _series(output.getvalue())
             os.environ["DETAILED_METRICS"] = "false"
+            for left_by_an_outcome in ("AI_MODEL_TIMEOUT_S", "RATE_LIMIT_BURST", "ZERO_COST"):
+                os.environ.pop(left_by_an_outcome, None)
             os.environ.update(
                 {
                     "AI_MODEL_ENDPOINT": model.base_url,
                     "TABLE_NAME": "measure",
                     "RATE_LIMIT_RPM": "100000",
                     "DAILY_TOKEN_BUDGET": "1000000000",
-                    "AI_MODEL_TIMEOUT_S": "30",  # not the timeout outcome's 0.2 s
                 }
             )
-            services.reset()
-            with _captured_output():
-                _request()  # build the clients before counting
-            client = services.get_services().limiter._table._client  # type: ignore[union-attr]
-            calls: Counter[str] = Counter()
-            client.meta.events.register("before-call", lambda model, **_: calls.update([model.name]))
             with _captured_output() as output:
-                for _ in range(SERVED_SAMPLES):
-                    assert _request() == 200
-            writes = calls["UpdateItem"] + calls["PutItem"]
-            reads = calls["GetItem"] + calls["Query"]
-            cache_calls = _cache_calls(calls)
+                served = _table_calls(SERVED_SAMPLES, lambda: _request(source_ip="198.19.0.1"))
+            log_bytes = round(len(output.getvalue().encode()) / SERVED_SAMPLES)
+            with _captured_output():
+                seeds = iter(range(100, 100 + SERVED_SAMPLES))
+                cache = _table_calls(
+                    SERVED_SAMPLES,
+                    lambda: _request(
+                        body=_BODY[:-1] + f', "seed": {next(seeds)}}}'.encode(), source_ip="198.19.0.3"
+                    ),
+                )
+                refused, unknown_key = _junk_calls()
+                features = {}
+                for feature, settings in OPTIONAL_FEATURES.items():
+                    with (
+                        tempfile.TemporaryDirectory() as folder,
+                        _environment(_feature_environment(settings, model.base_url, Path(folder))),
+                    ):
+                        calls = _table_calls(SERVED_SAMPLES, lambda: _request(source_ip="198.19.0.2"))
+                    features[feature] = _writes(calls) / SERVED_SAMPLES
             services.reset()
     finally:
         model.stop()
     return Measured(
         metric_series=len(series[False]),
         metric_series_detailed=len(series[True]),
-        dynamodb_writes_per_request=writes / SERVED_SAMPLES,
-        dynamodb_reads_per_request=reads / SERVED_SAMPLES,
-        log_bytes_per_request=round(len(output.getvalue().encode()) / SERVED_SAMPLES),
-        cache_reads_per_cacheable_request=cache_calls[0] - reads / SERVED_SAMPLES,
-        cache_writes_per_miss=cache_calls[1] - writes / SERVED_SAMPLES,
+        dynamodb_writes_per_request=_writes(served) / SERVED_SAMPLES,
+        dynamodb_reads_per_request=_reads(served) / SERVED_SAMPLES,
+        log_bytes_per_request=log_bytes,
+        cache_reads_per_cacheable_request=(_reads(cache) - _reads(served)) / SERVED_SAMPLES,
+        cache_writes_per_miss=(_writes(cache) - _writes(served)) / SERVED_SAMPLES,
+        dynamodb_writes_per_refusal=_writes(refused),
+        dynamodb_reads_per_refusal=_reads(refused),
+        dynamodb_reads_per_unknown_key=_reads(unknown_key),
+        feature_writes_per_request=features,
     )
 
 
-def _cache_calls(calls: Counter[str]) -> tuple[float, float]:
-    """Reads and writes per seeded request that misses (each seed once), with the same counter."""
-    calls.clear()
-    with _captured_output():
-        for seed in range(SERVED_SAMPLES):
-            assert _request(body=_BODY[:-1] + f', "seed": {seed + 100}}}'.encode()) == 200
-    reads = calls["GetItem"] + calls["Query"]
-    writes = calls["UpdateItem"] + calls["PutItem"]
-    return reads / SERVED_SAMPLES, writes / SERVED_SAMPLES
+def _feature_environment(settings: Mapping[str, str], model_url: str, folder: Path) -> dict[str, str]:
+    environment = {name: value for name, value in settings.items() if name != "route"}
+    if "route" in settings:
+        routes = folder / "routes.toml"
+        routes.write_text(_ROUTES_FILE.format(url=model_url, fields=settings["route"]), encoding="utf-8")
+        environment.update({"ROUTES_FILE": str(routes), "MEASURE_LOCAL_KEY": "local"})
+    return environment
+
+
+def _table_calls(count: int, request: Callable[[], int], expect: int = 200) -> Counter[str]:
+    """The DynamoDB calls of `count` requests in a fresh container (its clients built first)."""
+    from lib import services
+
+    services.reset()
+    client = services.get_services().limiter._table._client  # type: ignore[union-attr]
+    calls: Counter[str] = Counter()
+
+    def count_call(model: Any, **_: Any) -> None:
+        calls.update([model.name])
+
+    client.meta.events.register("before-call", count_call)
+    try:
+        for _ in range(count):
+            status = request()
+            assert status == expect, f"expected {expect}, got {status}"
+    finally:
+        client.meta.events.unregister("before-call", count_call)
+    return calls
+
+
+def _junk_calls() -> tuple[Counter[str], Counter[str]]:
+    """What junk traffic costs the table: one refused request, in a container that has never seen its
+    caller (another container took the token), and one request with a client key nobody issued."""
+    with _environment({"RATE_LIMIT_RPM": "1", "RATE_LIMIT_BURST": "1"}):
+        caller = next(_source_ips)
+        _table_calls(1, lambda: _request(source_ip=caller))
+        refused = _table_calls(1, lambda: _request(source_ip=caller), expect=429)
+    with _environment({"AUTH_MODE": "keys"}):
+        junk = {"content-type": "application/json", "x-api-key": "mg-" + "0" * 43}
+        unknown_key = _table_calls(1, lambda: _request(headers=junk), expect=401)
+    return refused, unknown_key
+
+
+def _writes(calls: Counter[str]) -> int:
+    return calls["UpdateItem"] + calls["PutItem"]
+
+
+def _reads(calls: Counter[str]) -> int:
+    return calls["GetItem"] + calls["Query"]
 
 
 if __name__ == "__main__":

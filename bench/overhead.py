@@ -9,16 +9,13 @@
    request) and go to /dev/null.
 2. The AWS API calls a served request makes with the DynamoDB-backed limits on (bench/measure.py
    counts them from botocore's own events).
-3. Cold import of `handler` beside `import boto3` (the floor every Python Lambda pays), in fresh
-   interpreters.
+The cold import is measured on the built function, not on this tree: bench/cold_import.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +25,6 @@ import requests
 
 PAIRS = max(2000, int(os.environ.get("BENCH_PAIRS", "2000")))
 WARMUP_PAIRS = 50
-IMPORT_RUNS = int(os.environ.get("BENCH_IMPORT_RUNS", "7"))
 BODY = b'{"messages": [{"role": "user", "content": "How far is the moon?"}], "max_tokens": 32}'
 
 
@@ -122,15 +118,6 @@ def gateway_samples(pairs: int) -> tuple[list[float], list[float], list[float], 
     return direct_ms, gateway_ms, paired_ms, own_ms[-pairs:]
 
 
-def import_ms(statement: str) -> float:
-    code = f"import time; t = time.perf_counter(); {statement}; print((time.perf_counter() - t) * 1000)"
-    runs = [
-        float(subprocess.check_output([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": "."}))
-        for _ in range(IMPORT_RUNS)
-    ]
-    return statistics.median(runs)
-
-
 def main() -> None:
     os.environ.update(
         {
@@ -164,9 +151,6 @@ def main() -> None:
         f"  AWS API calls per served request: {measured.dynamodb_writes_per_request:g} writes (UpdateItem), "
         f"{measured.dynamodb_reads_per_request:g} reads"
     )
-    print(f"cold import, median of {IMPORT_RUNS} fresh interpreters:")
-    print(f"  import boto3     {import_ms('import boto3'):8.1f} ms  (the floor)")
-    print(f"  import handler   {import_ms('import handler'):8.1f} ms")
 
 
 if __name__ == "__main__":

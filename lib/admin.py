@@ -137,7 +137,34 @@ def set_provider_key(outputs: dict[str, str], client_for: Any, key: str, spare: 
         client.put_secret_value(SecretId=key_id, SecretString=text)
     what = "spare key added" if spare else "provider key set"
     print(f"{what} in {key_id} ({key_fingerprint(key)}); {len(value['spare_keys'])} spare key(s)", file=out)
+    if store == "secretsmanager" and not spare:
+        enable_rotation(client, outputs, out)
     return 0
+
+
+def enable_rotation(client: Any, outputs: dict[str, str], out: TextIO) -> None:
+    """Turn on Secrets Manager's rotation of the key, once a real key is stored: the stack does not,
+    since rotating its placeholder would fail the test step at deploy time. Secrets Manager runs that
+    test step now, against the key just set."""
+    function_arn, days = outputs.get("RotationFunctionArn"), outputs.get("RotationDays")
+    if not function_arn or not days:
+        return  # a stack from before these outputs: it configured its rotation itself
+    described = client.describe_secret(SecretId=outputs["ProviderKeyId"])
+    rules = {"AutomaticallyAfterDays": int(days)}
+    if (
+        described.get("RotationEnabled")
+        and described.get("RotationLambdaARN") == function_arn
+        and described.get("RotationRules", {}).get("AutomaticallyAfterDays")
+        == rules["AutomaticallyAfterDays"]
+    ):
+        return
+    client.rotate_secret(
+        SecretId=outputs["ProviderKeyId"],
+        RotationLambdaARN=function_arn,
+        RotationRules=rules,
+        RotateImmediately=False,
+    )
+    print(f"rotation every {days} days turned on (Secrets Manager tests the key now)", file=out)
 
 
 def start_rotation(outputs: dict[str, str], client_for: Any, out: TextIO) -> int:

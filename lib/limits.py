@@ -8,7 +8,8 @@ the last token. There are two shapes of that write, because DynamoDB expressions
     idle  (tat_ms <= now):  tat_ms = now + interval
     busy  (tat_ms >  now):  tat_ms = tat_ms + interval, only while tat_ms <= now + allowance
 The container remembers each caller's last tat_ms to try the likely shape first, so the common path
-is one write. Only a refusal reads the item (to say why and for how long).
+is one write. A refusal is one failed write that returns the item (to say why and for how long), no
+read; a caller this container already knows to be over its limit is refused without any table call.
 
 Budget: a request is admitted while the day's tokens (including tokens reserved by requests still
 in flight) are below the budget, and reserves `prompt characters + max_tokens` (an upper bound on
@@ -28,7 +29,14 @@ from lib.bounded import LruDict
 from lib.callers import Caller
 from lib.config import Settings
 from lib.errors import BudgetExceeded, RateLimited, StoreUnavailable
-from lib.store import GLOBAL_SORT_KEY, LIMITS_PARTITION, ConditionFailed, StoreError, Table
+from lib.store import GLOBAL_SORT_KEY, LIMITS_PARTITION, TTL_ATTRIBUTE, ConditionFailed, StoreError, Table
+
+# Writes one admission may try: a wrong guess of the item's shape costs one, a concurrent change another.
+_ATTEMPTS = 3
+# Limit items outlive a caller's last request by more than a month, so this month's counters stay
+# readable (`make usage`, /v1/usage); then DynamoDB's TTL deletes them (one item per source IP with
+# AUTH_MODE=none would otherwise pile up forever). Nothing depends on the deletion happening.
+LIMITS_TTL_S = 35 * 86_400
 
 # Callers whose last bucket time this container remembers (only a hint for which write to try first;
 # with AUTH_MODE=none every source address is a caller, so it must be bounded).
@@ -146,9 +154,16 @@ class Limiter:
         now_ms = int(now * 1000)
         interval_ms = math.ceil(60_000 / caller.rpm)
         allowance_ms = (caller.burst - 1) * interval_ms
-        names = {"#tat": "tat_ms", "#req": f"requests_{day}", "#tok": f"tokens_{day}", "#name": "name"}
+        names = {
+            "#tat": "tat_ms",
+            "#req": f"requests_{day}",
+            "#tok": f"tokens_{day}",
+            "#name": "name",
+            "#exp": TTL_ATTRIBUTE,
+        }
         shared = {
             ":now": now_ms,
+            ":expires": int(now) + LIMITS_TTL_S,
             ":zero": 0,
             ":one": 1,
             ":reserve": reserve_tokens,
@@ -157,7 +172,7 @@ class Limiter:
         }
         counters = (
             "#req = if_not_exists(#req, :zero) + :one, "
-            "#tok = if_not_exists(#tok, :zero) + :reserve, #name = :name"
+            "#tok = if_not_exists(#tok, :zero) + :reserve, #name = :name, #exp = :expires"
         )
         within_budget = "(attribute_not_exists(#tok) OR #tok < :budget)"
         idle = (
@@ -171,32 +186,41 @@ class Limiter:
             {**shared, ":interval": interval_ms, ":limit": now_ms + allowance_ms},
         )
         key = {"pk": LIMITS_PARTITION, "sk": caller.caller_id}
-        shapes = (busy, idle) if (self._last_tat_ms.get(caller.caller_id) or 0) > now_ms else (idle, busy)
-        for expression, condition, values in shapes:
+        known_tat_ms = self._last_tat_ms.get(caller.caller_id) or 0
+        if known_tat_ms > now_ms + allowance_ms:
+            # tat_ms only ever grows, so what this container last saw already refuses: no table call.
+            raise _rate_limited(caller, known_tat_ms, now_ms + allowance_ms)
+        shapes = {"idle": idle, "busy": busy}
+        shape = "busy" if known_tat_ms > now_ms else "idle"
+        for attempt in range(_ATTEMPTS):
+            expression, condition, values = shapes[shape]
             try:
-                item = self._table.update(key, expression, names, values, condition=condition)
-            except ConditionFailed:
+                item = self._table.update(
+                    key, expression, names, values, condition=condition, return_item_on_failure=True
+                )
+            except ConditionFailed as failed:
+                seen = failed.item
+            else:
+                self._last_tat_ms.put(caller.caller_id, int(item.get("tat_ms", 0)))
+                return item
+            if seen is None and attempt == 0:
+                shape = "busy" if shape == "idle" else "idle"  # a store that does not say why: try the other
                 continue
-            self._last_tat_ms.put(caller.caller_id, int(item.get("tat_ms", 0)))
-            return item
-        self._refuse(caller, key, day, now, now_ms + allowance_ms)
-        raise AssertionError("unreachable: _refuse always raises")
-
-    def _refuse(self, caller: Caller, key: dict[str, str], day: str, now: float, limit_ms: int) -> None:
-        assert self._table is not None
-        item = self._table.get(key) or {}
-        tat_ms = int(item.get("tat_ms", 0))
-        self._last_tat_ms.put(caller.caller_id, tat_ms)
-        if int(item.get(f"tokens_{day}", 0)) >= caller.daily_tokens:
-            raise BudgetExceeded(
-                f"the daily token budget ({caller.daily_tokens}) is used up; it resets at 00:00 UTC",
-                retry_after_s=_seconds_to_midnight(now),
-            )
-        retry_after_s = max(1, math.ceil((tat_ms - limit_ms) / 1000))
-        raise RateLimited(
-            f"rate limit of {caller.rpm} requests per minute (burst {caller.burst}) exceeded",
-            retry_after_s=retry_after_s,
-        )
+            if seen is None:
+                seen = self._table.get(key) or {}
+            tat_ms = int(seen.get("tat_ms", 0))
+            self._last_tat_ms.put(caller.caller_id, max(tat_ms, self._last_tat_ms.get(caller.caller_id) or 0))
+            if int(seen.get(f"tokens_{day}", 0)) >= caller.daily_tokens:
+                raise BudgetExceeded(
+                    f"the daily token budget ({caller.daily_tokens}) is used up; it resets at 00:00 UTC",
+                    retry_after_s=_seconds_to_midnight(now),
+                )
+            if tat_ms > now_ms + allowance_ms or attempt == _ATTEMPTS - 1:
+                # Refused on what the failed write returned: one write, no read. (The last attempt only
+                # fails this way when other requests kept changing the item: they took the tokens.)
+                raise _rate_limited(caller, max(tat_ms, now_ms + allowance_ms + 1), now_ms + allowance_ms)
+            shape = "busy" if tat_ms > now_ms else "idle"  # the guess was wrong, not the request
+        raise AssertionError("unreachable: the last attempt admits or raises")
 
     def _check_global_budget(self, day: str, now: float) -> None:
         budget = self._settings.global_daily_token_budget
@@ -217,6 +241,7 @@ class Limiter:
             "#tok_m": f"tokens_{month}",
             "#cost_m": f"cost_{month}",
             "#req_m": f"requests_{month}",
+            "#exp": TTL_ATTRIBUTE,
         }
         values = {
             ":delta": used_tokens - admission.reserved_tokens,
@@ -225,9 +250,11 @@ class Limiter:
             ":one": 1,
             # A request admitted while the store was down was not counted then; count it now.
             ":req_d": 0 if admission.recorded else 1,
+            ":expires": int(self._clock()) + LIMITS_TTL_S,
         }
         expression = (
-            "ADD #tok_d :delta, #cost_d :cost, #req_d :req_d, #tok_m :used, #cost_m :cost, #req_m :one"
+            "ADD #tok_d :delta, #cost_d :cost, #req_d :req_d, #tok_m :used, #cost_m :cost, #req_m :one "
+            "SET #exp = :expires"
         )
         if admission.stale_counters:
             stale = {f"#stale{index}": name for index, name in enumerate(admission.stale_counters)}
@@ -239,11 +266,18 @@ class Limiter:
         if self._settings.global_daily_token_budget is not None:
             item = self._table.update(
                 {"pk": LIMITS_PARTITION, "sk": GLOBAL_SORT_KEY},
-                "ADD #tok_d :used",
-                {"#tok_d": f"tokens_{day}"},
-                {":used": used_tokens},
+                "ADD #tok_d :used SET #exp = :expires",
+                {"#tok_d": f"tokens_{day}", "#exp": TTL_ATTRIBUTE},
+                {":used": used_tokens, ":expires": values[":expires"]},
             )
             self._global_tokens = (day, int(item.get(f"tokens_{day}", 0)))
+
+
+def _rate_limited(caller: Caller, tat_ms: int, limit_ms: int) -> RateLimited:
+    return RateLimited(
+        f"rate limit of {caller.rpm} requests per minute (burst {caller.burst}) exceeded",
+        retry_after_s=max(1, math.ceil((tat_ms - limit_ms) / 1000)),
+    )
 
 
 def _windows(now: float) -> tuple[str, str]:

@@ -11,7 +11,6 @@ model on, exactly as before routes existed.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -100,6 +99,8 @@ def load_route_table(
     path: str, providers: Collection[str], bedrock_model_ids: Collection[str] | None
 ) -> RouteTable:
     """Read and validate the routes file. `bedrock_model_ids`: the ids IAM grants (None: not checked)."""
+    import tomllib  # here: only a deployment with a routes file reads TOML (a cold start need not)
+
     try:
         with open(path, "rb") as file:
             document = tomllib.load(file)

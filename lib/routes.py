@@ -7,6 +7,7 @@ validation (4xx), limits (429), upstream call (502/504), usage settlement, reply
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 from urllib.parse import unquote
 
@@ -39,6 +40,12 @@ ALLOWED_METHODS: dict[str, set[str]] = {}
 LAMBDA_SAFETY_MARGIN_S = 1.0
 # Lambda's own cap on a request payload.
 LAMBDA_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+# API Gateway cuts an HTTP API integration 30 s after the request arrived, a cold start included, and
+# answers a bare 503; the gateway's own 504 must reach the caller first. The answer budget is counted
+# from the arrival (requestContext.timeEpoch), and the upstream deadline ends a margin before it, for
+# the settle write and the reply. The Function URL has no such limit, but the same budget keeps both alike.
+ARRIVAL_LIMIT_S = 30.0
+ANSWER_MARGIN_S = 2.5
 
 
 def _route(method: str, path: str) -> Any:
@@ -213,12 +220,12 @@ def _refresh_cache() -> bool:
 
 
 def _deadline(services: Services) -> Deadline:
-    """AI_MODEL_TIMEOUT_S, but never past the Lambda's own remaining time less a safety margin."""
-    seconds = services.settings.timeout_s
-    context = router.lambda_context
-    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
-    if callable(remaining_ms):
-        seconds = min(seconds, remaining_ms() / 1000 - LAMBDA_SAFETY_MARGIN_S)
+    """AI_MODEL_TIMEOUT_S, but never past the platform's limits: the answer budget counted from the
+    request's arrival, or the Lambda's own remaining time (which does not count its init), less margins."""
+    seconds = min(services.settings.timeout_s, ARRIVAL_LIMIT_S - ANSWER_MARGIN_S - _since_arrival())
+    lambda_remaining_s = _lambda_remaining_s()
+    if lambda_remaining_s is not None:
+        seconds = min(seconds, lambda_remaining_s)
     return Deadline(max(seconds, 0.0))
 
 
@@ -226,6 +233,20 @@ def _lambda_remaining_s() -> float | None:
     """The function's remaining time less the safety margin (None outside Lambda)."""
     remaining_ms = getattr(router.lambda_context, "get_remaining_time_in_millis", None)
     return remaining_ms() / 1000 - LAMBDA_SAFETY_MARGIN_S if callable(remaining_ms) else None
+
+
+def _since_arrival() -> float:
+    """Seconds since API Gateway or the Function URL received the request (its cold start included).
+
+    0 when the event says nothing usable: no timeEpoch, or one no live request can carry (a saved
+    event replayed with `make invoke`, a clock far off), since those would only cut a healthy request.
+    """
+    context = router.current_event.get("requestContext") or {}
+    epoch_ms = context.get("timeEpoch")
+    if isinstance(epoch_ms, bool) or not isinstance(epoch_ms, int | float):
+        return 0.0
+    waited = time.time() - epoch_ms / 1000
+    return waited if 0.0 < waited < ARRIVAL_LIMIT_S else 0.0
 
 
 def _record() -> RequestRecord:

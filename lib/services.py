@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from aws_lambda_powertools import Logger
@@ -21,17 +21,18 @@ from lib.callers import CallerResolver
 from lib.config import ConfigError, Settings, load_rotation_settings, load_settings
 from lib.dispatch import Dispatcher
 from lib.errors import NotConfigured
-from lib.key_issuers import IssuerError, KeyIssuer, KeyPoolIssuer, OpenAIServiceAccountIssuer
 from lib.limits import Limiter
 from lib.provider_keys import MissingKeySource, StaticKeySource
 from lib.providers import PROVIDERS, Provider, ProviderContext
 from lib.quotas import FreeQuotas
-from lib.rotation import Rotation, RotationError, key_tester
 from lib.route_choice import RouteChooser
 from lib.route_table import Route, RouteTable, load_route_table, single_model_table
 from lib.secret_keys import SecretKeySource, SecretValueError, parse_secret_value
 from lib.store import REQUEST_CALL_LIMIT_S, KeyRecords, Table
 from lib.upstream import KeySource, UpstreamClient
+
+if TYPE_CHECKING:
+    from lib.rotation import Rotation
 
 logger = Logger(child=True)
 
@@ -202,6 +203,10 @@ def build_key_source(settings: Settings, client: Any = None) -> KeySource:
 
 def build_rotation(environ: Any = None) -> Rotation:
     """The rotation function's dependencies, from its environment."""
+    # Imported here: the API function never rotates, and its cold start should not pay for it.
+    from lib.key_issuers import IssuerError, KeyIssuer, KeyPoolIssuer, OpenAIServiceAccountIssuer
+    from lib.rotation import Rotation, RotationError, key_tester
+
     try:
         settings = load_rotation_settings(environ)
     except ConfigError as exc:
@@ -241,6 +246,8 @@ def build_rotation(environ: Any = None) -> Rotation:
 
 
 def _wire_format(provider: str) -> Any:
+    from lib.rotation import RotationError  # the rotation function's only (see build_rotation)
+
     if provider not in PROVIDERS:
         raise RotationError(f"unknown provider {provider!r}; expected one of {', '.join(sorted(PROVIDERS))}")
     return PROVIDERS[provider]

@@ -7,6 +7,8 @@ Item layout (partition `pk`, sort `sk`):
                                                requests_<month>, tokens_<month>, cost_<month>
     pk="LIMITS"  sk="#global"                  tokens_<day> across every caller
     pk="CACHE"   sk=<sha256 of the cache key>  body (JSON text), usage, expires_at (see lib/cache.py)
+LIMITS items carry `expires_at` (lib/limits.py sets it on every write): DynamoDB deletes an idle
+caller's item some weeks after its last request.
 Windowed attributes carry their window in their name, so correctness never depends on TTL or on a
 reset job: yesterday's counter is simply not today's.
 
@@ -36,6 +38,8 @@ CACHE_PARTITION = "CACHE"
 # On a request's path no store call may wait longer than this, whatever boto3's timeouts and retries
 # would do: a frozen or throttled store costs each request at most this per call, fail open or closed.
 REQUEST_CALL_LIMIT_S = 1.5
+# The table's TTL attribute (template.yaml): epoch seconds after which DynamoDB may delete an item.
+TTL_ATTRIBUTE = "expires_at"
 
 
 class StoreError(Exception):
@@ -43,7 +47,15 @@ class StoreError(Exception):
 
 
 class ConditionFailed(Exception):
-    """A conditional write's condition was false: the expected, non-error refusal path."""
+    """A conditional write's condition was false: the expected, non-error refusal path.
+
+    `item` is the item as it stood, when the write asked for it (`return_item_on_failure`) and the store
+    returned it (DynamoDB does; an emulator without ReturnValuesOnConditionCheckFailure gives None).
+    """
+
+    def __init__(self, item: dict[str, Any] | None = None) -> None:
+        super().__init__("the condition was false")
+        self.item = item
 
 
 class Table:
@@ -77,6 +89,7 @@ class Table:
         names: Mapping[str, str],
         values: Mapping[str, Any],
         condition: str | None = None,
+        return_item_on_failure: bool = False,
     ) -> dict[str, Any]:
         request: dict[str, Any] = {
             "TableName": self.name,
@@ -88,6 +101,9 @@ class Table:
         }
         if condition:
             request["ConditionExpression"] = condition
+            if return_item_on_failure:
+                # The refused write says why, so a refusal needs no read.
+                request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         response = self._call("update_item", request)
         return _decode_item(response.get("Attributes", {}))
 
@@ -152,7 +168,8 @@ class Table:
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code == "ConditionalCheckFailedException":
-                raise ConditionFailed from None
+                item = exc.response.get("Item")
+                raise ConditionFailed(_decode_item(item) if item else None) from None
             raise StoreError(f"DynamoDB {operation} failed: {code or 'error'}") from exc
         except BotoCoreError as exc:
             raise StoreError(f"DynamoDB {operation} failed: {type(exc).__name__}") from exc

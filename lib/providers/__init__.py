@@ -6,9 +6,10 @@ format (see lib/providers/base.py) and `KEY_CHECK_PATH`, the call rotation uses 
 
 from __future__ import annotations
 
-from typing import Protocol
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import Protocol, cast
 
-from lib.providers import anthropic, bedrock, openai
 from lib.providers.base import Provider, ProviderContext
 from lib.route_table import Route
 from lib.upstream import KeySource
@@ -21,11 +22,33 @@ class ProviderModule(Protocol):
     def create(self, route: Route, key_source: KeySource | None, context: ProviderContext) -> Provider: ...
 
 
-PROVIDERS: dict[str, ProviderModule] = {
-    "openai": openai,
-    "bedrock": bedrock,
-    "anthropic": anthropic,
-}
+class _ImportedOnUse(Mapping[str, ProviderModule]):
+    """Provider name -> its module, imported the first time a route uses it: a cold start loads only
+    the wire formats its routes speak (most deployments need openai alone)."""
+
+    def __init__(self, modules: Mapping[str, str]) -> None:
+        self._modules = dict(modules)
+
+    def __getitem__(self, name: str) -> ProviderModule:
+        return cast(ProviderModule, importlib.import_module(self._modules[name]))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._modules
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+
+PROVIDERS: Mapping[str, ProviderModule] = _ImportedOnUse(
+    {
+        "openai": "lib.providers.openai",
+        "bedrock": "lib.providers.bedrock",
+        "anthropic": "lib.providers.anthropic",
+    }
+)
 
 
 def honours_seed(provider: str) -> bool:

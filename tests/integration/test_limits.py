@@ -141,6 +141,73 @@ class TestTokenBucket:
         assert calls == ["UpdateItem", "UpdateItem", "UpdateItem"]
 
 
+class TestWhatARefusalCosts:
+    """Junk at the HTTP API's throttle must not exhaust the table: a refusal is one write and no read."""
+
+    @staticmethod
+    def recorded(client):
+        calls = []
+        client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
+        return calls
+
+    def test_a_rate_refusal_is_one_failed_write_and_no_read(self, aws):
+        clock = Clock()
+        who = caller(rpm=60, burst=2)
+        for _ in range(2):
+            limiter(aws, clock).admit(who, 0)  # other containers took the burst
+        calls = self.recorded(aws)
+        with pytest.raises(RateLimited) as refused:
+            limiter(aws, clock).admit(who, 0)  # a container that knows nothing about this caller
+        assert calls == ["UpdateItem"]
+        assert refused.value.retry_after_s == 1
+
+    def test_a_budget_refusal_is_one_failed_write_and_no_read(self, aws):
+        clock = Clock()
+        who = caller(daily_tokens=100)
+        limiter(aws, clock).admit(who, 100)
+        calls = self.recorded(aws)
+        with pytest.raises(BudgetExceeded):
+            limiter(aws, clock).admit(who, 1)
+        assert calls == ["UpdateItem"]
+
+    def test_a_caller_this_container_saw_over_its_limit_is_refused_without_a_call(self, aws):
+        clock = Clock()
+        gate = limiter(aws, clock)
+        who = caller(rpm=60, burst=2)
+        gate.admit(who, 0)
+        gate.admit(who, 0)
+        calls = self.recorded(aws)
+        for _ in range(5):
+            with pytest.raises(RateLimited) as refused:
+                gate.admit(who, 0)
+        assert calls == [] and refused.value.retry_after_s == 1
+        clock.now += 1.0  # one token back: the container asks the table again
+        gate.admit(who, 0)
+        assert calls == ["UpdateItem"]
+
+    def test_a_wrong_guess_of_the_item_costs_one_more_write_not_a_refusal(self, aws):
+        clock = Clock()
+        who = caller(rpm=60, burst=3)
+        limiter(aws, clock).admit(who, 0)  # another container: the item is busy now
+        calls = self.recorded(aws)
+        limiter(aws, clock).admit(who, 0)  # guesses idle, learns busy from the failed write
+        assert calls == ["UpdateItem", "UpdateItem"]
+
+    def test_a_store_that_does_not_return_the_item_is_still_refused_correctly(self, aws):
+        clock = Clock()
+        who = caller(rpm=60, burst=1)
+        limiter(aws, clock).admit(who, 0)
+        # Emulators without ReturnValuesOnConditionCheckFailure: the refusal falls back to a read.
+        aws.meta.events.register(
+            "before-parameter-build.dynamodb.UpdateItem",
+            lambda params, **_: params.pop("ReturnValuesOnConditionCheckFailure", None),
+        )
+        calls = self.recorded(aws)
+        with pytest.raises(RateLimited) as refused:
+            limiter(aws, clock).admit(who, 0)
+        assert calls == ["UpdateItem", "UpdateItem", "GetItem"] and refused.value.retry_after_s == 1
+
+
 class TestBudget:
     def test_refused_once_recorded_usage_reaches_the_budget(self, aws):
         clock = Clock()
@@ -316,6 +383,17 @@ class TestClientKeys:
             call("POST", "/api/generate", {"prompt": "p"}, headers={"x-api-key": key})
         assert Counter(calls) == {"UpdateItem": 6}
 
+    def test_an_unknown_key_costs_one_read_while_it_is_remembered(self, keyed, aws):
+        key, _ = keyed
+        call("GET", "/v1/usage", headers={"x-api-key": key})  # builds the services' own client
+        client = services.get_services().limiter._table._client
+        calls = []
+        client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
+        junk = {"x-api-key": "mg-" + "j" * 40}
+        for _ in range(5):
+            assert call("POST", "/api/generate", {"prompt": "p"}, headers=junk).status == 401
+        assert calls == ["GetItem"]  # remembered for CALLER_CACHE_TTL_S: junk repeats cost nothing
+
 
 class TestAdmin:
     @pytest.mark.parametrize(
@@ -430,6 +508,24 @@ class TestHousekeeping:
             "tokens_202611",
             "cost_202611",
         }
+
+
+def test_limit_items_carry_the_ttl_the_table_deletes_them_by(aws):
+    from lib.limits import LIMITS_TTL_S
+    from lib.store import TTL_ATTRIBUTE
+    from local.template import load_template
+
+    table = load_template()["Resources"]["GatewayTable"]["Properties"]
+    assert table["TimeToLiveSpecification"]["AttributeName"] == TTL_ATTRIBUTE
+    clock = Clock()
+    gate = limiter(aws, clock, GLOBAL_DAILY_TOKEN_BUDGET="100000")
+    admission = gate.admit(caller(caller_id="ip_0123456789ab"), 10)
+    clock.now += 3  # the settlement moves the expiry on with it
+    gate.settle(admission, 5, 0.0)
+    for sort_key in ("ip_0123456789ab", "#global"):
+        item = aws.get_item(TableName=TABLE_NAME, Key={"pk": {"S": "LIMITS"}, "sk": {"S": sort_key}})["Item"]
+        assert int(item[TTL_ATTRIBUTE]["N"]) == int(T0) + 3 + LIMITS_TTL_S, sort_key
+    assert LIMITS_TTL_S > 31 * 86_400  # this month's counters outlive the caller's last request
 
 
 def test_a_store_failure_while_checking_a_key_is_503_not_500(aws, gateway_env, upstream):

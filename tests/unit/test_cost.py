@@ -1,10 +1,13 @@
 """The cost model's arithmetic, its reading of template.yaml, and the default stack's free-tier bounds."""
 
+from dataclasses import replace
+
 import pytest
 
 from bench import cost
 from bench.cost import CostInputError, deployment_from_template, estimate, parse_requests
 from bench.measure import Measured
+from bench.table_capacity import capacity_report, table_loads
 from local.template import load_template
 
 TEMPLATE = load_template()
@@ -15,6 +18,8 @@ MEASURED = Measured(
     dynamodb_writes_per_request=2.0,
     dynamodb_reads_per_request=0.0,
     log_bytes_per_request=1400,
+    cache_reads_per_cacheable_request=1.0,
+    cache_writes_per_miss=1.0,
 )
 
 
@@ -62,11 +67,12 @@ class TestArithmetic:
         assert lines["CloudWatch Logs"] == pytest.approx((ingested - 5) * 0.5 + stored * 0.03)
 
     def test_provisioned_capacity_over_the_free_25_units_is_billed(self):
-        lines = by_service(estimate(default(TableCapacityUnits="30"), MEASURED, 1000, 2.0))
-        assert lines["DynamoDB"] == pytest.approx(730 * 5 * (0.00065 + 0.00013))
+        deployment = default(TableWriteCapacityUnits="30", TableReadCapacityUnits="27")
+        lines = by_service(estimate(deployment, MEASURED, 1000, 2.0))
+        assert lines["DynamoDB"] == pytest.approx(730 * (5 * 0.00065 + 2 * 0.00013))
 
     def test_a_table_too_small_for_the_traffic_is_flagged(self):
-        lines = estimate(default(TableCapacityUnits="1"), MEASURED, 10_000_000, 2.0)
+        lines = estimate(default(TableWriteCapacityUnits="1"), MEASURED, 10_000_000, 2.0)
         assert "OVER CAPACITY" in next(line.detail for line in lines if line.service == "DynamoDB")
 
 
@@ -119,7 +125,7 @@ class TestBadInput:
         [
             ("KeyStore", "vault", "use one of ssm, secretsmanager"),
             ("FunctionMemoryMB", "64", "between 128"),
-            ("TableCapacityUnits", "many", "number"),
+            ("TableWriteCapacityUnits", "many", "number"),
         ],
     )
     def test_a_bad_parameter_value_says_what_is_allowed(self, parameter, value, says):
@@ -147,7 +153,8 @@ class TestFreeTierBoundsOfTheTemplate:
     def test_provisioned_capacity_stays_within_the_free_25_units(self):
         deployment = default()
         assert deployment.table_billing == "PROVISIONED", "the default table must be provisioned (free)"
-        assert deployment.table_capacity <= 25, "DynamoDB free tier: 25 WCU and 25 RCU"
+        assert deployment.table_write_capacity <= 25, "DynamoDB free tier: 25 WCU"
+        assert deployment.table_read_capacity <= 25, "DynamoDB free tier: 25 RCU"
 
     def test_the_default_key_store_has_no_monthly_charge(self):
         assert default().key_store == "ssm", "Secrets Manager costs $0.40 a month: it must stay an option"
@@ -190,3 +197,35 @@ class TestResponseCache:
         dynamodb = next(line for line in lines if line.service == "DynamoDB")
         assert dynamodb.usd == 0.0 and "OVER CAPACITY" not in dynamodb.detail
         assert "1.14 WCU and 0.19 RCU" in dynamodb.detail
+
+
+class TestTheTableKeepsUpWithTheThrottle:
+    """The defaults agree: whatever the HTTP API lets through, the default table takes without throttling."""
+
+    def test_every_kind_of_request_at_the_default_throttle_fits_the_default_table(self):
+        for load in table_loads(default(), MEASURED):
+            if not load.optional:
+                assert load.fits, (
+                    f"{load.what} need {load.units_per_second} {load.unit}, the table has {load.capacity}"
+                )
+
+    def test_a_faster_throttle_than_the_table_is_flagged(self):
+        report = "\n".join(capacity_report(default(ApiThrottleRateLimit="20"), MEASURED))
+        assert "served requests: 40 WCU of 15 - TOO SMALL" in report
+
+    def test_an_optional_feature_states_the_writes_it_adds_and_the_units_it_needs(self):
+        measured = replace(MEASURED, feature_writes_per_request={"ZERO_COST": 4.0})
+        report = "\n".join(capacity_report(default(), measured))
+        assert "ZERO_COST: +2" in report
+        assert "served requests with ZERO_COST: 20 WCU of 15 - TOO SMALL" in report
+        report = "\n".join(capacity_report(default(TableWriteCapacityUnits="20"), measured))
+        assert "TOO SMALL" not in report
+
+    def test_the_report_says_the_free_units_are_shared_and_the_function_url_is_unthrottled(self):
+        report = "\n".join(capacity_report(default(EnableFunctionUrl="true"), MEASURED))
+        assert "shared by every provisioned table in the account" in report
+        assert "Function URL has no throttle" in report
+
+    def test_an_on_demand_table_has_no_capacity_to_outrun(self):
+        report = "\n".join(capacity_report(default(TableBillingMode="PAY_PER_REQUEST"), MEASURED))
+        assert "TOO SMALL" not in report and "on-demand" in report

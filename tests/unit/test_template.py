@@ -29,11 +29,15 @@ def test_the_api_function_runs_on_a_supported_python_on_arm_within_30_seconds():
     assert function["Metadata"]["BuildMethod"] == "makefile"
 
 
-def test_the_build_target_leaves_tests_and_dev_dependencies_out():
+def test_sam_build_runs_the_package_build_in_the_project_folder():
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text(encoding="utf-8")
     recipe = makefile.split("build-ApiFunction build-RotationFunction:")[1].split("\n\n")[0]
-    assert "cp handler.py" in recipe and "cp -r lib" in recipe and "-r requirements.txt" in recipe
-    assert "tests" not in recipe and "requirements-dev" not in recipe and "local" not in recipe
+    assert "$(PACKAGE_DIR).zip" in recipe and 'cp -R $(PACKAGE_DIR)/. "$(ARTIFACTS_DIR)"' in recipe
+    for name in ("ApiFunction", "RotationFunction"):
+        function = RESOURCES[name]
+        # What sam build copies first is CodeUri: a small folder, never the project with its .venv.
+        assert function["Properties"]["CodeUri"] == "deploy/"
+        assert function["Metadata"]["WorkingDirectory"] == "." and function["Metadata"]["ContextPath"] == "."
 
 
 def test_the_api_is_an_http_api_with_the_url_as_output():
@@ -166,12 +170,11 @@ def test_logs_are_kept_for_a_limited_time():
 
 def test_the_rotation_function_runs_every_90_days_on_either_store():
     assert PARAMETERS["RotationDays"]["Default"] == 90
-    schedule = RESOURCES["SecretRotationSchedule"]
-    assert schedule["Condition"] == "UseSecretsManager"
-    assert schedule["Properties"]["RotationRules"]["ScheduleExpression"] == {
-        "Fn::Sub": "rate(${RotationDays} days)"
-    }
-    assert schedule["Properties"]["RotationLambdaARN"] == {"Fn::GetAtt": ["RotationFunction", "Arn"]}
+    # Secrets Manager's own schedule is set by `make set-key` once a real key is stored (never against
+    # the placeholder), from these outputs.
+    assert not of_type("AWS::SecretsManager::RotationSchedule")
+    assert TEMPLATE["Outputs"]["RotationDays"]["Value"] == {"Ref": "RotationDays"}
+    assert TEMPLATE["Outputs"]["RotationFunctionArn"]["Value"] == {"Fn::GetAtt": ["RotationFunction", "Arn"]}
     scheduled = RESOURCES["RotationFunction"]["Properties"]["Events"]["RotateParameter"]
     assert scheduled["Type"] == "ScheduleV2"
     assert scheduled["Properties"]["ScheduleExpression"] == {"Fn::Sub": "rate(${RotationDays} days)"}
@@ -196,7 +199,9 @@ def test_the_rotation_function_has_least_privilege():
     ]
     assert secrets_manager["Resource"] == {"Ref": "ProviderKeySecret"}
     assert sorted(ssm["Action"]) == ["ssm:DeleteParameter", "ssm:GetParameter", "ssm:PutParameter"]
-    assert all("${KeyParameterName}" in resource["Fn::Sub"] for resource in ssm["Resource"])
+    assert all(
+        "/modelgate/${AWS::StackName}/provider-key" in resource["Fn::Sub"] for resource in ssm["Resource"]
+    )
     assert RESOURCES["RotationFunction"]["Properties"]["Handler"] == "handler.rotation_handler"
 
 
@@ -218,7 +223,7 @@ def test_the_http_api_is_throttled_before_any_lambda_runs():
         "ThrottlingRateLimit": {"Ref": "ApiThrottleRateLimit"},
         "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurstLimit"},
     }
-    assert PARAMETERS["ApiThrottleRateLimit"]["Default"] == 10
+    assert PARAMETERS["ApiThrottleRateLimit"]["Default"] == 5
 
 
 def render(node, parameters):
