@@ -7,7 +7,7 @@ format (see lib/providers/base.py) and `KEY_CHECK_PATH`, the call rotation uses 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Protocol, cast
 
 from lib.providers.base import Provider, ProviderContext
@@ -22,15 +22,25 @@ class ProviderModule(Protocol):
     def create(self, route: Route, key_source: KeySource | None, context: ProviderContext) -> Provider: ...
 
 
-class _ImportedOnUse(Mapping[str, ProviderModule]):
+class _ImportedOnUse(MutableMapping[str, ProviderModule]):
     """Provider name -> its module, imported the first time a route uses it: a cold start loads only
-    the wire formats its routes speak (most deployments need openai alone)."""
+    the wire formats its routes speak (most deployments need openai alone). A module object may be
+    set directly too (tests register stand-ins)."""
 
     def __init__(self, modules: Mapping[str, str]) -> None:
-        self._modules = dict(modules)
+        self._modules: dict[str, str | ProviderModule] = dict(modules)
 
     def __getitem__(self, name: str) -> ProviderModule:
-        return cast(ProviderModule, importlib.import_module(self._modules[name]))
+        module = self._modules[name]
+        if isinstance(module, str):
+            module = self._modules[name] = cast(ProviderModule, importlib.import_module(module))
+        return module
+
+    def __setitem__(self, name: str, module: ProviderModule) -> None:
+        self._modules[name] = module
+
+    def __delitem__(self, name: str) -> None:
+        del self._modules[name]
 
     def __contains__(self, name: object) -> bool:
         return name in self._modules
@@ -42,7 +52,7 @@ class _ImportedOnUse(Mapping[str, ProviderModule]):
         return len(self._modules)
 
 
-PROVIDERS: Mapping[str, ProviderModule] = _ImportedOnUse(
+PROVIDERS: MutableMapping[str, ProviderModule] = _ImportedOnUse(
     {
         "openai": "lib.providers.openai",
         "bedrock": "lib.providers.bedrock",
