@@ -197,11 +197,10 @@ def test_the_rotation_function_has_least_privilege():
         "secretsmanager:PutSecretValue",
         "secretsmanager:UpdateSecretVersionStage",
     ]
-    assert secrets_manager["Resource"] == {"Ref": "ProviderKeySecret"}
+    # The stack's own keys only (its prefix: the default key and routes' keys), never another stack's.
+    assert secrets_manager["Resource"]["Fn::Sub"].endswith(":secret:modelgate/${AWS::StackName}/*")
     assert sorted(ssm["Action"]) == ["ssm:DeleteParameter", "ssm:GetParameter", "ssm:PutParameter"]
-    assert all(
-        "/modelgate/${AWS::StackName}/provider-key" in resource["Fn::Sub"] for resource in ssm["Resource"]
-    )
+    assert ssm["Resource"]["Fn::Sub"].endswith(":parameter/modelgate/${AWS::StackName}/*")
     assert RESOURCES["RotationFunction"]["Properties"]["Handler"] == "handler.rotation_handler"
 
 
