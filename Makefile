@@ -126,7 +126,7 @@ package: $(PACKAGE_DIR).zip ## the functions' artifact without SAM (build/functi
 
 # `sam build` calls these (Metadata: BuildMethod: makefile, in this folder): both functions get the
 # artifact above, built once.
-build-ApiFunction build-RotationFunction: $(PACKAGE_DIR).zip
+build-ApiFunction build-StreamFunction build-RotationFunction: $(PACKAGE_DIR).zip
 	cp -R $(PACKAGE_DIR)/. "$(ARTIFACTS_DIR)"
 
 # Build and deploy STACK: guided the first time (it saves the answers in samconfig.toml, under the

@@ -2,7 +2,8 @@
 
     python3.12 -m deploy.package [--out build/function] [--zip build/function.zip]
 
-It holds only what runs in Lambda: handler.py, lib/ without the admin command, routes.toml when there
+It holds only what runs in Lambda: handler.py, run.sh (the streaming function's start), lib/ without
+the admin command, routes.toml when there
 is one (the function reads it from its own folder, template parameter RoutesFile), and requirements.txt's
 packages for the functions' platform (arm64, the template's Python). tests/, local/, bench/, the dev
 dependencies, the console scripts pip writes to bin/ (with this machine's paths in their shebangs) and
@@ -33,6 +34,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # The routes file, packaged when it exists; the function reads it from its own folder (RoutesFile).
 ROUTES_FILE = "routes.toml"
+# The streaming function's handler (template: StreamFunction): the Lambda Web Adapter, which
+# AWS_LAMBDA_EXEC_WRAPPER starts, runs it and forwards each invocation to the server it starts.
+STARTUP_SCRIPT = "run.sh"
+STARTUP_SCRIPT_TEXT = """#!/bin/sh
+# The streaming Function URL: the gateway's HTTP server on AWS_LWA_PORT, behind the Lambda Web Adapter.
+exec python3 -m lib.http_server
+"""
 # The command-line tool for operators, never imported by a function.
 ADMIN_ONLY = ("lib/admin.py",)
 # Installed as a dependency but never run by the functions. requests only asks charset_normalizer to
@@ -62,6 +70,9 @@ def runtime_version(template: Path = ROOT / "template.yaml") -> tuple[int, int]:
 def copy_sources(root: Path, out: Path) -> None:
     """handler.py, lib/ (no bytecode of this machine's Python, no admin command) and routes.toml."""
     shutil.copy2(root / "handler.py", out / "handler.py")
+    script = out / STARTUP_SCRIPT
+    script.write_text(STARTUP_SCRIPT_TEXT, encoding="utf-8")
+    script.chmod(0o755)
     if (root / ROUTES_FILE).is_file():
         shutil.copy2(root / ROUTES_FILE, out / ROUTES_FILE)
     for source in sorted((root / "lib").rglob("*")):

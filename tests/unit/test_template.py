@@ -31,9 +31,11 @@ def test_the_api_function_runs_on_a_supported_python_on_arm_within_30_seconds():
 
 def test_sam_build_runs_the_package_build_in_the_project_folder():
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text(encoding="utf-8")
-    recipe = makefile.split("build-ApiFunction build-RotationFunction:")[1].split("\n\n")[0]
+    recipe = makefile.split("build-ApiFunction build-StreamFunction build-RotationFunction:")[1].split(
+        "\n\n"
+    )[0]
     assert "$(PACKAGE_DIR).zip" in recipe and 'cp -R $(PACKAGE_DIR)/. "$(ARTIFACTS_DIR)"' in recipe
-    for name in ("ApiFunction", "RotationFunction"):
+    for name in ("ApiFunction", "StreamFunction", "RotationFunction"):
         function = RESOURCES[name]
         # What sam build copies first is CodeUri: a small folder, never the project with its .venv.
         assert function["Properties"]["CodeUri"] == "deploy/"
