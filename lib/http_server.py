@@ -83,12 +83,12 @@ def _reason(status: int) -> str:
         return "Unknown"
 
 
-def create_server(app: Any, host: str, port: int) -> Any:
-    """A waitress server for `app` (call `.run()`; `.close()` stops it)."""
+def create_server(app: Any, host: str, port: int, *, loop_timeout_s: float = 1.0) -> Any:
+    """A waitress server for `app` (call `.run()`; `.close()` stops it within `loop_timeout_s`)."""
     from waitress.server import create_server as waitress_server
 
-    # A stream's pieces go out as they come: waitress sends whatever is buffered once it is written,
-    # and `send_bytes=1` keeps it from holding small SSE events back.
+    # A stream's pieces go out as they come: `send_bytes=1` makes every write wake the server's loop
+    # to send it (by default waitress waits for 18,000 bytes, or for its loop's next turn).
     return waitress_server(
         app,
         host=host,
@@ -97,6 +97,7 @@ def create_server(app: Any, host: str, port: int) -> Any:
         backlog=1024,
         send_bytes=1,
         channel_timeout=900,
+        asyncore_loop_timeout=loop_timeout_s,
         ident="modelgate",
     )
 

@@ -39,7 +39,7 @@ _ADMIN_VARIABLES = (
 @contextmanager
 def serving(app: Any, port: int = 0) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 in a background thread; yields the base URL (tests, benchmarks)."""
-    server = create_server(app, "127.0.0.1", port)
+    server = create_server(app, "127.0.0.1", port, loop_timeout_s=0.05)  # stops within 50 ms
     stopping = threading.Event()
 
     def run() -> None:
