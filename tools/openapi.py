@@ -1,0 +1,226 @@
+"""`make openapi`: write lib/openapi.json, the OpenAPI document `GET /openapi.json` serves.
+
+Generated here (at build and test time) with powertools' own generator, which needs pydantic: the
+function only reads the finished file, so nothing on the Lambda's cold path imports pydantic. The
+paths come from the real routes (`lib.routes.ALLOWED_METHODS`); this module adds what the route
+functions do not declare: the request bodies and the replies, including the error shape.
+
+`python -m tools.openapi --check` exits non-zero when the committed file is stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import re
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from pydantic import BaseModel, ConfigDict, Field
+
+from lib.routes import ALLOWED_METHODS, OPENAPI_FILE
+
+TITLE = "modelgate"
+VERSION = "1"
+
+
+class _Open(BaseModel):
+    """OpenAI bodies: fields the gateway does not decide are passed to the provider."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Message(_Open):
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[dict[str, Any]] | None = None
+
+
+class StreamOptions(_Open):
+    include_usage: bool = False
+
+
+class _Sampling(_Open):
+    model: str | None = Field(None, max_length=256)
+    temperature: float | None = None
+    seed: int | None = Field(None, description="a 64-bit integer")
+
+
+class GenerateRequest(_Sampling):
+    """The original design's contract."""
+
+    model_config = ConfigDict(extra="ignore")
+    prompt: str = Field(min_length=1)
+    max_tokens: int | None = Field(None, ge=1)
+    domain: str | None = None
+
+
+class ChatCompletionRequest(_Sampling):
+    messages: list[Message] = Field(min_length=1)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    stream: bool | None = None
+    stream_options: StreamOptions | None = None
+    n: Literal[1] | None = None
+    tools: list[dict[str, Any]] | None = None
+    response_format: dict[str, Any] | None = None
+    stop: str | list[str] | None = None
+
+
+class CompletionRequest(_Sampling):
+    prompt: str | list[str] = Field(min_length=1)
+    max_tokens: int | None = Field(None, ge=1)
+    stream: bool | None = None
+    stream_options: StreamOptions | None = None
+    n: Literal[1] | None = None
+    suffix: str | None = None
+    stop: str | list[str] | None = None
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class GenerateReply(BaseModel):
+    id: str
+    model: str
+    text: str
+    usage: Usage
+
+
+class Completion(_Open):
+    id: str
+    object: str
+    created: int
+    model: str
+    choices: list[dict[str, Any]]
+    usage: Usage
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    code: str | None
+    param: str | None
+
+
+class ErrorReply(BaseModel):
+    """Every error, OpenAI's shape (the SDKs raise their matching exception classes from it)."""
+
+    error: ErrorDetail
+
+
+class JsonObject(_Open):
+    """A JSON object; the README describes its fields."""
+
+
+# What the route functions do not declare: (method, path) -> (summary, request body, reply).
+_OPERATIONS: dict[tuple[str, str], tuple[str, type[BaseModel] | None, type[BaseModel]]] = {
+    ("POST", "/api/generate"): ("Generate text from one prompt", GenerateRequest, GenerateReply),
+    ("POST", "/v1/chat/completions"): ("OpenAI chat completions", ChatCompletionRequest, Completion),
+    ("POST", "/v1/completions"): ("OpenAI legacy completions", CompletionRequest, Completion),
+    ("GET", "/v1/models"): ("The upstream's model list", None, JsonObject),
+    ("GET", "/v1/usage"): ("The caller's usage today and its limits", None, JsonObject),
+    ("GET", "/health"): ("Configuration check, no upstream call", None, JsonObject),
+    ("GET", "/openapi.json"): ("This document", None, JsonObject),
+}
+# Every status the gateway answers with an error body (see the README's error table).
+_ERROR_STATUSES = (400, 401, 404, 405, 413, 429, 500, 502, 503, 504)
+_PATH_PARAMETER = re.compile(r"<(\w+)>")
+
+
+def build_document() -> dict[str, Any]:
+    app = APIGatewayHttpResolver()
+    for path, methods in sorted(ALLOWED_METHODS.items()):
+        for method in sorted(methods):
+            summary, body_model, reply_model = _describe(method, path)
+            content: dict[str, Any] = {"application/json": {"model": reply_model}}
+            if body_model is not None and "stream" in body_model.model_fields:
+                content["text/event-stream"] = {"schema": {"type": "string"}}  # with "stream": true
+            responses: dict[int, Any] = {200: {"description": "OK", "content": content}}
+            for status in _ERROR_STATUSES:
+                responses[status] = {
+                    "description": "error",
+                    "content": {"application/json": {"model": ErrorReply}},
+                }
+            app.route(
+                path,
+                method,
+                summary=summary,
+                responses=responses,
+                operation_id=_operation_id(method, path),
+            )(_stub(path, body_model))
+    document: dict[str, Any] = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION))
+    _drop_unused_schemas(document)
+    return document
+
+
+def render() -> str:
+    return json.dumps(build_document(), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _drop_unused_schemas(document: dict[str, Any]) -> None:
+    """powertools adds its validation-error models (a 422 this gateway never answers); keep what is used."""
+    schemas = document["components"]["schemas"]
+    while True:
+        text = json.dumps(document)
+        unused = [name for name in schemas if f'"#/components/schemas/{name}"' not in text]
+        if not unused:
+            return
+        for name in unused:
+            del schemas[name]
+
+
+def _describe(method: str, path: str) -> tuple[str, type[BaseModel] | None, type[BaseModel]]:
+    known = _OPERATIONS.get((method, path))
+    if known is not None:
+        return known
+    if method == "POST":
+        raise SystemExit(f"describe the request body of POST {path} in tools/openapi.py (_OPERATIONS)")
+    return f"{method} {path}", None, JsonObject
+
+
+def _operation_id(method: str, path: str) -> str:
+    return method.lower() + re.sub(r"\W+", "_", path).rstrip("_")
+
+
+def _stub(path: str, body_model: type[BaseModel] | None) -> Callable[..., None]:
+    """A function with the signature powertools reads the path parameters and the body from."""
+
+    def operation(**_: Any) -> None:
+        return None
+
+    parameters = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=str)
+        for name in _PATH_PARAMETER.findall(path)
+    ]
+    if body_model is not None:
+        parameters.append(
+            inspect.Parameter(
+                "body", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[body_model, Body()]
+            )
+        )
+    operation.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return operation
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="fail when the committed file is stale")
+    args = parser.parse_args()
+    text = render()
+    if args.check:
+        if not OPENAPI_FILE.exists() or OPENAPI_FILE.read_text(encoding="utf-8") != text:
+            sys.exit(f"{OPENAPI_FILE.name} is stale: run make openapi and commit it")
+        return
+    OPENAPI_FILE.write_text(text, encoding="utf-8")
+    print(f"wrote {OPENAPI_FILE} ({len(text.encode())} bytes)")
+
+
+if __name__ == "__main__":
+    main()
