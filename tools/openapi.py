@@ -34,13 +34,26 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class ContentPart(_Open):
+    type: str
+    text: str | None = None
+
+
 class Message(_Open):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[ContentPart] | None = None
 
 
 class StreamOptions(_Open):
     include_usage: bool = False
+
+
+# The defaults of MAX_TOKENS_LIMIT and MAX_PROMPT_CHARS (a deployment may change them).
+_MAX_TOKENS = Field(None, ge=1, le=4096, description="1 to MAX_TOKENS_LIMIT (4096 by default)")
+_PROMPT = Field(min_length=1, max_length=2048, description="at most MAX_PROMPT_CHARS (2048 by default)")
+
+
+_PromptText = Annotated[str, _PROMPT]
 
 
 class _Sampling(_Open):
@@ -53,15 +66,15 @@ class GenerateRequest(_Sampling):
     """The original design's contract."""
 
     model_config = ConfigDict(extra="ignore")
-    prompt: str = Field(min_length=1)
-    max_tokens: int | None = Field(None, ge=1)
+    prompt: str = _PROMPT
+    max_tokens: int | None = _MAX_TOKENS
     domain: str | None = None
 
 
 class ChatCompletionRequest(_Sampling):
     messages: list[Message] = Field(min_length=1)
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    max_tokens: int | None = _MAX_TOKENS
+    max_completion_tokens: int | None = _MAX_TOKENS
     stream: bool | None = None
     stream_options: StreamOptions | None = None
     n: Literal[1] | None = None
@@ -71,8 +84,8 @@ class ChatCompletionRequest(_Sampling):
 
 
 class CompletionRequest(_Sampling):
-    prompt: str | list[str] = Field(min_length=1)
-    max_tokens: int | None = Field(None, ge=1)
+    prompt: _PromptText | Annotated[list[_PromptText], Field(min_length=1, max_length=1)]
+    max_tokens: int | None = _MAX_TOKENS
     stream: bool | None = None
     stream_options: StreamOptions | None = None
     n: Literal[1] | None = None
@@ -131,6 +144,8 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, type[BaseModel] | None, type[BaseM
 }
 # Every status the gateway answers with an error body (see the README's error table).
 _ERROR_STATUSES = (400, 401, 404, 405, 413, 429, 500, 502, 503, 504)
+# With "stream": true each event is `data: <a chunk as JSON>`, the last one `data: [DONE]`.
+_SSE_EVENT = {"type": "object", "properties": {"data": {"type": "string"}}, "required": ["data"]}
 _PATH_PARAMETER = re.compile(r"<(\w+)>")
 
 
@@ -141,7 +156,7 @@ def build_document() -> dict[str, Any]:
             summary, body_model, reply_model = _describe(method, path)
             content: dict[str, Any] = {"application/json": {"model": reply_model}}
             if body_model is not None and "stream" in body_model.model_fields:
-                content["text/event-stream"] = {"schema": {"type": "string"}}  # with "stream": true
+                content["text/event-stream"] = {"schema": _SSE_EVENT}  # with "stream": true
             responses: dict[int, Any] = {200: {"description": "OK", "content": content}}
             for status in _ERROR_STATUSES:
                 responses[status] = {

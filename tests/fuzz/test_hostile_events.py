@@ -1,0 +1,118 @@
+"""Property-based tests: API Gateway v2 events a hostile caller could send, through the real handler.
+
+For every event: never a 5xx (the upstream and the store are healthy, so any 5xx is caller input
+become our failure), every error in OpenAI's shape, exactly one access line, nothing sent upstream
+that a strict JSON parser refuses, and never the provider key or a client key in a reply or a log
+line. With the table: usage settles exactly (a refused request takes nothing, an answered one takes
+what its reply says). `make test` runs the deterministic `suite` profile, `make fuzz` the long one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+
+from lib import admin, services
+from tests.conftest import TABLE_NAME, Reply, invoke_event, log_lines, recording_logs
+from tests.support import hostile
+
+PROVIDER_KEY = "sk-test-provider-key-0123456789abcdef"  # what gateway_env configures
+ERROR_FIELDS = {"message", "type", "code", "param"}
+
+
+def check_reply(reply: Reply, logged: str, secrets: tuple[str, ...]) -> None:
+    assert reply.status < 500, f"{reply.status} for caller input: {reply.text[:300]}"
+    if reply.status >= 400:
+        body = json.loads(reply.text)
+        assert set(body) == {"error"} and set(body["error"]) == ERROR_FIELDS, reply.text[:300]
+        error = body["error"]
+        assert isinstance(error["message"], str) and error["message"]
+        assert isinstance(error["type"], str)
+        assert error["code"] is None or isinstance(error["code"], str)
+        assert error["param"] is None or isinstance(error["param"], str)
+    elif reply.headers.get("content-type", "").startswith("text/event-stream"):
+        assert reply.text.endswith("data: [DONE]\n\n")
+    else:
+        assert isinstance(json.loads(reply.text), dict)
+    for secret in secrets:
+        assert secret not in reply.text and secret not in json.dumps(reply.headers), "a secret in a reply"
+        assert secret not in logged, "a secret in a log line"
+    access_lines = [line for line in log_lines(logged) if line.get("message") == "request"]
+    assert len(access_lines) == 1, f"{len(access_lines)} access lines for one request"
+    assert access_lines[0]["status"] == reply.status
+
+
+def send(event: dict[str, Any]) -> tuple[Reply, str]:
+    with recording_logs() as logged:
+        reply = invoke_event(event)
+    return reply, logged.getvalue()
+
+
+def check_sent_upstream(upstream: Any, already: int) -> None:
+    for received in upstream.received[already:]:
+        # Python's parser takes NaN and Infinity; a provider's does not, and answers 400 (then ours: 502).
+        json.dumps(received.body, allow_nan=False)
+
+
+@pytest.fixture
+def open_gateway(gateway_env):
+    """AUTH_MODE=none and no table: every event reaches validation and the upstream."""
+    gateway_env.setenv("DETAILED_METRICS", "true")  # the metric paths see the hostile values too
+    services.reset()
+    return gateway_env
+
+
+@pytest.fixture
+def keyed_gateway(aws, gateway_env):
+    """AUTH_MODE=keys with the table: one client key, limits high enough never to be the answer."""
+    gateway_env.setenv("AUTH_MODE", "keys")
+    gateway_env.setenv("DAILY_TOKEN_BUDGET", str(10**9))
+    services.reset()
+    out = io.StringIO()
+    create = ["--table", TABLE_NAME, "keys", "create", "--name", "fuzz", "--rpm", "100000"]
+    assert admin.main(create, out=out, dynamodb_client=aws) == 0
+    text = out.getvalue()
+    key, key_id = text.split("key:")[1].split()[0], text.split("key id:")[1].split()[0]
+    return aws, key, key_id
+
+
+def test_no_event_from_a_caller_becomes_a_5xx_a_bad_shape_or_a_leak(open_gateway, upstream):
+    @given(event=hostile.events())
+    def property_holds(event: dict[str, Any]) -> None:
+        already = len(upstream.received)
+        reply, logged = send(event)
+        check_reply(reply, logged, (PROVIDER_KEY,))
+        check_sent_upstream(upstream, already)
+
+    property_holds()
+
+
+def test_with_keys_and_the_table_usage_settles_exactly(keyed_gateway, upstream):
+    dynamodb, key, key_id = keyed_gateway
+
+    def tokens_today() -> int:
+        item = dynamodb.get_item(TableName=TABLE_NAME, Key={"pk": {"S": "LIMITS"}, "sk": {"S": key_id}})
+        days = [value for name, value in item.get("Item", {}).items() if re.fullmatch(r"tokens_\d{8}", name)]
+        return sum(int(value["N"]) for value in days)
+
+    @settings(max_examples=max(10, settings.default.max_examples // 3))  # each example is 4 table calls
+    @given(event=hostile.events(client_keys=(key, key, key)))
+    def property_holds(event: dict[str, Any]) -> None:
+        already, before = len(upstream.received), tokens_today()
+        reply, logged = send(event)
+        check_reply(reply, logged, (PROVIDER_KEY, key))
+        check_sent_upstream(upstream, already)
+        charged = tokens_today() - before
+        if reply.status >= 400:
+            assert charged == 0, f"a refused request ({reply.status}) was charged {charged} tokens"
+        elif reply.headers.get("content-type", "").startswith("application/json"):
+            usage = json.loads(reply.text).get("usage")
+            if usage is not None:
+                assert charged == usage["total_tokens"], f"charged {charged}, the reply says {usage}"
+
+    property_holds()
