@@ -78,6 +78,7 @@ class ChatCompletionRequest(_Sampling):
     stream: bool | None = None
     stream_options: StreamOptions | None = None
     n: Literal[1] | None = None
+    best_of: Literal[1] | None = None
     tools: list[dict[str, Any]] | None = None
     response_format: dict[str, Any] | None = None
     stop: str | list[str] | None = None
@@ -89,6 +90,7 @@ class CompletionRequest(_Sampling):
     stream: bool | None = None
     stream_options: StreamOptions | None = None
     n: Literal[1] | None = None
+    best_of: Literal[1] | None = None
     suffix: str | None = None
     stop: str | list[str] | None = None
 
