@@ -18,6 +18,17 @@ REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements.txt"
 _UNREACHABLE = ("could not be audited", "Connection", "Max retries", "Temporary failure", "timed out")
 
 
+def outcome(returncode: int, output: str) -> str:
+    """What pip-audit's run means: "clean", "vulnerable", "unreachable" (nothing audited) or "failed"."""
+    if returncode == 0:
+        return "clean"
+    if "Found " in output and "vulnerabilit" in output:
+        return "vulnerable"
+    if any(marker in output for marker in _UNREACHABLE):
+        return "unreachable"
+    return "failed"
+
+
 def main() -> int:
     pip_audit = Path(sys.executable).with_name("pip-audit")
     command = [str(pip_audit), "--strict", "--progress-spinner", "off", "-r", str(REQUIREMENTS)]
@@ -26,15 +37,13 @@ def main() -> int:
         line
         for line in (result.stdout + result.stderr).splitlines()
         if not line.startswith("WARNING: Location")  # pip's note about this machine's extra index
-    )
-    if result.returncode == 0:
-        print(output.strip() or "pip-audit: no known vulnerabilities")
+    ).strip()
+    verdict = outcome(result.returncode, output)
+    if verdict == "clean":
+        print(output or "pip-audit: no known vulnerabilities")
         return 0
-    if "Found " in output and "vulnerabilit" in output:
-        print(output)
-        return 1
-    if any(marker in output for marker in _UNREACHABLE):
-        print(output.strip().splitlines()[-1] if output.strip() else "")
+    if verdict == "unreachable":
+        print(output.splitlines()[-1] if output else "")
         print(
             "pip-audit: NOT AUDITED: PyPI's advisory data could not be reached from this machine, so "
             f"{REQUIREMENTS.name} was not checked for known vulnerabilities "
@@ -43,7 +52,7 @@ def main() -> int:
         )
         return 1 if os.environ.get("AUDIT_REQUIRED") == "1" else 0
     print(output)
-    return result.returncode
+    return result.returncode or 1
 
 
 if __name__ == "__main__":
