@@ -12,6 +12,7 @@ from typing import Any, TypedDict
 
 from lib.config import Settings
 from lib.errors import InvalidRequest
+from lib.field_types import check_field_types
 from lib.request_body import parse_json_body
 from lib.text_rules import check_input, field_strings, message_strings
 
@@ -330,7 +331,9 @@ def _include_usage(body: Mapping[str, Any]) -> bool:
 
 
 def _extra(body: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in body.items() if key not in _CONTROLLED_FIELDS}
+    extra = {key: value for key, value in body.items() if key not in _CONTROLLED_FIELDS}
+    check_field_types(extra)
+    return extra
 
 
 def _is_int(value: Any) -> bool:

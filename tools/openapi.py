@@ -71,28 +71,35 @@ class GenerateRequest(_Sampling):
     domain: str | None = None
 
 
-class ChatCompletionRequest(_Sampling):
+class _OpenAIOptions(_Sampling):
+    """Passed to the provider, with the types OpenAI documents (lib/field_types.py checks them)."""
+
+    stream: bool | None = None
+    stream_options: StreamOptions | None = None
+    n: Literal[1] | None = None
+    stop: str | list[str] | None = None
+    logit_bias: dict[str, float] | None = None
+    user: str | None = None
+    top_p: float | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+
+
+class ChatCompletionRequest(_OpenAIOptions):
     messages: list[Message] = Field(min_length=1)
     max_tokens: int | None = _MAX_TOKENS
     max_completion_tokens: int | None = _MAX_TOKENS
-    stream: bool | None = None
-    stream_options: StreamOptions | None = None
-    n: Literal[1] | None = None
-    best_of: Literal[1] | None = None
     tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
     response_format: dict[str, Any] | None = None
-    stop: str | list[str] | None = None
 
 
-class CompletionRequest(_Sampling):
+class CompletionRequest(_OpenAIOptions):
     prompt: _PromptText | Annotated[list[_PromptText], Field(min_length=1, max_length=1)]
     max_tokens: int | None = _MAX_TOKENS
-    stream: bool | None = None
-    stream_options: StreamOptions | None = None
-    n: Literal[1] | None = None
     best_of: Literal[1] | None = None
     suffix: str | None = None
-    stop: str | list[str] | None = None
 
 
 class Usage(BaseModel):
