@@ -71,6 +71,22 @@ class GenerateRequest(_Sampling):
     domain: str | None = None
 
 
+class BatchRequest(BaseModel):
+    """Up to BATCH_MAX_ITEMS (16 by default) /api/generate bodies; each item is validated on its own
+    and answered in its result (an invalid item is that item's 400, the batch is still a 200)."""
+
+    requests: list[dict[str, Any]] = Field(min_length=1, max_length=16)
+
+
+class BatchResult(_Open):
+    status: int
+    body: dict[str, Any]
+
+
+class BatchReply(BaseModel):
+    results: list[BatchResult]
+
+
 class _OpenAIOptions(_Sampling):
     """Passed to the provider, with the types OpenAI documents (lib/field_types.py checks them)."""
 
@@ -144,6 +160,7 @@ class JsonObject(_Open):
 # What the route functions do not declare: (method, path) -> (summary, request body, reply).
 _OPERATIONS: dict[tuple[str, str], tuple[str, type[BaseModel] | None, type[BaseModel]]] = {
     ("POST", "/api/generate"): ("Generate text from one prompt", GenerateRequest, GenerateReply),
+    ("POST", "/api/generate/batch"): ("Several /api/generate requests at once", BatchRequest, BatchReply),
     ("POST", "/v1/chat/completions"): ("OpenAI chat completions", ChatCompletionRequest, Completion),
     ("POST", "/v1/completions"): ("OpenAI legacy completions", CompletionRequest, Completion),
     ("GET", "/v1/models"): ("The upstream's model list", None, JsonObject),
@@ -163,25 +180,30 @@ def build_document() -> dict[str, Any]:
     for path, methods in sorted(ALLOWED_METHODS.items()):
         for method in sorted(methods):
             summary, body_model, reply_model = _describe(method, path)
-            content: dict[str, Any] = {"application/json": {"model": reply_model}}
-            if body_model is not None and "stream" in body_model.model_fields:
-                content["text/event-stream"] = {"schema": _SSE_EVENT}  # with "stream": true
-            responses: dict[int, Any] = {200: {"description": "OK", "content": content}}
-            for status in _ERROR_STATUSES:
-                responses[status] = {
-                    "description": "error",
-                    "content": {"application/json": {"model": ErrorReply}},
-                }
             app.route(
                 path,
                 method,
                 summary=summary,
-                responses=responses,
+                responses=_responses(method, body_model, reply_model),
                 operation_id=_operation_id(method, path),
             )(_stub(path, body_model))
     document: dict[str, Any] = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION))
     _drop_unused_schemas(document)
     return document
+
+
+def _responses(
+    method: str, body_model: type[BaseModel] | None, reply_model: type[BaseModel]
+) -> dict[int, Any]:
+    if method == "HEAD":  # GET's status and headers, no body
+        return {status: {"description": "as GET, without a body"} for status in (200, *_ERROR_STATUSES)}
+    content: dict[str, Any] = {"application/json": {"model": reply_model}}
+    if body_model is not None and "stream" in body_model.model_fields:
+        content["text/event-stream"] = {"schema": _SSE_EVENT}  # with "stream": true
+    responses: dict[int, Any] = {200: {"description": "OK", "content": content}}
+    for status in _ERROR_STATUSES:
+        responses[status] = {"description": "error", "content": {"application/json": {"model": ErrorReply}}}
+    return responses
 
 
 def render() -> str:
