@@ -1,8 +1,9 @@
 """`make load`: concurrent clients against `make run`, then proof that the usage accounting held.
 
 Each client is its own caller (its own loopback source address: `make run` identifies callers by IP)
-and sends a mix of /api/generate, chat completions (plain and streamed with usage) and legacy
-completions on one keep-alive connection, until the time or the request count runs out. It prints
+and sends a mix of /api/generate, chat completions (plain and streamed with usage), legacy
+completions and a seeded request that repeats (a cache hit after the first) on one keep-alive
+connection, until the time or the request count runs out. It prints
 throughput, p50/p99 latency, statuses and errors. Then, per caller, what the table recorded today
 (`GET /v1/usage`, read before and after) must equal the sum of `usage.total_tokens` in the replies
 that were not cache hits (`x-cache: hit`): nothing lost, nothing counted twice. Exit status 1 when
@@ -91,9 +92,12 @@ class Client:
 
 
 def requests_for(client: int, number: int) -> tuple[str, dict[str, Any]]:
-    """The mix: prompts of different lengths, so that the token sums mean something."""
+    """The mix: prompts of different lengths, so that the token sums mean something, and one seeded
+    request that repeats, so that the response cache answers it (a hit charges nothing)."""
     words = " ".join(f"w{client}x{number}" for _ in range(1 + number % 7))
-    kind = number % 4
+    kind = number % 5
+    if kind == 4:
+        return "/api/generate", {"prompt": f"the same question from {client}", "seed": 7, "max_tokens": 20}
     if kind == 0:
         return "/api/generate", {"prompt": f"load {words}", "max_tokens": 40}
     if kind == 1:

@@ -21,6 +21,7 @@ def test_a_short_load_run_finds_every_token_recorded_once(gateway_url):
     assert status == 0, report
     assert "usage: 3 callers" in report and "nothing lost, nothing counted twice" in report
     assert "latency p50" in report and "p99" in report and "errors: 0" in report
+    assert "cache hits: 0" not in report  # the repeated seeded request was answered from the cache
 
 
 def test_the_check_fails_when_the_table_counts_tokens_no_counted_reply_carried(gateway_url):
