@@ -34,26 +34,36 @@ PROVIDER_KEY = "sk-test-provider-key-0123456789abcdef"  # what gateway_env confi
 ERROR_FIELDS = {"message", "type", "code", "param"}
 
 
-def check_reply(reply: Reply, logged: str, secrets: tuple[str, ...]) -> None:
-    assert reply.status < 500, f"{reply.status} for caller input: {reply.text[:300]}"
-    if reply.status >= 400:
-        body = json.loads(reply.text)
-        assert set(body) == {"error"} and set(body["error"]) == ERROR_FIELDS, reply.text[:300]
+def check_status_and_shape(status: int, body: Any) -> None:
+    assert status < 500, f"{status} for caller input: {json.dumps(body)[:300]}"
+    if status >= 400:
+        assert set(body) == {"error"} and set(body["error"]) == ERROR_FIELDS, json.dumps(body)[:300]
         error = body["error"]
         assert isinstance(error["message"], str) and error["message"]
         assert isinstance(error["type"], str)
         assert error["code"] is None or isinstance(error["code"], str)
         assert error["param"] is None or isinstance(error["param"], str)
-    elif reply.headers.get("content-type", "").startswith("text/event-stream"):
-        assert reply.text.endswith("data: [DONE]\n\n")
+
+
+def check_reply(reply: Reply, logged: str, secrets: tuple[str, ...]) -> None:
+    if reply.headers.get("content-type", "").startswith("text/event-stream"):
+        assert reply.status == 200 and reply.text.endswith("data: [DONE]\n\n")
     else:
-        assert isinstance(json.loads(reply.text), dict)
+        body = json.loads(reply.text)
+        assert isinstance(body, dict)
+        check_status_and_shape(reply.status, body)
+        for result in body.get("results", []) if reply.status == 200 else []:  # a batch's items
+            check_status_and_shape(result["status"], result["body"])
     for secret in secrets:
         assert secret not in reply.text and secret not in json.dumps(reply.headers), "a secret in a reply"
         assert secret not in logged, "a secret in a log line"
     access_lines = [line for line in log_lines(logged) if line.get("message") == "request"]
-    assert len(access_lines) == 1, f"{len(access_lines)} access lines for one request"
-    assert access_lines[0]["status"] == reply.status
+    own = [line for line in access_lines if "batch_item" not in line]  # a batch's items have their own
+    assert len(own) == 1, f"{len(own)} access lines for one request"
+    assert own[0]["status"] == reply.status
+    items = len(access_lines) - 1
+    if reply.status == 200 and reply.headers.get("content-type", "").startswith("application/json"):
+        assert items == len(json.loads(reply.text).get("results", [])), "a batch item without its line"
 
 
 def send(event: dict[str, Any]) -> tuple[Reply, str]:
@@ -126,10 +136,18 @@ def test_with_keys_and_the_table_usage_settles_exactly(keyed_gateway, upstream):
         check_reply(reply, logged, (PROVIDER_KEY, key))
         check_sent_upstream(upstream, already)
         charged = tokens_today() - before
-        if reply.status >= 400:
-            assert charged == 0, f"a refused request ({reply.status}) was charged {charged} tokens"
+        if reply.status >= 400 or reply.headers.get("x-cache") == "hit":
+            assert charged == 0, f"a refused or cached request ({reply.status}) was charged {charged} tokens"
         elif reply.headers.get("content-type", "").startswith("application/json"):
-            usage = json.loads(reply.text).get("usage")
+            body = json.loads(reply.text)
+            if "results" in body:  # a batch: what its answered items that were not cache hits say
+                answered = [
+                    result
+                    for result in body["results"]
+                    if result["status"] == 200 and result.get("headers", {}).get("x-cache") != "hit"
+                ]
+                body = {"usage": {"total_tokens": sum(r["body"]["usage"]["total_tokens"] for r in answered)}}
+            usage = body.get("usage")
             if usage is not None:
                 assert charged == usage["total_tokens"], f"charged {charged}, the reply says {usage}"
 

@@ -116,6 +116,7 @@ _PLAUSIBLE = {
     "model": st.sampled_from(["test-model", "", "\ud800", "a" * 257]) | text,
     "prompt": text | st.lists(text, max_size=2) | huge_text,
     "messages": messages,
+    "requests": st.lists(hostile_values, max_size=3) | hostile_values,
     "max_tokens": st.integers(-2, 5000),
     "max_completion_tokens": st.integers(-2, 5000),
     "temperature": st.floats(-1, 3) | st.sampled_from([0.1, 0.5, 0.9]),
@@ -142,8 +143,12 @@ _FIELDS = sorted(_PLAUSIBLE)
 
 # Ordinary text, so that a body gets past the prompt rules and its other fields reach the upstream.
 plain_text = st.text(st.sampled_from("abcXYZ 0123,.?é中"), min_size=1, max_size=30).filter(str.strip)
+_GENERATE_CORE = st.fixed_dictionaries({"prompt": plain_text})
 _VALID_CORES = {
-    "/api/generate": st.fixed_dictionaries({"prompt": plain_text}),
+    "/api/generate": _GENERATE_CORE,
+    "/api/generate/batch": st.fixed_dictionaries(
+        {"requests": st.lists(_GENERATE_CORE | st.dictionaries(text, hostile_values, max_size=3), max_size=3)}
+    ),
     "/v1/completions": st.fixed_dictionaries({"prompt": plain_text}),
     "/v1/chat/completions": st.fixed_dictionaries(
         {
@@ -168,7 +173,7 @@ def bodies(draw: st.DrawFn, path: str) -> dict[str, Any]:
     if core is not None and draw(st.integers(0, 4)) > 0:
         body.update(draw(core))
     elif core is not None:
-        required = "messages" if path == "/v1/chat/completions" else "prompt"
+        required = {"/v1/chat/completions": "messages", "/api/generate/batch": "requests"}.get(path, "prompt")
         if draw(st.booleans()):
             body[required] = draw(_PLAUSIBLE[required] | hostile_values)
     for name in draw(st.lists(st.sampled_from(_FIELDS), max_size=4, unique=True)):
