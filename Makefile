@@ -18,7 +18,7 @@ SAM ?= sam
 # when routes.toml appears after the answers were saved without it).
 ROUTES_OVERRIDE := $(if $(wildcard routes.toml),--parameter-overrides RoutesFile=routes.toml)
 
-.PHONY: help install run test lint format bench invoke keys-create keys-list keys-disable keys-enable usage set-key add-spare-key rotate cost clean package deploy
+.PHONY: help install run test lint format bench openapi fuzz load invoke keys-create keys-list keys-disable keys-enable usage set-key add-spare-key rotate cost clean package deploy
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -42,11 +42,12 @@ run: $(STAMP) ## serve the gateway at http://127.0.0.1:3000 (PORT=...); JSON_LOG
 test: $(STAMP) ## run the whole test suite (PYTEST_ARGS=... passes options to pytest)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff, ruff format --check, mypy and cfn-lint
+lint: $(STAMP) ## ruff, ruff format --check, mypy, cfn-lint and pip-audit of requirements.txt
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint template.yaml
+	$(PY) -m tools.audit
 
 format: $(STAMP) ## ruff format and autofix
 	$(VENV)/bin/ruff format .
@@ -63,6 +64,27 @@ $(LAMBDA_VENV)/.boto3: requirements-dev.txt
 	rm -rf $(LAMBDA_VENV) && $(LAMBDA_PYTHON) -m venv $(LAMBDA_VENV)
 	$(LAMBDA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "$(BOTO3_PIN)"
 	@touch $@
+
+# lib/openapi.json, which GET /openapi.json serves (a test fails when it is stale).
+openapi: $(STAMP) ## write lib/openapi.json (GET /openapi.json) after changing a route
+	$(PY) -m tools.openapi
+
+# The suite's property tests with FUZZ_EXAMPLES random examples each, then schemathesis against the
+# `make run` server for FUZZ_SECONDS, from its GET /openapi.json.
+FUZZ_EXAMPLES ?= 2000
+FUZZ_SECONDS ?= 120
+fuzz: $(STAMP) ## long property tests, then schemathesis against make run (FUZZ_EXAMPLES, FUZZ_SECONDS)
+	FUZZ_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/fuzz -q -p no:logging
+	$(PY) -m bench.schemathesis_run --seconds $(FUZZ_SECONDS)
+
+# Concurrent clients against the `make run` server for LOAD_SECONDS (at most LOAD_REQUESTS), then the
+# usage check: what the table recorded equals the usage in the replies. URL=... drives a running one.
+LOAD_SECONDS ?= 20
+LOAD_CLIENTS ?= 8
+LOAD_REQUESTS ?= 5000
+load: $(STAMP) ## concurrent clients against make run, then the usage check (LOAD_SECONDS, LOAD_CLIENTS)
+	$(PY) -m bench.load --seconds $(LOAD_SECONDS) --clients $(LOAD_CLIENTS) --requests $(LOAD_REQUESTS) \
+		$(if $(URL),--url $(URL))
 
 # The stack's monthly AWS cost: make cost [REQUESTS=10k,100k,1M] [SET="KeyStore=secretsmanager ..."] [CACHEABLE_SHARE=1]
 REQUESTS ?= 10k,100k,1M

@@ -6,12 +6,14 @@ validation (4xx), limits (429), upstream call (502/504), usage settlement, reply
 
 from __future__ import annotations
 
+import functools
 import re
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from lib import validation
@@ -36,6 +38,8 @@ router = APIGatewayHttpRouter()
 
 # Path rule -> methods it answers, so that a wrong method is a 405 and not a 404.
 ALLOWED_METHODS: dict[str, set[str]] = {}
+# Written by `make openapi` (tools/openapi.py) and packaged with lib/: serving it imports no pydantic.
+OPENAPI_FILE = Path(__file__).with_name("openapi.json")
 # Time kept back from the Lambda's remaining time for settling usage and answering.
 LAMBDA_SAFETY_MARGIN_S = 1.0
 # Lambda's own cap on a request payload.
@@ -91,6 +95,17 @@ def health() -> dict[str, Any]:
         "limits": services.limiter.enabled,
         "routes": services.routes.names if services.routes.from_file else None,
     }
+
+
+@_route("GET", "/openapi.json")
+def openapi_document() -> Response:
+    """The OpenAPI document of these routes, request bodies and error shape included (no caller needed)."""
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=_openapi_text())
+
+
+@functools.cache
+def _openapi_text() -> str:
+    return OPENAPI_FILE.read_text(encoding="utf-8")
 
 
 @_route("POST", "/api/generate")

@@ -12,6 +12,7 @@ from typing import Any, TypedDict
 
 from lib.config import Settings
 from lib.errors import InvalidRequest
+from lib.field_types import check_field_types
 from lib.request_body import parse_json_body
 from lib.text_rules import check_input, field_strings, message_strings
 
@@ -124,7 +125,8 @@ def parse_chat(body: Mapping[str, Any], settings: Settings) -> ModelRequest:
     for index, message in enumerate(messages):
         if not isinstance(message, dict):
             raise InvalidRequest(f"messages[{index}] must be an object", param=f"messages[{index}]")
-        if message.get("role") not in _MESSAGE_ROLES:
+        role = message.get("role")
+        if not isinstance(role, str) or role not in _MESSAGE_ROLES:  # a list or object is not hashable
             raise InvalidRequest(
                 f"messages[{index}].role must be one of {', '.join(sorted(_MESSAGE_ROLES))}",
                 param=f"messages[{index}].role",
@@ -320,11 +322,20 @@ def _include_usage(body: Mapping[str, Any]) -> bool:
         return False
     if not isinstance(options, dict):
         raise InvalidRequest("stream_options must be an object", param="stream_options")
-    return bool(options.get("include_usage", False))
+    include_usage = options.get("include_usage", False)
+    if include_usage is None:
+        return False
+    if not isinstance(include_usage, bool):
+        raise InvalidRequest(
+            "stream_options.include_usage must be true or false", param="stream_options.include_usage"
+        )
+    return include_usage
 
 
 def _extra(body: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in body.items() if key not in _CONTROLLED_FIELDS}
+    extra = {key: value for key, value in body.items() if key not in _CONTROLLED_FIELDS}
+    check_field_types(extra)
+    return extra
 
 
 def _is_int(value: Any) -> bool:

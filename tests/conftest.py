@@ -226,7 +226,7 @@ def load_event(name: str) -> dict[str, Any]:
 def log_lines(output: str) -> list[dict[str, Any]]:
     """The JSON lines the handler printed (access lines, EMF blobs, warnings)."""
     lines = []
-    for line in output.splitlines():
+    for line in output.split("\n"):  # not splitlines(): JSON strings may hold U+2028 or U+0085 as is
         line = line.strip()
         if line.startswith("{"):
             try:

@@ -97,7 +97,8 @@ def test_what_converse_cannot_take_is_refused_naming_the_field_and_the_route(bod
 
 @pytest.mark.parametrize("field", ["suffix", "best_of", "echo", "tools"])
 def test_legacy_completion_fields_without_a_mapping_are_refused(field):
-    request = parse_completion({"prompt": "Once", field: [TOOL] if field == "tools" else 1}, SETTINGS)
+    value = {"tools": [TOOL], "suffix": "the end"}.get(field, 1)  # of the type OpenAI documents
+    request = parse_completion({"prompt": "Once", field: value}, SETTINGS)
 
     with pytest.raises(InvalidRequest) as raised:
         PROVIDER.check(request)

@@ -271,13 +271,17 @@ class TestRefusals:
             ({"tools": [{"type": "code_interpreter"}]}, "tools[0]"),
             ({"tools": [WEATHER_TOOL], "tool_choice": "sometimes"}, "tool_choice"),
             ({"tool_choice": "required"}, "tool_choice"),
-            ({"stop": 5}, "stop"),
             ({"top_p": 2}, "top_p"),
-            ({"user": 42}, "user"),
         ],
     )
     def test_mapped_fields_with_values_anthropic_would_reject_are_refused(self, fields, param):
         assert refusal(chat(user("Hi"), **fields)).param == param
+
+    @pytest.mark.parametrize(("fields", "param"), [({"stop": 5}, "stop"), ({"user": 42}, "user")])
+    def test_a_type_openai_would_refuse_is_refused_before_any_route(self, fields, param):
+        with pytest.raises(InvalidRequest) as error:  # lib/field_types.py, whatever the provider
+            chat(user("Hi"), **fields)
+        assert error.value.param == param
 
     def test_malformed_tool_messages_are_refused_not_crashed_on(self):
         assert refusal(chat(user("Hi"), {"role": "tool", "content": "x"})).param == "messages[1].tool_call_id"

@@ -163,11 +163,21 @@ class TestChat:
             {"messages": ["hi"]},
             {"messages": [{"role": "wizard", "content": "x"}]},
             {"messages": [{"role": "user", "content": 5}]},
+            {"messages": [{"role": ["user"], "content": "x"}]},  # found by fuzzing: was a 500
+            {"messages": [{"role": {"user": 1}, "content": "x"}]},
         ],
     )
     def test_malformed_messages_are_400(self, body):
         with pytest.raises(InvalidRequest):
             parse_chat(body, SETTINGS)
+
+    @pytest.mark.parametrize("include_usage", ["no", 1, {"a": 1}, []])
+    def test_include_usage_must_be_a_boolean_like_stream(self, include_usage):
+        body = {"messages": [{"role": "user", "content": "hi"}], "stream": True}
+        with pytest.raises(InvalidRequest) as error:
+            parse_chat({**body, "stream_options": {"include_usage": include_usage}}, SETTINGS)
+        assert error.value.param == "stream_options.include_usage"
+        assert parse_chat({**body, "stream_options": {"include_usage": True}}, SETTINGS).include_usage
 
     def test_unknown_openai_fields_pass_through_and_controlled_ones_do_not(self):
         body = {
