@@ -39,8 +39,11 @@ run: $(STAMP) ## serve the gateway at http://127.0.0.1:3000 (PORT=...); JSON_LOG
 	$(if $(wildcard routes.toml),ROUTES_FILE=$${ROUTES_FILE:-routes.toml}) PORT=$(PORT) $(PY) -m local.server \
 		--run-env $(RUN_ENV) $(if $(JSON_LOGS),--json-logs)
 
-test: $(STAMP) ## run the whole test suite (PYTEST_ARGS=... passes options to pytest)
-	$(PY) -m pytest $(PYTEST_ARGS)
+# The suite runs in TEST_WORKERS processes (pytest-xdist): most tests wait on loopback servers, so even
+# two cores keep four busy. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 4
+test: $(STAMP) ## run the whole test suite (TEST_WORKERS=4, PYTEST_ARGS=... passes options to pytest)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff, ruff format --check, mypy, cfn-lint and pip-audit of requirements.txt
 	$(VENV)/bin/ruff check .
