@@ -1,5 +1,6 @@
 """Which route serves a request: `model` naming a route, else `domain`, else the first route (in file
-order) with a keyword in the prompt, else the default.
+order) with a keyword in the prompt, else the default. Keywords are case-insensitive; one that begins
+with a Latin letter or digit must begin a word of the prompt, any other (CJK) may stand anywhere.
 
 Keywords are matched by one compiled regular expression built as a trie of every route's keywords, so
 a 2,048-character prompt is scanned once whatever the number of routes (`make bench` measures it).
@@ -30,7 +31,17 @@ class RouteChooser:
             for keyword in first_route
         }
         self._names = list(table.routes)
-        self._matcher = re.compile(_trie_pattern(first_route)) if first_route else None
+        # One matcher per script: the regex engine tries the branches of an alternation in turn, so a trie
+        # whose first letters mix Latin and CJK would try a hundred CJK branches at every Latin letter.
+        # A Latin keyword must start a word ("law" is in "lawyer", not in "flaw"); CJK text has no
+        # spaces, so other keywords match anywhere. For an all-ASCII prompt the word start is part of
+        # the pattern (the engine then skips every position inside a word); for any other prompt it is
+        # checked after a match (the engine then skips non-Latin text at C speed).
+        latin = [word for word in first_route if word[0].isascii()]
+        other = [word for word in first_route if not word[0].isascii()]
+        self._latin = _compile(latin)
+        self._latin_at_word_start = _compile(latin, prefix=f"(?<![{_WORD_CHARS}])")
+        self._other = _compile(other)
 
     def choose(self, model: str, domain: str | None, prompt: str) -> Route:
         table = self._table
@@ -56,21 +67,30 @@ class RouteChooser:
         return table[keyword_route] if keyword_route is not None else table[table.default]
 
     def _keyword_route(self, prompt: str) -> str | None:
-        if self._matcher is None:
-            return None
         text = prompt.casefold()
+        latin = self._latin_at_word_start if text.isascii() else self._latin
         best: int | None = None
-        position = 0
-        # search() from one past each match start, not finditer(): keywords that overlap a match are
-        # seen too, and search() keeps the regex engine's fast skip over characters no keyword starts with.
-        while (match := self._matcher.search(text, position)) is not None:
-            rank = self._rank[match.group()]
-            if best is None or rank < best:
-                best = rank
-                if best == 0:
-                    break
-            position = match.start() + 1
+        for matcher, word_start in ((latin, True), (self._other, False)):
+            position = 0
+            # search() from one past each match start, not finditer(): keywords that overlap a match are
+            # seen too, and search() keeps the engine's fast skip over characters no keyword starts with.
+            while matcher is not None and (match := matcher.search(text, position)) is not None:
+                position = match.start() + 1
+                if word_start and match.start() and text[match.start() - 1] in _WORD_CHARS:
+                    continue
+                rank = self._rank[match.group()]
+                if best is None or rank < best:
+                    best = rank
+                    if best == 0:
+                        return self._names[0]
         return self._names[best] if best is not None else None
+
+
+_WORD_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+
+
+def _compile(words: list[str], prefix: str = "") -> re.Pattern[str] | None:
+    return re.compile(f"{prefix}(?:{_trie_pattern(dict.fromkeys(words))})") if words else None
 
 
 def _trie_pattern(words: Mapping[str, object]) -> str:

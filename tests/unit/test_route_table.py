@@ -107,6 +107,14 @@ class TestKeywordChoice:
         assert self.chooser(["lawyer"], ["law"]).choose("", None, "ask a lawyer").name == "r0"
         assert self.chooser(["ab"], ["bc"]).choose("", None, "xbcx abc").name == "r0"
 
+    def test_a_latin_keyword_starts_a_word_and_a_cjk_one_stands_anywhere(self):
+        chooser = self.chooser(["law"], ["合同"])
+        assert chooser.choose("", None, "a flaw in the claw").name == "fallback"
+        assert chooser.choose("", None, "Lawyers, please").name == "r0"
+        assert chooser.choose("", None, "请看这份关于Law的问题").name == "r0"  # after CJK: a word start
+        assert chooser.choose("", None, "请看这份 outlaw 问题").name == "fallback"  # inside a Latin word
+        assert chooser.choose("", None, "这是一份购销合同").name == "r1"
+
     def test_no_keyword_gives_the_default(self):
         assert self.chooser(["法律"]).choose("", None, "nothing here").name == "fallback"
         assert self.chooser(["法律"]).choose("", None, "关于法律").name == "r0"
