@@ -168,3 +168,41 @@ def test_the_server_as_the_lambda_web_adapter_starts_it(upstream):
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def raw_exchange(base: str, request: bytes) -> bytes:
+    """One HTTP/1.1 request as raw bytes (what a client library would refuse to send), the reply read
+    until the server closes the connection or goes quiet."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall(request)
+        reply = b""
+        try:
+            while chunk := connection.recv(65536):
+                reply += chunk
+        except TimeoutError:
+            pass
+    return reply
+
+
+class TestTheServerAsHttp:
+    """What the standard library's development server got wrong (issue 10): one request is one reply."""
+
+    def test_a_chunked_request_body_is_one_request(self, gateway):
+        body = json.dumps({"prompt": "hello"}).encode()
+        chunked = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+        reply = raw_exchange(
+            gateway,
+            b"POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunked,
+        )
+        assert reply.startswith(b"HTTP/1.1 200") and reply.count(b"HTTP/1.1 ") == 1
+
+    def test_a_negative_content_length_is_refused_at_once(self, gateway):
+        started = time.monotonic()
+        reply = raw_exchange(gateway, b"POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n")
+        assert reply.startswith(b"HTTP/1.1 400") and time.monotonic() - started < 4
+
+    def test_a_huge_content_length_gets_an_answer(self, gateway):
+        request = b"POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n{}"
+        assert raw_exchange(gateway, request).startswith(b"HTTP/1.1 413")
