@@ -343,10 +343,15 @@ class UpstreamClient:
         return f"HTTP {status} ({kind})" if kind else f"HTTP {status}"
 
     def _backoff(self, retry_number: int, retry_after_s: float | None) -> float:
-        ceiling = min(self._backoff_cap_s, self._backoff_base_s * (2**retry_number))
-        backoff = ceiling / 2 + self._jitter() * ceiling / 2  # "equal jitter": grows, yet never in lockstep
+        backoff = backoff_delay(retry_number, self._backoff_base_s, self._backoff_cap_s, self._jitter)
         # Retry-After is honoured as a floor: "0" or a date already past must not become a hot loop.
         return backoff if retry_after_s is None else max(retry_after_s, backoff)
+
+
+def backoff_delay(retry_number: int, base_s: float, cap_s: float, jitter: Callable[[], float]) -> float:
+    """Exponential backoff with "equal jitter": it grows, yet clients never retry in lockstep."""
+    ceiling = min(cap_s, base_s * (2**retry_number))
+    return ceiling / 2 + jitter() * ceiling / 2
 
 
 def _retry_after_s(value: str | None) -> float | None:

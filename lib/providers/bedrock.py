@@ -25,7 +25,7 @@ from lib.errors import InvalidRequest, NotConfigured, UpstreamError, UpstreamTim
 from lib.providers import converse, converse_reply
 from lib.providers.base import ProviderContext, StreamPiece
 from lib.route_table import Route
-from lib.upstream import CallStats, Deadline, KeySource
+from lib.upstream import CallStats, Deadline, KeySource, backoff_delay
 from lib.upstream_stream import StreamLimits
 from lib.validation import ModelRequest
 
@@ -221,9 +221,7 @@ class BedrockProvider:
         )
 
     def _backoff(self, retry_number: int) -> float:
-        # The same "equal jitter" as lib/upstream.py: grows, yet never in lockstep.
-        ceiling = min(self._backoff_cap_s, self._backoff_base_s * (2**retry_number))
-        return ceiling / 2 + self._jitter() * ceiling / 2
+        return backoff_delay(retry_number, self._backoff_base_s, self._backoff_cap_s, self._jitter)
 
 
 def _attempt_failure(exc: Exception, stats: CallStats) -> _AttemptFailed:
