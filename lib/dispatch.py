@@ -31,7 +31,6 @@ from lib.providers.base import StreamPiece
 from lib.quotas import FreeQuotas, QuotaHold, QuotaSpent
 from lib.responses import Usage, usage_of
 from lib.route_table import Route
-from lib.stream_replies import pieces_of
 from lib.upstream import CallStats, Deadline
 from lib.upstream_stream import StreamLimits
 from lib.validation import ModelRequest
@@ -145,6 +144,8 @@ class Dispatcher:
             pieces = provider.open_stream(request, deadline, stats, limits)
             if pieces is not None:
                 return pieces
+            from lib.stream_replies import pieces_of  # on use: streams are the exception
+
             trace.buffered_stream = True
             body = provider.complete(request, deadline, stats)
             return iter(pieces_of(body, request))

@@ -17,7 +17,6 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from lib import validation
-from lib.batch import batch_items, run_batch
 from lib.cache import no_cache_requested
 from lib.callers import Caller
 from lib.completion import complete
@@ -29,7 +28,6 @@ from lib.responses import (
     openai_reply,
 )
 from lib.services import Services, get_services
-from lib.streaming import open_stream
 from lib.telemetry import RequestRecord
 from lib.upstream import CallStats, Deadline
 from lib.validation import ModelRequest
@@ -121,6 +119,8 @@ def generate() -> dict[str, Any]:
 
 @_route("POST", "/api/generate/batch")
 def generate_batch() -> dict[str, Any]:
+    from lib.batch import batch_items, run_batch  # on use: a cold start rarely serves a batch first
+
     services = _begin()
     caller = _identify(services)
     settings = services.settings
@@ -187,6 +187,8 @@ def usage() -> dict[str, Any]:
 def _openai_answer(request: ModelRequest, caller: Caller, services: Services) -> Any:
     record = _record()
     if request.stream:
+        from lib.streaming import open_stream  # on use: most requests are not streams
+
         # The body is written by the gateway core as the model writes it (lib/gateway.py).
         record.stream_body = open_stream(
             request,
