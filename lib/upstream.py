@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from http.client import HTTPException
 from typing import Any, Protocol
 
@@ -29,11 +27,17 @@ import urllib3
 
 from lib import socket_deadline
 from lib.errors import NotConfigured, UpstreamError, UpstreamTimeout
+from lib.upstream_signals import (
+    ascii_integer,
+    backoff_delay,
+    error_kind,
+    limit_socket_wait,
+    retry_after_s,
+)
 from lib.upstream_stream import EventStream, StreamFault, StreamLimits
 
 _CONNECT_TIMEOUT_CAP_S = 5.0
 _READ_CHUNK_BYTES = 64 * 1024
-_IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,47}")
 
 
 class KeySource(Protocol):
@@ -277,7 +281,7 @@ class UpstreamClient:
                 raise _AttemptFailed(
                     f"HTTP {status}",
                     retryable=True,
-                    retry_after_s=_retry_after_s(response.headers.get("Retry-After")),
+                    retry_after_s=retry_after_s(response.headers.get("Retry-After")),
                 )
             if not 200 <= status < 300:
                 raise _AttemptFailed(self._refusal(status, response, deadline, stats), retryable=False)
@@ -302,7 +306,7 @@ class UpstreamClient:
 
     def _read_body(self, response: requests.Response, deadline: Deadline, stats: CallStats) -> bytes:
         """Read the body one network read at a time, so neither the deadline nor the size cap is outrun."""
-        declared = _ascii_integer(response.headers.get("Content-Length"))
+        declared = ascii_integer(response.headers.get("Content-Length"))
         if declared is not None and declared > self._max_response_bytes:
             stats.maybe_billed = True  # an answer too large to read was still generated
             raise _AttemptFailed(
@@ -315,7 +319,7 @@ class UpstreamClient:
                 if remaining <= 0:
                     stats.maybe_billed = True
                     raise _AttemptFailed("timed out reading the response", retryable=False)
-                _limit_socket_wait(response, remaining)
+                limit_socket_wait(response, remaining)
                 chunk = response.raw.read1(_READ_CHUNK_BYTES, decode_content=True)
                 if not chunk:
                     return bytes(buffer)
@@ -336,7 +340,7 @@ class UpstreamClient:
         """`HTTP 400 (invalid_request_error)`: the provider's error type when it sends one, never its text."""
         maybe_billed = stats.maybe_billed
         try:
-            kind = _error_kind(self._read_body(response, deadline, stats))
+            kind = error_kind(self._read_body(response, deadline, stats))
         except _AttemptFailed:
             kind = None
         stats.maybe_billed = maybe_billed  # a refused request was not billed, whatever its body did
@@ -346,62 +350,3 @@ class UpstreamClient:
         backoff = backoff_delay(retry_number, self._backoff_base_s, self._backoff_cap_s, self._jitter)
         # Retry-After is honoured as a floor: "0" or a date already past must not become a hot loop.
         return backoff if retry_after_s is None else max(retry_after_s, backoff)
-
-
-def backoff_delay(retry_number: int, base_s: float, cap_s: float, jitter: Callable[[], float]) -> float:
-    """Exponential backoff with "equal jitter": it grows, yet clients never retry in lockstep."""
-    ceiling = min(cap_s, base_s * (2**retry_number))
-    return ceiling / 2 + jitter() * ceiling / 2
-
-
-def _retry_after_s(value: str | None) -> float | None:
-    """Retry-After as seconds: either delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    seconds = _ascii_integer(value)
-    if seconds is not None:
-        return float(seconds)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    try:
-        return max(0.0, when.timestamp() - time.time())
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _ascii_integer(value: str | None) -> int | None:
-    """A header's non-negative integer. `str.isdigit` also accepts digits `int` refuses ('²')."""
-    if value is None:
-        return None
-    value = value.strip()
-    if not value or len(value) > 18 or not (value.isascii() and value.isdigit()):
-        return None
-    return int(value)
-
-
-def _error_kind(body: bytes) -> str | None:
-    """The `error.type` (or `error.code`) identifier of an OpenAI- or Anthropic-style error body.
-
-    Only a short identifier is kept: a provider's message can quote the request or the key."""
-    try:
-        error = json.loads(body).get("error")
-    except (ValueError, AttributeError):
-        return None
-    if not isinstance(error, dict):
-        return None
-    for field in ("type", "code"):
-        value = error.get(field)
-        if isinstance(value, str) and _IDENTIFIER.fullmatch(value):
-            return value
-    return None
-
-
-def _limit_socket_wait(response: requests.Response, seconds: float) -> None:
-    """Give the next socket read only the time left, so a server that drips bytes cannot hold us."""
-    connection = getattr(response.raw, "connection", None)
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        sock.settimeout(max(seconds, 0.001))

@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 import urllib3
 
+from lib.upstream_signals import limit_socket_wait
+
 _READ_CHUNK_BYTES = 16 * 1024
 
 
@@ -83,11 +85,9 @@ class EventStream:
         self._response.close()
 
     def _read_more(self, seconds: float, reason: str, kind: str) -> None:
-        from lib.upstream import _limit_socket_wait
-
         if seconds <= 0:
             raise StreamFault(kind, reason)
-        _limit_socket_wait(self._response, seconds)
+        limit_socket_wait(self._response, seconds)
         try:
             chunk = self._response.raw.read1(_READ_CHUNK_BYTES, decode_content=True)
         except (TimeoutError, urllib3.exceptions.ReadTimeoutError):

@@ -25,7 +25,8 @@ from lib.errors import InvalidRequest, NotConfigured, UpstreamError, UpstreamTim
 from lib.providers import converse, converse_reply
 from lib.providers.base import ProviderContext, StreamPiece
 from lib.route_table import Route
-from lib.upstream import CallStats, Deadline, KeySource, backoff_delay
+from lib.upstream import CallStats, Deadline, KeySource
+from lib.upstream_signals import backoff_delay
 from lib.upstream_stream import StreamLimits
 from lib.validation import ModelRequest
 
