@@ -21,12 +21,19 @@ def human_line(access: dict[str, Any]) -> str:
     parts = [time.strftime("%H:%M:%S"), route, str(access.get("status", "?"))]
     parts.append(str(access.get("caller") or "-"))
     parts.append(str(access.get("model") or "-"))
-    parts.append(f"{access.get('total_tokens', 0)} tok")
+    charged = access.get("charged_tokens") or 0
+    # A call that failed or was cut off after it may have been billed is charged its reservation.
+    parts.append(f"{access.get('total_tokens') or charged} tok{' charged' if charged else ''}")
     parts.append(f"{float(access.get('latency_ms') or 0):.1f} ms")
     if access.get("error_code"):
         parts.append(str(access["error_code"]))
     if access.get("temperature_clamped"):
         parts.append(f"temperature {access['temperature_clamped']}")
+    stream: dict[str, Any] = access["stream"] if isinstance(access.get("stream"), dict) else {}
+    if stream.get("disconnected"):
+        parts.append("stream: the caller left")
+    elif stream.get("fault"):
+        parts.append(f"stream broke: {stream['fault']}")
     if access.get("cache") == "hit":
         parts.append("cache hit")
     if access.get("batch_item") is not None:

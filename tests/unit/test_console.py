@@ -63,3 +63,18 @@ def test_a_cache_hit_and_batch_lines_say_so():
     )
     assert human_line({**ACCESS, "cache": "miss"}).endswith("3.1 ms")
     assert human_line({**ACCESS, "batch": "b1", "batch_items": 3}).endswith("batch of 3")
+
+
+def test_a_stream_the_caller_left_shows_what_it_was_charged():
+    from local.console import human_line
+
+    line = human_line(
+        {
+            "route": "POST /v1/chat/completions",
+            "status": 200,
+            "total_tokens": 0,
+            "charged_tokens": 45,
+            "stream": {"disconnected": True, "chunks": 3},
+        }
+    )
+    assert "45 tok charged" in line and "the caller left" in line
