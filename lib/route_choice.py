@@ -9,7 +9,7 @@ a 2,048-character prompt is scanned once whatever the number of routes (`make be
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 from lib.errors import InvalidRequest
 from lib.route_table import Route, RouteTable
@@ -20,11 +20,11 @@ class RouteChooser:
         self._table = table
         self._by_domain = {domain: route.name for route in table.routes.values() for domain in route.domains}
         order = {name: index for index, name in enumerate(table.routes)}
-        # keyword (case-folded) -> the earliest route that lists it, or any keyword it contains
+        # keyword (lower-cased) -> the earliest route that lists it, or any keyword it contains
         first_route: dict[str, int] = {}
         for route in table.routes.values():
             for keyword in route.keywords:
-                folded = keyword.casefold()
+                folded = keyword.lower()
                 first_route[folded] = min(first_route.get(folded, order[route.name]), order[route.name])
         self._rank = {
             keyword: min(rank for other, rank in first_route.items() if other in keyword)
@@ -34,14 +34,16 @@ class RouteChooser:
         # One matcher per script: the regex engine tries the branches of an alternation in turn, so a trie
         # whose first letters mix Latin and CJK would try a hundred CJK branches at every Latin letter.
         # A Latin keyword must start a word ("law" is in "lawyer", not in "flaw"); CJK text has no
-        # spaces, so other keywords match anywhere. For an all-ASCII prompt the separator before a word
-        # is part of the pattern (the engine then skips word letters at C speed); for any other prompt
-        # the word start is checked after a match (the engine then skips non-Latin text at C speed).
+        # spaces, so other keywords match anywhere. The matchers are chosen by the prompt:
+        # - all ASCII (lower-casing it is cheap): the separator before a word is part of the pattern,
+        #   so the engine skips word letters at C speed; no other keyword can occur in it;
+        # - anything else: the Latin trie without the separator, so the engine skips non-Latin text at
+        #   C speed (the word start is checked after a match), then the other keywords' trie.
         latin = [word for word in first_route if word[0].isascii()]
         other = [word for word in first_route if not word[0].isascii()]
-        self._latin = _compile(latin, prefix="(?:", suffix=")")
-        self._latin_after_separator = _compile(latin, prefix=f"[^{_WORD_CHARS}](", suffix=")")
-        self._other = _compile(other, prefix="(?:", suffix=")")
+        self._latin = _compile(latin)
+        self._latin_after_separator = _compile(latin, prefix=f"[^{_WORD_CHARS}]")
+        self._other = _compile(other)
 
     def choose(self, model: str, domain: str | None, prompt: str) -> Route:
         table = self._table
@@ -67,53 +69,44 @@ class RouteChooser:
         return table[keyword_route] if keyword_route is not None else table[table.default]
 
     def _keyword_route(self, prompt: str) -> str | None:
-        text = prompt.casefold()
+        rank = self._rank
         best: int | None = None
-        for keyword in self._keywords(text):
-            rank = self._rank[keyword]
-            if best is None or rank < best:
-                best = rank
-                if best == 0:
-                    break
+        text = prompt.lower()
+        if text.isascii():
+            scans = [(self._latin_after_separator, False)]
+            if self._latin is not None and (first := self._latin.match(text)) is not None:
+                best = rank[first.group(1)]  # a keyword at the very start
+        else:
+            scans = [(self._latin, True), (self._other, False)]
+        for matcher, check_word_start in scans:
+            if matcher is None:
+                continue
+            position = 0
+            # search() from one past each match start, not finditer(): keywords that overlap a match are
+            # seen too, and search() keeps the engine's fast skip over characters no keyword starts with.
+            while (match := matcher.search(text, position)) is not None:
+                position = match.start() + 1
+                start = match.start(1)
+                if check_word_start and start and text[start - 1] in _WORD_CHARS:
+                    continue
+                found = rank[match.group(1)]
+                if best is None or found < best:
+                    best = found
+                    if best == 0:
+                        break
         return self._names[best] if best is not None else None
 
-    def _keywords(self, text: str) -> Iterator[str]:
-        """Every keyword in `text`, overlapping ones included (each search starts one past the last
-        match's start, so search() keeps the engine's fast skip over characters no keyword starts with)."""
-        if self._latin is not None and self._latin_after_separator is not None and text.isascii():
-            # A keyword at the very start, then after each separator (the engine skips word letters).
-            if (match := self._latin.match(text)) is not None:
-                yield match.group()
-            yield from _found(self._latin_after_separator, text, group=1)
-        elif self._latin is not None:
-            for keyword, start in _found_at(self._latin, text, group=0):
-                if not start or text[start - 1] not in _WORD_CHARS:
-                    yield keyword
-        if self._other is not None:
-            yield from _found(self._other, text, group=0)
+
+_WORD_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"  # of lower-cased text
 
 
-def _found(matcher: re.Pattern[str], text: str, group: int) -> Iterator[str]:
-    for keyword, _ in _found_at(matcher, text, group):
-        yield keyword
-
-
-def _found_at(matcher: re.Pattern[str], text: str, group: int) -> Iterator[tuple[str, int]]:
-    position = 0
-    while (match := matcher.search(text, position)) is not None:
-        position = match.start() + 1
-        yield match.group(group), match.start(group)
-
-
-_WORD_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
-
-
-def _compile(words: list[str], prefix: str = "", suffix: str = "") -> re.Pattern[str] | None:
-    return re.compile(f"{prefix}{_trie_pattern(dict.fromkeys(words))}{suffix}") if words else None
+def _compile(words: list[str], prefix: str = "") -> re.Pattern[str] | None:
+    """The words' trie as group 1, after `prefix`; None for no words."""
+    return re.compile(f"{prefix}({_trie_pattern(dict.fromkeys(words))})") if words else None
 
 
 def _trie_pattern(words: Mapping[str, object]) -> str:
-    """An alternation of `words` factored by common prefixes, longest first (fewer branches per position)."""
+    """An alternation of `words` factored by common prefixes (fewer branches per position)."""
     trie: dict[str, dict] = {}
     for word in words:
         node = trie
