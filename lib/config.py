@@ -27,7 +27,7 @@ class ConfigError(Exception):
         super().__init__(f"{variable} {problem}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by no one; eq would also generate __hash__ at import
 class Settings:
     # The upstream model API.
     model_endpoint: str | None = None
