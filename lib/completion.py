@@ -8,6 +8,7 @@ batch items and streams run the same code side by side.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from lib.cache import Cached
@@ -67,6 +68,29 @@ def charged_tokens(usage: Usage, reserved_tokens: int, record: RequestRecord) ->
     return reserved_tokens
 
 
+@dataclass(frozen=True)
+class Admitted:
+    """A request past the stages before the model: its routes, its admission, and the cache's word."""
+
+    prompt: str
+    candidates: list[Route]
+    admission: Admission
+    cache_key: str | None
+    hit: Cached | None
+
+
+def admit(
+    request: ModelRequest, caller: Caller, services: Services, record: RequestRecord, refresh_cache: bool
+) -> Admitted:
+    """Route (plan), then the rate limit and budget (the reservation), then the cache, in that order,
+    for whole answers and streams alike."""
+    prompt, candidates = plan(request, services, record)
+    admission = services.limiter.admit(caller, reserve_tokens=request.reserved_tokens)
+    record.store_failures += int(admission.store_failed)
+    cache_key, hit = cached_answer(request, candidates[0], caller, services, record, admission, refresh_cache)
+    return Admitted(prompt, candidates, admission, cache_key, hit)
+
+
 def complete(
     request: ModelRequest,
     caller: Caller,
@@ -80,14 +104,12 @@ def complete(
     (also when the call failed but may have been billed). Everything it learns goes into `record`,
     for the access line."""
     settings = services.settings
-    _, candidates = plan(request, services, record)
-    reserve_tokens = request.reserved_tokens
-    admission = services.limiter.admit(caller, reserve_tokens=reserve_tokens)
-    record.store_failures += int(admission.store_failed)
+    admitted = admit(request, caller, services, record, refresh_cache)
+    if admitted.hit is not None:
+        return admitted.hit.body, admitted.hit.usage
+    candidates, admission, cache_key = admitted.candidates, admitted.admission, admitted.cache_key
     route = candidates[0]
-    cache_key, hit = cached_answer(request, route, caller, services, record, admission, refresh_cache)
-    if hit is not None:
-        return hit.body, hit.usage
+    reserve_tokens = request.reserved_tokens
     stats = record.upstream = CallStats()
     trace = record.routes = RouteTrace()
     used_tokens, cost_usd = 0, 0.0

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterator
 
 from lib.callers import Caller
-from lib.completion import cached_answer, charged_tokens, cost_of, plan, public_model
+from lib.completion import admit, charged_tokens, cost_of, public_model
 from lib.dispatch import RouteTrace, StreamClaim
 from lib.errors import UpstreamError, UpstreamTimeout
 from lib.limits import Admission
@@ -47,13 +47,11 @@ def open_stream(
     refresh_cache: bool = False,
 ) -> Iterator[bytes]:
     settings = services.settings
-    prompt, candidates = plan(request, services, record)
-    reserve_tokens = request.reserved_tokens
-    admission = services.limiter.admit(caller, reserve_tokens=reserve_tokens)
-    record.store_failures += int(admission.store_failed)
-    cache_key, hit = cached_answer(request, candidates[0], caller, services, record, admission, refresh_cache)
-    if hit is not None:
-        return iter([sse_reply(hit.body, request, hit.usage).encode("utf-8")])
+    admitted = admit(request, caller, services, record, refresh_cache)
+    if admitted.hit is not None:
+        return iter([sse_reply(admitted.hit.body, request, admitted.hit.usage).encode("utf-8")])
+    prompt, candidates, admission = admitted.prompt, admitted.candidates, admitted.admission
+    cache_key, reserve_tokens = admitted.cache_key, request.reserved_tokens
     stats = record.upstream = CallStats()
     trace = record.routes = RouteTrace()
     facts = record.stream = StreamFacts()
