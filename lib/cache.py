@@ -19,8 +19,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from lib.config import Settings
 from lib.providers import honours_seed
@@ -33,14 +32,12 @@ from lib.validation import ModelRequest
 MAX_BODY_BYTES = 380 * 1024
 
 
-@dataclass(frozen=True)
-class Cached:
+class Cached(NamedTuple):
     body: dict[str, Any]
     usage: Usage
 
 
-@dataclass(frozen=True)
-class Lookup:
+class Lookup(NamedTuple):
     answer: Cached | None
     store_failed: bool = False
 

@@ -8,8 +8,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from lib.bounded import LruDict
 from lib.config import Settings
@@ -26,8 +25,7 @@ AUTH_FAILURE_WINDOW_S = 60.0
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9_\-\.]{16,200}$")
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(NamedTuple):
     """A caller and its limits. `caller_id` is safe to log and store; the key itself never is."""
 
     caller_id: str

@@ -8,8 +8,7 @@ batch items and streams run the same code side by side.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from lib.cache import Cached
 from lib.callers import Caller
@@ -68,8 +67,7 @@ def charged_tokens(usage: Usage, reserved_tokens: int, record: RequestRecord) ->
     return reserved_tokens
 
 
-@dataclass(frozen=True)
-class Admitted:
+class Admitted(NamedTuple):
     """A request past the stages before the model: its routes, its admission, and the cache's word."""
 
     prompt: str

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from aws_lambda_powertools import Logger
 
@@ -38,32 +37,40 @@ from lib.validation import ModelRequest
 logger = Logger(child=True)
 
 
-@dataclass
 class RouteTrace:
     """Which routes were tried and how they ended, for the access log (filled in even on failure)."""
 
-    served_by: str | None = None
-    failed: list[str] = field(default_factory=list)  # "name:reason"
-    breaker_changes: list[str] = field(default_factory=list)  # "name:new_state"
-    quota_store_failures: int = 0
-    buffered_stream: bool = False  # a stream was asked for, but the route's provider answered whole
+    def __init__(self) -> None:
+        self.served_by: str | None = None
+        self.failed: list[str] = []  # "name:reason"
+        self.breaker_changes: list[str] = []  # "name:new_state"
+        self.quota_store_failures = 0
+        self.buffered_stream = False  # a stream was asked for, but the route's provider answered whole
 
 
 T = TypeVar("T")
 
 
-@dataclass
 class Claim(Generic[T]):
     """A route that answered (or opened its stream). `finish` records its health and its tokens,
     once: at once for a whole answer, when the stream ends for a stream."""
 
-    route: Route
-    result: T
-    _dispatcher: Dispatcher
-    _breaker: CircuitBreaker
-    _hold: QuotaHold | None
-    _trace: RouteTrace
-    _finished: bool = False
+    def __init__(
+        self,
+        route: Route,
+        result: T,
+        dispatcher: Dispatcher,
+        breaker: CircuitBreaker,
+        hold: QuotaHold | None,
+        trace: RouteTrace,
+    ) -> None:
+        self.route = route
+        self.result = result
+        self._dispatcher = dispatcher
+        self._breaker = breaker
+        self._hold = hold
+        self._trace = trace
+        self._finished = False
 
     def finish(self, ok: bool, used_tokens: int) -> None:
         if self._finished:
@@ -76,8 +83,7 @@ class Claim(Generic[T]):
 StreamClaim = Claim[Iterator[StreamPiece]]
 
 
-@dataclass(frozen=True)
-class Served:
+class Served(NamedTuple):
     route: Route
     body: dict[str, Any]
     usage: Usage

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -20,8 +19,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from lib import telemetry
 
 
-@dataclass
-class GatewayResponse:
+class GatewayResponse(NamedTuple):
     status: int
     headers: dict[str, str]
     cookies: list[str]

@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from lib.bounded import LruDict
@@ -43,15 +42,17 @@ LIMITS_TTL_S = 35 * 86_400
 CALLER_STATE_LIMIT = 4096
 
 
-@dataclass
 class Admission:
-    caller: Caller
-    day: str
-    month: str
-    reserved_tokens: int = 0
-    recorded: bool = False  # False: nothing was written (no table, or the store failed open)
-    store_failed: bool = False  # the store failed and RATE_LIMIT_FAIL_MODE=open let the request through
-    stale_counters: tuple[str, ...] = ()  # counters of past windows on the item, dropped by `settle`
+    """A request's admission: filled in by `Limiter.admit`, settled by `Limiter.settle`."""
+
+    def __init__(self, caller: Caller, day: str, month: str) -> None:
+        self.caller = caller
+        self.day = day
+        self.month = month
+        self.reserved_tokens = 0
+        self.recorded = False  # False: nothing was written (no table, or the store failed open)
+        self.store_failed = False  # the store failed and RATE_LIMIT_FAIL_MODE=open let the request through
+        self.stale_counters: tuple[str, ...] = ()  # counters of past windows on the item, dropped by `settle`
 
 
 class Limiter:

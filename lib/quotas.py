@@ -17,8 +17,7 @@ from __future__ import annotations
 import calendar
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from lib.route_table import Route
 from lib.store import QUOTAS_PARTITION, ConditionFailed, StoreError, Table
@@ -28,8 +27,7 @@ class QuotaSpent(Exception):
     """The route may not serve this request under ZERO_COST (allowance used, unknown, or unpriced)."""
 
 
-@dataclass(frozen=True)
-class QuotaHold:
+class QuotaHold(NamedTuple):
     route: str
     month: str
     reserved: int

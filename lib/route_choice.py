@@ -48,7 +48,7 @@ class RouteChooser:
     def choose(self, model: str, domain: str | None, prompt: str) -> Route:
         table = self._table
         if not table.from_file:
-            return table[table.default]  # one route, and the caller's model is passed on
+            return table.route(table.default)  # one route, and the caller's model is passed on
         if model:
             if model not in table.routes:
                 raise InvalidRequest(
@@ -56,7 +56,7 @@ class RouteChooser:
                     param="model",
                     code="model_not_found",
                 )
-            return table[model]
+            return table.route(model)
         if domain:
             name = self._by_domain.get(domain)
             if name is None:
@@ -64,9 +64,9 @@ class RouteChooser:
                 raise InvalidRequest(
                     f"unknown domain {domain!r}; domains: {known}", param="domain", code="domain_not_found"
                 )
-            return table[name]
+            return table.route(name)
         keyword_route = self._keyword_route(prompt)
-        return table[keyword_route] if keyword_route is not None else table[table.default]
+        return table.route(keyword_route) if keyword_route is not None else table.route(table.default)
 
     def _keyword_route(self, prompt: str) -> str | None:
         rank = self._rank

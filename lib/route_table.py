@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from lib.config import ConfigError, Settings
@@ -39,8 +38,7 @@ _FIELDS = frozenset(
 KEYLESS_PROVIDERS = frozenset({"bedrock"})
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(NamedTuple):
     name: str
     provider: str
     model: str | None  # the upstream's own model id; None: the caller's model is passed on
@@ -65,13 +63,12 @@ class Route:
         return requested or self.default_model or ""
 
 
-@dataclass(frozen=True)
-class RouteTable:
+class RouteTable(NamedTuple):
     routes: Mapping[str, Route]  # by public name, in file order
     default: str
     from_file: bool  # False: the single-model route built from the AI_MODEL_* variables
 
-    def __getitem__(self, name: str) -> Route:
+    def route(self, name: str) -> Route:
         return self.routes[name]
 
     @property

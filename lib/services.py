@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import requests
 from aws_lambda_powertools import Logger
@@ -37,8 +36,7 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 
 
-@dataclass
-class Services:
+class Services(NamedTuple):
     settings: Settings
     routes: RouteTable
     chooser: RouteChooser

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from lib.providers.base import StreamPiece
 from lib.validation import ModelRequest
 
 
-@dataclass(frozen=True)
-class ChunkHeader:
+class ChunkHeader(NamedTuple):
     """What every chunk of one stream repeats."""
 
     id: str

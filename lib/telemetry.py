@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -58,51 +57,64 @@ OUTCOME_METRICS = {
 }
 
 
-@dataclass
 class StreamFacts:
     """How a streamed answer went, for the access line."""
 
-    first_event_ms: float | None = None
-    chunks: int = 0
-    fault: str | None = None  # cut, idle, too_large, max_time, malformed
-    disconnected: bool = False  # the caller went away before the end
-    buffered: bool = False  # the route's provider cannot stream: its whole answer was sent as chunks
+    def __init__(self) -> None:
+        self.first_event_ms: float | None = None
+        self.chunks = 0
+        self.fault: str | None = None  # cut, idle, too_large, max_time, malformed
+        self.disconnected = False  # the caller went away before the end
+        self.buffered = False  # the route's provider cannot stream: its whole answer was sent as chunks
 
 
-@dataclass
 class RequestRecord:
     """What happened to one request; filled in by the stages, written out by `finish`."""
 
-    method: str
-    route: str
-    started: float = field(default_factory=time.monotonic)
-    settings: Settings | None = None
-    outcome: str | None = None
-    error_code: str | None = None
-    model: str | None = None
-    temperature_clamped: str | None = None  # "requested->applied" when TEMPERATURE_POLICY=clamp moved it
-    caller_id: str | None = None
-    usage: Usage | None = None
-    cost_usd: float = 0.0
-    # Tokens counted against the budget when not the usage: a failed call that may have been billed
-    # (its reservation), or usage above the reservation (capped at it).
-    charged_tokens: int = 0
-    upstream: CallStats | None = None
-    routes: RouteTrace | None = None
-    stream: StreamFacts | None = None
-    stream_body: Iterator[bytes] | None = None  # set by a route that answers as a stream
-    store_failures: int = 0
-    prompt: str | None = None
-    completion: str | None = None
-    cache: str | None = None  # "hit", "miss" or "refresh" (Cache-Control: no-cache) for a cacheable request
-    # Headers for the caller (x-cache, X-Temperature-Clamped), merged into the response in one place:
-    # lib/gateway.py. A batch item puts them in its result instead.
-    response_headers: dict[str, str] = field(default_factory=dict)
-    batch: str | None = None  # the batch request's id, on the batch's line and each item's
-    batch_item: int | None = None
-    batch_items: list[RequestRecord] = field(default_factory=list)  # logged before the batch's own line
-    status: int | None = None  # an item's status (a whole request's comes from its response)
-    finished: float | None = None  # when an item ended (its line is written after the whole batch)
+    def __init__(
+        self,
+        method: str,
+        route: str,
+        *,
+        settings: Settings | None = None,
+        caller_id: str | None = None,
+        batch: str | None = None,  # the batch request's id, on the batch's line and each item's
+        batch_item: int | None = None,
+    ) -> None:
+        self.method = method
+        self.route = route
+        self.started = time.monotonic()
+        self.settings = settings
+        self.caller_id = caller_id
+        self.batch = batch
+        self.batch_item = batch_item
+        self.outcome: str | None = None
+        self.error_code: str | None = None
+        self.model: str | None = None
+        self.temperature_clamped: str | None = (
+            None  # "requested->applied" when TEMPERATURE_POLICY=clamp moved it
+        )
+        self.usage: Usage | None = None
+        self.cost_usd = 0.0
+        # Tokens counted against the budget when not the usage: a failed call that may have been billed
+        # (its reservation), or usage above the reservation (capped at it).
+        self.charged_tokens = 0
+        self.upstream: CallStats | None = None
+        self.routes: RouteTrace | None = None
+        self.stream: StreamFacts | None = None
+        self.stream_body: Iterator[bytes] | None = None  # set by a route that answers as a stream
+        self.store_failures = 0
+        self.prompt: str | None = None
+        self.completion: str | None = None
+        self.cache: str | None = (
+            None  # "hit", "miss" or "refresh" (Cache-Control: no-cache) for a cacheable request
+        )
+        # Headers for the caller (x-cache, X-Temperature-Clamped), merged into the response in one place:
+        # lib/gateway.py. A batch item puts them in its result instead.
+        self.response_headers: dict[str, str] = {}
+        self.batch_items: list[RequestRecord] = []  # logged before the batch's own line
+        self.status: int | None = None  # an item's status (a whole request's comes from its response)
+        self.finished: float | None = None  # when an item ended (its line is written after the whole batch)
 
     @classmethod
     def start(cls, event: dict[str, Any]) -> RequestRecord:

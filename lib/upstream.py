@@ -18,7 +18,6 @@ import json
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from http.client import HTTPException
 from typing import Any, Protocol
 
@@ -61,19 +60,19 @@ class Deadline:
         return self.remaining() <= 0
 
 
-@dataclass
 class CallStats:
     """What one upstream call took; filled in even when the call fails, for metrics and the access log."""
 
-    attempts: int = 0
-    retries: int = 0
-    fallback_used: bool = False
-    key_refreshed: bool = False
-    maybe_billed: bool = (
-        False  # an attempt failed after the upstream may have generated (and billed) an answer
-    )
-    latency_ms: float = 0.0
-    last_status: int | None = None
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.retries = 0
+        self.fallback_used = False
+        self.key_refreshed = False
+        self.maybe_billed = (
+            False  # an attempt failed after the upstream may have generated (and billed) an answer
+        )
+        self.latency_ms = 0.0
+        self.last_status: int | None = None
 
 
 class _AttemptFailed(Exception):

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from http.client import HTTPException
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import urllib3
 
@@ -25,11 +24,10 @@ class _Deadline(Protocol):
     def remaining(self) -> float: ...
 
 
-@dataclass(frozen=True)
-class StreamLimits:
+class StreamLimits(NamedTuple):
     idle_s: float
     ends_at: float  # time.monotonic() value past which the stream is cut
-    clock: Callable[[], float] = field(default=time.monotonic)
+    clock: Callable[[], float] = time.monotonic
 
     def remaining(self) -> float:
         return self.ends_at - self.clock()
@@ -43,8 +41,7 @@ class StreamFault(Exception):
         self.kind = kind
 
 
-@dataclass(frozen=True)
-class ServerEvent:
+class ServerEvent(NamedTuple):
     name: str  # the `event:` field ("" when absent)
     data: str  # the `data:` lines joined by newlines
 

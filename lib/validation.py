@@ -7,8 +7,8 @@ OpenAI chat completions and OpenAI legacy completions. Every rule names the offe
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from types import MappingProxyType
+from typing import Any, NamedTuple, TypedDict
 
 from lib.config import Settings
 from lib.errors import InvalidRequest
@@ -39,8 +39,7 @@ _MESSAGE_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", 
 _INT64_MAX = 2**63 - 1
 
 
-@dataclass(frozen=True)
-class ModelRequest:
+class ModelRequest(NamedTuple):
     """What the upstream is asked for, after validation."""
 
     kind: str  # "chat" or "completion"
@@ -53,7 +52,7 @@ class ModelRequest:
     seed: int | None = None
     stream: bool = False
     include_usage: bool = False
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = MappingProxyType({})
     prompt_chars: int = 0  # the caller's message text (MAX_PROMPT_CHARS)
     input_chars: int = 0  # every text sent upstream, passed-through fields and the system prompt included
     domain: str | None = None  # /api/generate's explicit routing choice

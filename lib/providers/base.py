@@ -10,8 +10,7 @@ shared HTTP mechanics of `lib/upstream.py` (deadline, retries, Retry-After, key 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import requests
 
@@ -21,8 +20,7 @@ from lib.upstream_stream import EventStream, ServerEvent, StreamLimits
 from lib.validation import ModelRequest
 
 
-@dataclass(frozen=True)
-class ProviderContext:
+class ProviderContext(NamedTuple):
     """What providers share per container."""
 
     session: requests.Session
@@ -31,15 +29,22 @@ class ProviderContext:
     aws_client: Callable[[str], Any] | None = None  # boto3 client factory, for providers that are AWS APIs
 
 
-@dataclass
 class StreamPiece:
     """One step of a streamed answer, in provider-neutral terms (built from known fields only)."""
 
-    text: str = ""
-    role: str | None = None
-    tool_calls: list[dict[str, Any]] | None = None  # OpenAI's delta shape: index, id, type, function
-    finish_reason: str | None = None
-    usage: tuple[int, int] | None = None  # (prompt_tokens, completion_tokens), when the provider says
+    def __init__(
+        self,
+        text: str = "",
+        role: str | None = None,
+        tool_calls: list[dict[str, Any]] | None = None,  # OpenAI's delta shape: index, id, type, function
+        finish_reason: str | None = None,
+        usage: tuple[int, int] | None = None,  # (prompt_tokens, completion_tokens), when the provider says
+    ) -> None:
+        self.text = text
+        self.role = role
+        self.tool_calls = tool_calls
+        self.finish_reason = finish_reason
+        self.usage = usage
 
 
 class Provider(Protocol):

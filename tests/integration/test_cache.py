@@ -36,7 +36,9 @@ class Clock:
 def use_cache(aws, clock):
     """The container's cache over the same table, on a clock the test moves."""
     built = services.get_services()
-    built.cache = ResponseCache(Table(aws, TABLE_NAME), built.settings, clock=clock)
+    services._services = built._replace(
+        cache=ResponseCache(Table(aws, TABLE_NAME), built.settings, clock=clock)
+    )
 
 
 class TestHitAndMiss:
@@ -252,7 +254,7 @@ class TestSpending:
 class TestStoreFailure:
     def test_a_failing_cache_store_serves_the_request_uncached(self, aws, upstream, output):
         built = services.get_services()
-        built.cache = ResponseCache(Table(aws, "no-such-table"), built.settings)
+        services._services = built._replace(cache=ResponseCache(Table(aws, "no-such-table"), built.settings))
         first = call("POST", CHAT, chat())
         second = call("POST", CHAT, chat())
         assert first.status == second.status == 200

@@ -38,7 +38,7 @@ def error_of(*routes, **options) -> str:
 
 def test_a_minimal_route_gets_the_documented_defaults():
     table = parse(route())
-    general = table["general"]
+    general = table.route("general")
     assert table.default == "general" and table.from_file
     assert general.domains == () and general.keywords == () and general.fallbacks == ()
     assert general.free_tokens_per_month is None and general.price_per_1k_tokens is None
@@ -83,7 +83,7 @@ def test_unknown_top_level_fields_are_errors():
 
 def test_bedrock_needs_no_key_and_must_be_granted():
     bedrock = {"name": "claude", "provider": "bedrock", "model": "anthropic.claude-3-haiku"}
-    assert parse(bedrock, bedrock_ids=("anthropic.claude-3-haiku",))["claude"].key is None
+    assert parse(bedrock, bedrock_ids=("anthropic.claude-3-haiku",)).route("claude").key is None
     assert "is not among the Bedrock model ids" in error_of(bedrock, bedrock_ids=("other",))
     assert "is not used by bedrock" in error_of({**bedrock, "key": "env:K"})
 
