@@ -69,7 +69,12 @@ def error_kind(body: bytes) -> str | None:
 
 def limit_socket_wait(response: Any, seconds: float) -> None:
     """Give the next socket read only the time left, so a server that drips bytes cannot hold us."""
-    connection = getattr(response.raw, "connection", None)
+    limit_raw_wait(response.raw, seconds)
+
+
+def limit_raw_wait(raw: Any, seconds: float) -> None:
+    """`limit_socket_wait` for a urllib3 response itself (what botocore reads an event stream from)."""
+    connection = getattr(raw, "connection", None)
     sock = getattr(connection, "sock", None)
     if sock is not None:
         sock.settimeout(max(seconds, 0.001))

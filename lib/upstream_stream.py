@@ -32,6 +32,15 @@ class StreamLimits(NamedTuple):
     def remaining(self) -> float:
         return self.ends_at - self.clock()
 
+    def next_wait(self) -> tuple[float, str, str]:
+        """How long the next read may wait, and the fault kind and reason if nothing comes by then:
+        the idle gap, or what is left of the stream's time when that ends first."""
+        idle = self.idle_s
+        total = self.remaining()
+        if total <= idle:
+            return total, "max_time", "the stream reached its time limit (STREAM_MAX_S)"
+        return idle, "idle", f"the model sent nothing for {idle:g} s (STREAM_IDLE_TIMEOUT_S)"
+
 
 class StreamFault(Exception):
     """The stream ended badly. `kind`: cut, idle, too_large, max_time or malformed."""
@@ -69,14 +78,8 @@ class EventStream:
                 yield self._pending.pop(0)
             if self._ended:
                 return
-            idle = self._limits.idle_s
-            total = self._limits.remaining()
-            if total <= idle:
-                self._read_more(total, "the stream reached its time limit (STREAM_MAX_S)", "max_time")
-            else:
-                self._read_more(
-                    idle, f"the model sent nothing for {idle:g} s (STREAM_IDLE_TIMEOUT_S)", "idle"
-                )
+            seconds, kind, reason = self._limits.next_wait()
+            self._read_more(seconds, reason, kind)
 
     def close(self) -> None:
         self._response.close()

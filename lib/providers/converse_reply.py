@@ -1,9 +1,11 @@
 """Bedrock's Converse API, the answer's half: Converse's reply as an OpenAI `chat.completion` or
-`text_completion` body, or an UpstreamError (502) when it is not in the shape the API documents."""
+`text_completion` body, or an UpstreamError (502) when it is not in the shape the API documents.
+Its stop reasons and usage are read the same way for ConverseStream (converse_stream.py)."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,8 +22,9 @@ _FINISH_REASONS = {
     "guardrail_intervened": "content_filter",
     "content_filtered": "content_filter",
 }
+_ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9.]{0,63}")
 # Stop reasons that mean there is no usable answer.
-_MALFORMED = frozenset({"malformed_model_output", "malformed_tool_use"})
+MALFORMED_STOPS = frozenset({"malformed_model_output", "malformed_tool_use"})
 
 
 def parse(response: Mapping[str, Any], request: ModelRequest, route: Route) -> dict[str, Any]:
@@ -32,7 +35,7 @@ def parse(response: Mapping[str, Any], request: ModelRequest, route: Route) -> d
     stop_reason = response.get("stopReason")
     if not isinstance(blocks, list) or not isinstance(stop_reason, str):
         raise _unexpected(route, "no output message or stop reason")
-    if stop_reason in _MALFORMED:
+    if stop_reason in MALFORMED_STOPS:
         raise UpstreamError(f"Bedrock (route {route.name!r}) ended with {stop_reason}: no usable answer")
     texts: list[str] = []
     tool_calls: list[dict[str, Any]] = []
@@ -46,7 +49,7 @@ def parse(response: Mapping[str, Any], request: ModelRequest, route: Route) -> d
         elif "toolUse" in block:
             tool_calls.append(_tool_call(block["toolUse"], route))
         # Other blocks (reasoning, citations, ...) have no field in OpenAI's reply.
-    finish_reason = _FINISH_REASONS.get(stop_reason, "stop")
+    finish_reason = finish_reason_of(stop_reason)
     text = "".join(texts)
     body: dict[str, Any] = {"model": route.name}
     if request.kind == "completion":
@@ -58,13 +61,9 @@ def parse(response: Mapping[str, Any], request: ModelRequest, route: Route) -> d
             reply["tool_calls"] = tool_calls
         body["object"] = "chat.completion"
         body["choices"] = [{"index": 0, "message": reply, "finish_reason": finish_reason}]
-    usage = response.get("usage")
-    if (
-        isinstance(usage, dict)
-        and _is_count(usage.get("inputTokens"))
-        and _is_count(usage.get("outputTokens"))
-    ):
-        prompt_tokens, completion_tokens = usage["inputTokens"], usage["outputTokens"]
+    counts = token_counts(response.get("usage"))
+    if counts is not None:
+        prompt_tokens, completion_tokens = counts
         body["usage"] = {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
@@ -72,6 +71,30 @@ def parse(response: Mapping[str, Any], request: ModelRequest, route: Route) -> d
         }
     # Without usage the gateway estimates the tokens (and says so), as for any provider.
     return body
+
+
+def finish_reason_of(stop_reason: str) -> str:
+    return _FINISH_REASONS.get(stop_reason, "stop")
+
+
+def token_counts(usage: Any) -> tuple[int, int] | None:
+    """(prompt_tokens, completion_tokens) from Converse's `usage`; None when it is not there whole."""
+    if (
+        isinstance(usage, dict)
+        and _is_count(usage.get("inputTokens"))
+        and _is_count(usage.get("outputTokens"))
+    ):
+        return usage["inputTokens"], usage["outputTokens"]
+    return None
+
+
+def error_code(exc: Any) -> str:
+    """A botocore ClientError's code, never its message (which can quote the request). ConverseStream's
+    exception events name theirs in camel case (`throttlingException`): capitalised, as Converse's."""
+    code = exc.response.get("Error", {}).get("Code")
+    if not isinstance(code, str) or not _ERROR_CODE.fullmatch(code):
+        return "an unnamed error"
+    return code[0].upper() + code[1:]
 
 
 def _tool_call(tool_use: Any, route: Route) -> dict[str, Any]:
