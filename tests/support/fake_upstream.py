@@ -37,6 +37,9 @@ class Behaviour:
     stream_stall_after: int | None = None  # after this many content chunks, go quiet for stall_s
     stream_garbage_after: int | None = None  # after this many content chunks, send a chunk that is not JSON
     stream_usage: bool = True  # the final usage chunk, when the request asked for it
+    # A body in parts (the frames of an AWS event stream: tests/support/eventstream.py), each its own
+    # HTTP chunk, pace_s apart; stream_cut_after / stream_stall_after count parts here.
+    parts: tuple[bytes, ...] | None = None
 
 
 @dataclass
@@ -81,6 +84,7 @@ class FakeUpstream:
         self.streams_abandoned = 0  # streams whose reader hung up before the end
         self.in_flight = 0
         self.max_in_flight = 0  # the most requests it was answering at once
+        self.parts_sent_at: list[float] = []  # time.monotonic() as each part of a `parts` body went out
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -171,6 +175,13 @@ class FakeUpstream:
                     self.connection.close()
                     self.close_connection = True
                     return
+                if behaviour.parts is not None:
+                    try:
+                        self._parts(behaviour)
+                    except (BrokenPipeError, ConnectionResetError):
+                        upstream.streams_abandoned += 1
+                        self.close_connection = True
+                    return
                 payload = behaviour.body
                 if payload is None and isinstance(body, dict) and body.get("stream"):
                     try:
@@ -217,6 +228,28 @@ class FakeUpstream:
                         time.sleep(behaviour.drip_s)
                     return
                 self.wfile.write(data)
+
+            def _parts(self, behaviour: Behaviour) -> None:
+                assert behaviour.parts is not None
+                self.send_response(behaviour.status)
+                self.send_header("Transfer-Encoding", "chunked")
+                for name, value in behaviour.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                for index, part in enumerate(behaviour.parts):
+                    if index == behaviour.stream_cut_after:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        self.close_connection = True
+                        return
+                    if index == behaviour.stream_stall_after:
+                        time.sleep(behaviour.stall_s)
+                    if behaviour.pace_s and index:
+                        time.sleep(behaviour.pace_s)
+                    self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+                    self.wfile.flush()
+                    upstream.parts_sent_at.append(time.monotonic())
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
 
             def _stream(self, behaviour: Behaviour, request: dict[str, Any]) -> None:
                 """OpenAI's stream: a role chunk, a chunk per word, a finish chunk, usage, [DONE]."""
