@@ -1,6 +1,7 @@
-"""Amazon Bedrock through boto3's `bedrock-runtime` Converse API, with the function's IAM role (no key).
+"""Amazon Bedrock through boto3's `bedrock-runtime` Converse and ConverseStream APIs, with the function's
+IAM role (no key).
 
-The whole call fits the one `Deadline`, as with HTTP providers:
+The whole call (for a stream: until its first piece) fits the one `Deadline`, as with HTTP providers:
 - A botocore client's timeouts are fixed when it is built, so each attempt takes a client whose connect
   and read timeouts are no longer than what is left. Clients are cached per whole second of timeout
   (a few, least recently used first out): building one costs milliseconds, not every request.
@@ -8,6 +9,8 @@ The whole call fits the one `Deadline`, as with HTTP providers:
   are retried here with backoff and jitter, and only while the backoff ends before the deadline.
 - Failures are UpstreamError (502) naming Bedrock's error code, never its message, which can quote the
   request; a deadline that ran out is UpstreamTimeout (504).
+- A stream's client also has a read timeout no longer than the idle gap (STREAM_IDLE_TIMEOUT_S); its
+  events are read in converse_stream.py.
 """
 
 from __future__ import annotations
@@ -19,15 +22,15 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lib.errors import InvalidRequest, NotConfigured, UpstreamError, UpstreamTimeout
-from lib.providers import converse, converse_reply
+from lib.providers import converse, converse_reply, converse_stream
 from lib.providers.base import ProviderContext, StreamPiece
 from lib.route_table import Route
 from lib.upstream import CallStats, Deadline, KeySource
 from lib.upstream_signals import backoff_delay
-from lib.upstream_stream import StreamLimits
+from lib.upstream_stream import StreamFault, StreamLimits
 from lib.validation import ModelRequest
 
 if TYPE_CHECKING:
@@ -46,12 +49,12 @@ _RETRYABLE_CODES = frozenset(
 _CONNECT_TIMEOUT_CAP_S = 5.0
 _SHORTEST_TIMEOUT_S = 0.1  # below this no answer can arrive: the deadline has, in effect, passed
 _MAX_CACHED_CLIENTS = 8
-_ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9.]{0,63}")
 _PARAMETER = re.compile(r"parameter ([A-Za-z0-9_.\[\]]{1,120})")
 
 # A bedrock-runtime client built with this botocore Config. botocore is imported when the first client
 # is built, not with this module: it would add ~0.15 s to every cold start, Bedrock routes or not.
 ClientBuilder = Callable[["Config"], Any]
+T = TypeVar("T")
 
 
 def boto3_client(config: Config) -> Any:
@@ -70,12 +73,15 @@ class ClientsByTimeout:
         self._clients: OrderedDict[float, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def within(self, deadline: Deadline) -> Any | None:
-        """A client whose timeouts end no later than the deadline; None when too little is left."""
+    def within(self, deadline: Deadline, longest_wait_s: float | None = None) -> Any | None:
+        """A client whose timeouts end no later than the deadline, and whose read timeout is at most
+        `longest_wait_s` (a stream's idle gap); None when too little is left."""
         for _ in range(2):
             timeout = _timeout_within(deadline.remaining())
             if timeout is None:
                 return None
+            if longest_wait_s is not None:
+                timeout = min(timeout, longest_wait_s)
             client = self._cached(timeout) or self._built(timeout)
             # Building the first client imports boto3, which can take a good part of a second: if that
             # moved the deadline closer than this client's timeout, take one with a shorter timeout.
@@ -149,9 +155,15 @@ class BedrockProvider:
 
     def complete(self, request: ModelRequest, deadline: Deadline, stats: CallStats) -> dict[str, Any]:
         arguments = converse.build(request, self.route)
+
+        def converse_once(client: Any) -> dict[str, Any]:
+            response: dict[str, Any] = client.converse(**arguments)
+            stats.last_status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
+            return response
+
         started = self._clock()
         try:
-            response = self._converse(arguments, deadline, stats)
+            response = self._with_retries(converse_once, deadline, stats)
         finally:
             stats.latency_ms = (self._clock() - started) * 1000
         try:
@@ -162,23 +174,52 @@ class BedrockProvider:
 
     def open_stream(
         self, request: ModelRequest, deadline: Deadline, stats: CallStats, limits: StreamLimits
-    ) -> Iterator[StreamPiece] | None:
-        """Not yet: ConverseStream is not wired, so a stream is answered whole (the log says so)."""
-        return None
+    ) -> Iterator[StreamPiece]:
+        """ConverseStream's pieces as the model writes them, once the first is in. Until then it is
+        `complete`'s call (same arguments, deadline, retries and backoff; an exception event or a break
+        before the first piece is a failed attempt); after it, a break is a StreamFault."""
+        arguments = converse.build(request, self.route)
 
-    def _converse(self, arguments: dict[str, Any], deadline: Deadline, stats: CallStats) -> dict[str, Any]:
+        def stream_once(client: Any) -> Iterator[StreamPiece]:
+            response = client.converse_stream(**arguments)
+            stats.last_status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
+            try:
+                return converse_stream.open_pieces(response["stream"], deadline, limits)
+            except StreamFault as fault:
+                stats.maybe_billed = True  # the model may have begun (and billed) an answer we never read
+                code = getattr(fault, "code", None)
+                raise _AttemptFailed(
+                    f"the stream broke before its first event ({code or fault.kind})",
+                    retryable=code is None or code in _RETRYABLE_CODES,
+                    timed_out=fault.kind == "idle",
+                ) from None
+
+        started = self._clock()
+        try:
+            return self._with_retries(stream_once, deadline, stats, longest_wait_s=limits.idle_s)
+        finally:
+            stats.latency_ms = (self._clock() - started) * 1000
+
+    def _with_retries(
+        self,
+        attempt: Callable[[Any], T],
+        deadline: Deadline,
+        stats: CallStats,
+        longest_wait_s: float | None = None,
+    ) -> T:
+        """`attempt(client)` until it succeeds, retrying what may pass within the deadline."""
         from botocore.exceptions import BotoCoreError, ClientError, NoRegionError, ParamValidationError
 
         retries_left = self._max_retries
         while True:
-            client = self._clients.within(deadline)
+            client = self._clients.within(deadline, longest_wait_s)
             if client is None:
                 raise self._gave_up(None, deadline, stats)
             stats.attempts += 1
             try:
-                response: dict[str, Any] = client.converse(**arguments)
-                stats.last_status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
-                return response
+                return attempt(client)
+            except _AttemptFailed as exc:
+                failure = exc
             except ParamValidationError as exc:
                 # botocore's own check of the arguments: a limit build() does not know. Its text quotes
                 # values, so only the parameter's name is kept.
@@ -236,8 +277,7 @@ def _attempt_failure(exc: Exception, stats: CallStats) -> _AttemptFailed:
 
     if isinstance(exc, ClientError):
         stats.last_status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        code = exc.response.get("Error", {}).get("Code")
-        code = code if isinstance(code, str) and _ERROR_CODE.fullmatch(code) else "an unnamed error"
+        code = converse_reply.error_code(exc)
         return _AttemptFailed(code, retryable=code in _RETRYABLE_CODES)
     if isinstance(exc, ConnectTimeoutError):
         return _AttemptFailed("timed out connecting", retryable=True, timed_out=True)

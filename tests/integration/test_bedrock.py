@@ -1,6 +1,7 @@
 """The Bedrock provider: through botocore's Stubber on a real bedrock-runtime client (what is sent, what
 comes back, AWS errors), and through a loopback server speaking Converse's HTTP wire format (timeouts,
-connection failures, and answers in a shape Stubber would refuse to play)."""
+connection failures, and answers in a shape Stubber would refuse to play). ConverseStream's own cases
+are in test_bedrock_stream.py; its path through the handler is here."""
 
 import json
 import time
@@ -18,12 +19,20 @@ from lib.route_table import Route
 from lib.upstream import CallStats, Deadline
 from lib.validation import ModelRequest
 from tests.conftest import call
+from tests.support.eventstream import CONTENT_TYPE, exception, text_answer
 from tests.support.fake_upstream import Behaviour, FakeUpstream
 
 MODEL_ID = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 ROUTE = Route(name="claude", provider="bedrock", model=MODEL_ID)
 SECRET_PROMPT = "the launch code is 0000"
 USER_HI = {"role": "user", "content": "hi"}
+EVENT_STREAM = {"Content-Type": CONTENT_TYPE}
+STREAM_BODY = {
+    "model": "claude",
+    "messages": [USER_HI],
+    "stream": True,
+    "stream_options": {"include_usage": True},
+}
 
 
 def chat(*messages, **fields):
@@ -471,6 +480,10 @@ key = "env:GENERAL_KEY"
 """
 
 
+def tokens_today() -> int:
+    return int(call("GET", "/v1/usage").json["tokens_today"])
+
+
 @pytest.fixture
 def bedrock_server():
     server = FakeUpstream().start()
@@ -533,28 +546,61 @@ class TestThroughTheHandler:
         assert len(bedrock_server.received) == 2  # one retry (AI_MODEL_MAX_RETRIES=1), then the fallback
         assert upstream.received[0].body["model"] == "deepseek-chat"
 
-    def test_a_stream_from_a_route_that_cannot_stream_is_answered_whole_and_logged(
-        self, bedrock_server, upstream, output
-    ):
+    def test_a_stream_is_forwarded_as_openai_chunks_from_converse_stream(self, aws, bedrock_server, output):
         bedrock_server.then(
-            Behaviour(body=converse_answer({"text": "Hej!"}, input_tokens=7, output_tokens=2))
+            Behaviour(
+                parts=tuple(text_answer("Hej", "!", input_tokens=7, output_tokens=2)), headers=EVENT_STREAM
+            )
         )
 
-        reply = call(
-            "POST",
-            "/v1/chat/completions",
-            {
-                "model": "claude",
-                "messages": [USER_HI],
-                "stream": True,
-                "stream_options": {"include_usage": True},
-            },
-        )
+        reply = call("POST", "/v1/chat/completions", STREAM_BODY)
 
         assert reply.status == 200 and reply.headers["content-type"].startswith("text/event-stream")
         events = [line.removeprefix("data: ") for line in reply.text.split("\n\n") if line]
         assert events[-1] == "[DONE]"
         chunks = [json.loads(event) for event in events[:-1]]
+        assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
         assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]) == "Hej!"
+        assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]][-1] == "stop"
         assert chunks[-1]["usage"] == {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}
-        assert output.access_lines()[-1]["stream"]["buffered"] is True
+        assert bedrock_server.received[0].path.endswith("/converse-stream")
+        access = output.access_lines()[-1]
+        assert "buffered" not in access["stream"] and access["stream"]["chunks"] == 4
+        assert tokens_today() == 9  # Bedrock's own count replaced the reservation
+
+    def test_an_exception_event_mid_stream_ends_with_an_error_event_and_charges_the_reservation(
+        self, aws, bedrock_server, upstream, output
+    ):
+        answer = text_answer("Hej", " då")
+        bedrock_server.then(
+            Behaviour(
+                parts=(*answer[:2], exception("modelStreamErrorException", f"failed: {SECRET_PROMPT}")),
+                headers=EVENT_STREAM,
+            )
+        )
+
+        reply = call("POST", "/v1/chat/completions", {**STREAM_BODY, "max_tokens": 40})
+
+        events = [line.removeprefix("data: ") for line in reply.text.split("\n\n") if line]
+        assert "[DONE]" not in events
+        error = json.loads(events[-1])["error"]
+        assert (
+            error["code"] == "upstream_stream_malformed" and "ModelStreamErrorException" in error["message"]
+        )
+        assert SECRET_PROMPT not in reply.text
+        assert "".join(json.loads(e)["choices"][0]["delta"].get("content", "") for e in events[:-1]) == "Hej"
+        access = output.access_lines()[-1]
+        assert access["stream"]["fault"] == "malformed"
+        assert access["charged_tokens"] == len("hi") + 40  # usage unknown after a break: the reservation
+        assert tokens_today() == len("hi") + 40
+        assert len(bedrock_server.received) == 1 and upstream.received == []  # no retry, no fallback
+
+    def test_a_stream_throttled_before_its_first_piece_falls_back(self, bedrock_server, upstream):
+        throttled = Behaviour(parts=(exception("throttlingException", "slow down"),), headers=EVENT_STREAM)
+        bedrock_server.then(throttled, throttled)
+
+        reply = call("POST", "/v1/chat/completions", STREAM_BODY)
+
+        assert reply.status == 200 and reply.text.endswith("data: [DONE]\n\n")
+        assert '"model":"general"' in reply.text.replace(" ", "")
+        assert len(bedrock_server.received) == 2 and upstream.received[0].body["stream"] is True
