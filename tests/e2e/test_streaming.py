@@ -18,7 +18,8 @@ import requests
 
 from lib import services
 from local.server import serving
-from tests.support.fake_upstream import Behaviour
+from tests.support.eventstream import CONTENT_TYPE, text_answer
+from tests.support.fake_upstream import Behaviour, FakeUpstream
 
 REPO = Path(__file__).resolve().parents[2]
 HELLO = [{"role": "user", "content": "Hello"}]
@@ -64,6 +65,45 @@ def test_the_first_chunk_arrives_while_the_model_is_still_writing(client, gatewa
     assert arrivals[0] < arrivals[-1] - 1.0
     assert usage.total_tokens == 15
     assert tokens_today(gateway) == 15  # the stream's own usage replaced the reservation
+
+
+@pytest.fixture
+def bedrock_route(gateway_env, tmp_path):
+    """A routes file whose only route is Bedrock, served by a loopback server speaking ConverseStream."""
+    server = FakeUpstream().start()
+    model_id = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+    routes = tmp_path / "routes.toml"
+    routes.write_text(f'[[route]]\nname = "claude"\nprovider = "bedrock"\nmodel = "{model_id}"\n')
+    gateway_env.setenv("ROUTES_FILE", str(routes))
+    gateway_env.setenv("BEDROCK_MODEL_IDS", model_id)
+    gateway_env.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.base_url.removesuffix("/v1"))
+    services.reset()
+    yield server
+    server.stop()
+
+
+def test_a_bedrock_route_streams_as_converse_stream_writes(bedrock_route, client, gateway):
+    words = tuple(f" w{index}" for index in range(8))
+    frames = text_answer(*words, input_tokens=6, output_tokens=8)
+    bedrock_route.then(Behaviour(parts=tuple(frames), pace_s=0.2, headers={"Content-Type": CONTENT_TYPE}))
+    arrivals = []
+    stream = client.chat.completions.create(
+        model="claude", messages=HELLO, stream=True, stream_options={"include_usage": True}
+    )
+    text = ""
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            arrivals.append(time.monotonic())
+            text += chunk.choices[0].delta.content
+        if chunk.usage:
+            usage = chunk.usage
+    assert text == "".join(words)
+    assert (
+        bedrock_route.parts_sent_at[-1] - arrivals[0] > 1.0
+    )  # the first word was out long before the last frame
+    assert arrivals[-1] - arrivals[0] > 1.0  # spread out as written, not in one piece
+    assert (usage.prompt_tokens, usage.completion_tokens) == (6, 8)
+    assert tokens_today(gateway) == 14  # Bedrock's own count replaced the reservation
 
 
 def test_a_cut_in_mid_stream_raises_in_the_sdk_and_charges_the_reservation(client, gateway, upstream):
