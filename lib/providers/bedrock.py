@@ -186,8 +186,10 @@ class BedrockProvider:
             try:
                 return converse_stream.open_pieces(response["stream"], deadline, limits)
             except StreamFault as fault:
-                stats.maybe_billed = True  # the model may have begun (and billed) an answer we never read
                 code = getattr(fault, "code", None)
+                # An exception event before the first piece is Bedrock refusing, as a ClientError is;
+                # a read that broke may have cost an answer we never read.
+                stats.maybe_billed = stats.maybe_billed or code is None
                 raise _AttemptFailed(
                     f"the stream broke before its first event ({code or fault.kind})",
                     retryable=code is None or code in _RETRYABLE_CODES,

@@ -160,6 +160,27 @@ def test_a_validation_exception_before_the_first_piece_is_a_502_not_retried(bedr
 
 
 @pytest.mark.parametrize(
+    ("attempts", "billed"),
+    [
+        ([frames([exception("throttlingException", "slow down")])] * 3, False),
+        ([frames(text_answer("never"), stream_cut_after=0)] * 3, True),
+    ],
+    ids=["throttled every time", "cut before the first frame every time"],
+)
+def test_a_stream_that_never_opens_is_a_502_charged_only_when_bedrock_may_have_answered(
+    bedrock, attempts, billed
+):
+    provider, server = bedrock
+    server.then(*attempts)
+    stats = CallStats()
+
+    with pytest.raises(UpstreamError, match="3 attempt"):
+        provider.open_stream(HI, Deadline(10), stats, limits())
+
+    assert stats.maybe_billed is billed
+
+
+@pytest.mark.parametrize(
     "code", ["modelStreamErrorException", "throttlingException", "internalServerException"]
 )
 def test_an_exception_event_after_the_first_piece_ends_the_stream_without_retry(bedrock, code):
