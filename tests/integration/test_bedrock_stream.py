@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from lib.errors import UpstreamError
+from lib.errors import UpstreamError, UpstreamTimeout
 from lib.providers import PROVIDERS, ProviderContext
 from lib.providers.bedrock import ClientsByTimeout
 from lib.route_table import Route
@@ -258,6 +258,22 @@ def test_the_time_limit_ends_a_silent_stream_before_the_idle_gap_would(bedrock):
 
     assert fault.kind == "max_time"
     assert time.monotonic() - started < 3  # not the 4 s idle gap, nor the server's 5 s
+
+
+def test_a_first_event_that_never_comes_ends_at_the_deadline_as_a_timeout(bedrock):
+    # Given Bedrock that sends its headers at once, then nothing (on every attempt)
+    provider, server = bedrock
+    server.then(*[frames(text_answer("late"), stream_stall_after=0, stall_s=5)] * 3)
+    stats = CallStats()
+    started = time.monotonic()
+
+    # When the stream is opened with 1.5 s left (a read may wait 5 s: the idle gap)
+    with pytest.raises(UpstreamTimeout):
+        provider.open_stream(HI, Deadline(1.5), stats, limits(idle_s=5))
+
+    # Then the deadline, not the idle gap or the server, ended the wait
+    assert time.monotonic() - started < 3.5
+    assert stats.maybe_billed
 
 
 def test_a_stream_client_reads_no_longer_than_the_idle_gap():
