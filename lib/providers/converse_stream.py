@@ -62,7 +62,9 @@ class _EventReader:
 
     def __init__(self, events: Any, deadline: Deadline, limits: StreamLimits) -> None:
         self._events = iter(events)
-        self._raw = getattr(events, "_raw_stream", None)  # urllib3's response, to narrow each wait
+        # urllib3's response, to narrow each wait. botocore keeps it private: if a later botocore
+        # drops it, the client's read timeout (at most the idle gap) still bounds every read.
+        self._raw = getattr(events, "_raw_stream", None)
         self._deadline = deadline
         self._limits = limits
         self.started = False
