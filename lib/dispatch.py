@@ -23,6 +23,7 @@ from lib.errors import (
     NotConfigured,
     RouteUnavailable,
     UpstreamError,
+    UpstreamRejected,
     UpstreamTimeout,
 )
 from lib.providers import Provider
@@ -189,7 +190,9 @@ class Dispatcher:
                 billed_before, stats.maybe_billed = stats.maybe_billed, False
                 try:
                     result = attempt(self._providers[route.name])
-                except NotConfigured as exc:  # its key cannot be read: not the route's health
+                except (NotConfigured, UpstreamRejected) as exc:
+                    # Its key cannot be read, or the model API refused the request itself (a fallback
+                    # may take it): neither is the route's health.
                     breaker.release()
                     last_error = exc
                     trace.failed.append(f"{route.name}:{exc.code}")

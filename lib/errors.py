@@ -108,6 +108,17 @@ class UpstreamError(GatewayError):
     outcome = "upstream_error"
 
 
+class UpstreamRejected(UpstreamError):
+    """The model API refused the request itself (HTTP 400, 404, 413 or 422: an unknown model, too long a
+    context, a parameter it does not take). The caller's to change, so a 400, and not the route's health:
+    the circuit breaker does not count it, and the Errors metric (which the alarm watches) neither."""
+
+    status = 400
+    error_type = "invalid_request_error"
+    code = "upstream_rejected"
+    outcome = "input_rejected"
+
+
 class NotConfigured(GatewayError):
     status = 503
     error_type = "server_error"

@@ -25,7 +25,7 @@ import requests
 import urllib3
 
 from lib import socket_deadline
-from lib.errors import NotConfigured, UpstreamError, UpstreamTimeout
+from lib.errors import NotConfigured, UpstreamError, UpstreamRejected, UpstreamTimeout
 from lib.upstream_signals import (
     ascii_integer,
     backoff_delay,
@@ -37,6 +37,10 @@ from lib.upstream_stream import EventStream, StreamFault, StreamLimits
 
 _CONNECT_TIMEOUT_CAP_S = 5.0
 _READ_CHUNK_BYTES = 64 * 1024
+# What a model API answers when the request itself will not do (an unknown model, too long a context,
+# a parameter it does not take): UpstreamRejected, the caller's 400. 403 and other refusals stay a 502:
+# they are the deployment's (a key without the right, a wrong endpoint path).
+REFUSED_REQUEST_STATUSES = frozenset({400, 404, 413, 422})
 
 
 class KeySource(Protocol):
@@ -76,11 +80,14 @@ class CallStats:
 
 
 class _AttemptFailed(Exception):
-    def __init__(self, reason: str, *, retryable: bool, retry_after_s: float | None = None) -> None:
+    def __init__(
+        self, reason: str, *, retryable: bool, retry_after_s: float | None = None, refused: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
         self.retry_after_s = retry_after_s
+        self.refused = refused  # the request itself was refused: no other endpoint would take it either
 
 
 class _KeyRejected(Exception):
@@ -186,6 +193,8 @@ class UpstreamClient:
                 try:
                     return self._call_endpoint(method, base_url + path, payload, deadline, stats, read)
                 except _AttemptFailed as exc:
+                    if exc.refused:
+                        raise UpstreamRejected(f"the model API refused the request: {exc.reason}") from None
                     failure = exc.reason
         finally:
             stats.latency_ms = (self._clock() - started) * 1000
@@ -283,7 +292,8 @@ class UpstreamClient:
                     retry_after_s=retry_after_s(response.headers.get("Retry-After")),
                 )
             if not 200 <= status < 300:
-                raise _AttemptFailed(self._refusal(status, response, deadline, stats), retryable=False)
+                reason = self._refusal(status, response, deadline, stats)
+                raise _AttemptFailed(reason, retryable=False, refused=status in REFUSED_REQUEST_STATUSES)
             if read is not None:
                 opened = read(response, deadline, stats)
                 handed_over = True

@@ -51,7 +51,8 @@ def ascii_integer(value: str | None) -> int | None:
 
 
 def error_kind(body: bytes) -> str | None:
-    """The `error.type` (or `error.code`) identifier of an OpenAI- or Anthropic-style error body.
+    """The `error.code` (or else `error.type`) identifier of an OpenAI- or Anthropic-style error body:
+    the code says more when there is one (`model_not_found` beside `invalid_request_error`).
 
     Only a short identifier is kept: a provider's message can quote the request or the key."""
     try:
@@ -60,7 +61,7 @@ def error_kind(body: bytes) -> str | None:
         return None
     if not isinstance(error, dict):
         return None
-    for field in ("type", "code"):
+    for field in ("code", "type"):
         value = error.get(field)
         if isinstance(value, str) and _IDENTIFIER.fullmatch(value):
             return value

@@ -2,9 +2,7 @@
 IAM role (no key).
 
 The whole call (for a stream: until its first piece) fits the one `Deadline`, as with HTTP providers:
-- A botocore client's timeouts are fixed when it is built, so each attempt takes a client whose connect
-  and read timeouts are no longer than what is left. Clients are cached per whole second of timeout
-  (a few, least recently used first out): building one costs milliseconds, not every request.
+- Each attempt takes a client whose timeouts end within what is left (bedrock_clients.py).
 - botocore's own retries are off. Throttling, unavailability, a model not ready and connection failures
   are retried here with backoff and jitter, and only while the backoff ends before the deadline.
 - Failures are UpstreamError (502) naming Bedrock's error code, never its message, which can quote the
@@ -15,26 +13,21 @@ The whole call (for a stream: until its first piece) fits the one `Deadline`, as
 
 from __future__ import annotations
 
-import math
 import random
 import re
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from lib.errors import InvalidRequest, NotConfigured, UpstreamError, UpstreamTimeout
+from lib.errors import InvalidRequest, NotConfigured, UpstreamError, UpstreamRejected, UpstreamTimeout
 from lib.providers import converse, converse_reply, converse_stream
 from lib.providers.base import ProviderContext, StreamPiece
+from lib.providers.bedrock_clients import ClientsByTimeout
 from lib.route_table import Route
 from lib.upstream import CallStats, Deadline, KeySource
 from lib.upstream_signals import backoff_delay
 from lib.upstream_stream import StreamFault, StreamLimits
 from lib.validation import ModelRequest
-
-if TYPE_CHECKING:
-    from botocore.config import Config
 
 # Converse has no seed (converse.py refuses one): CACHE_MODE=seeded never caches this provider.
 HONOURS_SEED = False
@@ -46,86 +39,21 @@ _RETRYABLE_CODES = frozenset(
         "ModelNotReadyException",
     }
 )
-_CONNECT_TIMEOUT_CAP_S = 5.0
-_SHORTEST_TIMEOUT_S = 0.1  # below this no answer can arrive: the deadline has, in effect, passed
-_MAX_CACHED_CLIENTS = 8
+_REFUSED_REQUEST_CODE = "ValidationException"  # lib/errors.py UpstreamRejected; other refusals are 502s
 _PARAMETER = re.compile(r"parameter ([A-Za-z0-9_.\[\]]{1,120})")
-
-# A bedrock-runtime client built with this botocore Config. botocore is imported when the first client
-# is built, not with this module: it would add ~0.15 s to every cold start, Bedrock routes or not.
-ClientBuilder = Callable[["Config"], Any]
 T = TypeVar("T")
 
 
-def boto3_client(config: Config) -> Any:
-    """A bedrock-runtime client in the function's region, with its role (AWS_ENDPOINT_URL* honoured)."""
-    import boto3  # deferred, as in lib/services.py: the import is most of a cold start
-
-    return boto3.client("bedrock-runtime", config=config)
-
-
-class ClientsByTimeout:
-    """bedrock-runtime clients whose timeouts fit what is left of a deadline, built once per timeout."""
-
-    def __init__(self, build: ClientBuilder = boto3_client, max_clients: int = _MAX_CACHED_CLIENTS) -> None:
-        self._build = build
-        self._max_clients = max_clients
-        self._clients: OrderedDict[float, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def within(self, deadline: Deadline, longest_wait_s: float | None = None) -> Any | None:
-        """A client whose timeouts end no later than the deadline, and whose read timeout is at most
-        `longest_wait_s` (a stream's idle gap); None when too little is left."""
-        for _ in range(2):
-            timeout = _timeout_within(deadline.remaining())
-            if timeout is None:
-                return None
-            if longest_wait_s is not None:
-                timeout = min(timeout, longest_wait_s)
-            client = self._cached(timeout) or self._built(timeout)
-            # Building the first client imports boto3, which can take a good part of a second: if that
-            # moved the deadline closer than this client's timeout, take one with a shorter timeout.
-            if deadline.remaining() >= timeout:
-                break
-        return client
-
-    def _cached(self, timeout: float) -> Any | None:
-        with self._lock:
-            client = self._clients.get(timeout)
-            if client is not None:
-                self._clients.move_to_end(timeout)
-            return client
-
-    def _built(self, timeout: float) -> Any:
-        from botocore.config import Config
-
-        config = Config(
-            connect_timeout=min(timeout, _CONNECT_TIMEOUT_CAP_S),
-            read_timeout=timeout,
-            retries={"total_max_attempts": 1},  # one attempt: this module retries, within the deadline
-        )
-        client = self._build(config)
-        with self._lock:
-            self._clients[timeout] = client
-            while len(self._clients) > self._max_clients:
-                self._clients.popitem(last=False)
-        return client
-
-
-def _timeout_within(remaining_s: float) -> float | None:
-    """Whole seconds, rounded down (tenths below one second): never longer than what is left."""
-    if remaining_s >= 1:
-        return float(math.floor(remaining_s))
-    tenths = math.floor(remaining_s * 10) / 10
-    return tenths if tenths >= _SHORTEST_TIMEOUT_S else None
-
-
 class _AttemptFailed(Exception):
-    def __init__(self, reason: str, *, retryable: bool, timed_out: bool = False) -> None:
+    def __init__(
+        self, reason: str, *, retryable: bool, timed_out: bool = False, code: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
         self.timed_out = timed_out
+        # Bedrock refused the request itself (its input, not the deployment): the caller's 400.
+        self.refused = code == _REFUSED_REQUEST_CODE
 
 
 class BedrockProvider:
@@ -194,6 +122,7 @@ class BedrockProvider:
                     f"the stream broke before its first event ({code or fault.kind})",
                     retryable=code is None or code in _RETRYABLE_CODES,
                     timed_out=fault.kind == "idle",
+                    code=code,
                 ) from None
 
         started = self._clock()
@@ -260,6 +189,8 @@ class BedrockProvider:
                 f"Bedrock did not answer route {self.route.name!r} within {deadline.seconds:g} s"
             )
         route = self.route.name
+        if failure.refused:
+            return UpstreamRejected(f"Bedrock refused the request for route {route!r}: {failure.reason}")
         return UpstreamError(
             f"Bedrock failed for route {route!r} after {stats.attempts} attempt(s): {failure.reason}"
         )
@@ -280,7 +211,7 @@ def _attempt_failure(exc: Exception, stats: CallStats) -> _AttemptFailed:
     if isinstance(exc, ClientError):
         stats.last_status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         code = converse_reply.error_code(exc)
-        return _AttemptFailed(code, retryable=code in _RETRYABLE_CODES)
+        return _AttemptFailed(code, retryable=code in _RETRYABLE_CODES, code=code)
     if isinstance(exc, ConnectTimeoutError):
         return _AttemptFailed("timed out connecting", retryable=True, timed_out=True)
     if isinstance(exc, ReadTimeoutError):

@@ -2,8 +2,8 @@
 (the answer's half is lib/providers/converse_reply.py).
 
 What has no Converse equivalent (seed, logit_bias, penalties, log probabilities, images, ...) is refused
-with a 400 naming the field and the route, so caller input never reaches Bedrock only to come back as
-its ValidationException and our 502.
+with a 400 naming the field and the route, before Bedrock is asked (whose ValidationException would
+only name its code: a 400 `upstream_rejected`).
 """
 
 from __future__ import annotations

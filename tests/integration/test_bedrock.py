@@ -14,7 +14,8 @@ from botocore.stub import Stubber
 from lib import services
 from lib.errors import InvalidRequest, UpstreamError, UpstreamTimeout
 from lib.providers import PROVIDERS, ProviderContext
-from lib.providers.bedrock import BedrockProvider, ClientsByTimeout, boto3_client
+from lib.providers.bedrock import BedrockProvider
+from lib.providers.bedrock_clients import ClientsByTimeout, boto3_client
 from lib.route_table import Route
 from lib.upstream import CallStats, Deadline
 from lib.validation import ModelRequest
@@ -249,10 +250,14 @@ def test_retries_stop_at_the_limit_and_name_the_error_code_only(stubbed):
 
 
 @pytest.mark.parametrize(
-    ("code", "status"),
-    [("ValidationException", 400), ("AccessDeniedException", 403), ("ResourceNotFoundException", 404)],
+    ("code", "status", "ours"),
+    [
+        ("ValidationException", 400, 400),  # the request's own: the caller's to change
+        ("AccessDeniedException", 403, 502),  # the deployment's: its IAM grant
+        ("ResourceNotFoundException", 404, 502),  # the deployment's: the route's model id
+    ],
 )
-def test_a_refusal_is_a_502_naming_the_code_without_aws_text_and_is_not_retried(stubbed, code, status):
+def test_a_refusal_names_the_code_without_aws_text_and_is_not_retried(stubbed, code, status, ours):
     stubber, client = stubbed
     stubber.add_client_error("converse", code, f"Malformed input request: {SECRET_PROMPT}", status)
     provider, _ = provider_over(client)
@@ -261,7 +266,7 @@ def test_a_refusal_is_a_502_naming_the_code_without_aws_text_and_is_not_retried(
     with pytest.raises(UpstreamError) as raised:
         provider.complete(chat({"role": "user", "content": SECRET_PROMPT}), Deadline(10), stats)
 
-    assert raised.value.status == 502
+    assert raised.value.status == ours
     assert code in raised.value.message and "claude" in raised.value.message
     assert SECRET_PROMPT not in raised.value.message and "Malformed" not in raised.value.message
     assert (stats.attempts, stats.retries, stats.last_status) == (1, 0, status)

@@ -8,9 +8,9 @@ import time
 import pytest
 import requests
 
-from lib.errors import UpstreamError, UpstreamTimeout
+from lib.errors import UpstreamError, UpstreamRejected, UpstreamTimeout
 from lib.providers import PROVIDERS, ProviderContext
-from lib.providers.bedrock import ClientsByTimeout
+from lib.providers.bedrock_clients import ClientsByTimeout
 from lib.route_table import Route
 from lib.upstream import CallStats, Deadline
 from lib.upstream_stream import StreamFault, StreamLimits
@@ -147,14 +147,15 @@ def test_a_throttle_before_the_first_piece_is_retried(bedrock, throttled):
     assert (stats.attempts, stats.retries, len(server.received)) == (2, 1, 2)
 
 
-def test_a_validation_exception_before_the_first_piece_is_a_502_not_retried(bedrock):
+def test_a_validation_exception_before_the_first_piece_is_the_callers_400_not_retried(bedrock):
     provider, server = bedrock
     server.then(frames([exception("validationException", f"Malformed input: {SECRET_PROMPT}")]))
     stats = CallStats()
 
-    with pytest.raises(UpstreamError) as raised:
+    with pytest.raises(UpstreamRejected) as raised:
         provider.open_stream(HI, Deadline(10), stats, limits())
 
+    assert raised.value.status == 400
     assert "ValidationException" in raised.value.message and SECRET_PROMPT not in raised.value.message
     assert stats.attempts == 1 and len(server.received) == 1
 

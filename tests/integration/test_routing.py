@@ -182,6 +182,28 @@ class TestCircuitBreaker:
             line.get("message") == "circuit breaker" and line["to_state"] == "open" for line in output.lines()
         )
 
+    def test_requests_the_model_api_refuses_are_not_the_routes_failures(
+        self, routed, upstream, legal, output
+    ):
+        routed.setenv("BREAKER_MIN_CALLS", "2")
+        routed.setenv("BREAKER_FAILURE_RATE", "0.5")
+        services.reset()
+        refusal = {"error": {"message": "The model `x` does not exist", "code": "model_not_found"}}
+        upstream.then(*[Behaviour(404, refusal) for _ in range(4)])
+        legal.then(*[Behaviour(404, refusal) for _ in range(4)])
+        for _ in range(4):
+            reply = call("POST", "/api/generate", {"prompt": "p"})
+            assert reply.status == 400 and reply.error["code"] == "upstream_rejected"
+            assert "HTTP 404 (model_not_found)" in reply.error["message"]
+        assert call("POST", "/api/generate", {"prompt": "p"}).json["model"] == "general"  # still closed
+        assert len(upstream.received) == 5
+        lines = output.access_lines()
+        assert all("breaker_changes" not in line for line in lines)
+        assert lines[0]["outcome"] == "input_rejected" and lines[0]["failed_routes"] == [
+            "general:upstream_rejected",
+            "legal:upstream_rejected",
+        ]
+
 
 class TestRoutesFile:
     def test_a_broken_file_is_503_naming_the_route_and_field(self, routed, tmp_path, upstream):

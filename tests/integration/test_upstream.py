@@ -5,7 +5,7 @@ import time
 import pytest
 import requests
 
-from lib.errors import NotConfigured, UpstreamError, UpstreamTimeout
+from lib.errors import NotConfigured, UpstreamError, UpstreamRejected, UpstreamTimeout
 from lib.provider_keys import StaticKeySource
 from lib.upstream import CallStats, Deadline, UpstreamClient
 from tests.support.fake_upstream import Behaviour, FakeUpstream
@@ -111,6 +111,35 @@ def test_client_errors_are_not_retried(upstream, status):
         make_client(upstream.base_url).call("POST", "/chat/completions", PAYLOAD, Deadline(5))
     assert len(upstream.received) == 1
     assert "raw upstream detail" not in error.value.message
+
+
+@pytest.mark.parametrize("status", [400, 404, 413, 422])
+def test_a_refused_request_is_the_callers_400_and_no_other_endpoint_is_asked(upstream, status):
+    upstream.then(
+        Behaviour(
+            status, {"error": {"message": "The model `gpt-typo` does not exist", "code": "model_not_found"}}
+        )
+    )
+    fallback = FakeUpstream().start()
+    try:
+        client = make_client(upstream.base_url, fallback.base_url)
+        with pytest.raises(UpstreamRejected) as error:
+            client.call("POST", "/chat/completions", PAYLOAD, Deadline(5))
+        assert error.value.status == 400 and error.value.code == "upstream_rejected"
+        assert (
+            f"HTTP {status} (model_not_found)" in error.value.message
+            and "gpt-typo" not in error.value.message
+        )
+        assert fallback.received == []  # a mirror of the same API would refuse it too
+    finally:
+        fallback.stop()
+
+
+def test_a_forbidden_key_is_the_deployments_502_not_the_callers(upstream):
+    upstream.then(Behaviour(403, {"error": {"type": "permission_error"}}))
+    with pytest.raises(UpstreamError) as error:
+        make_client(upstream.base_url).call("POST", "/chat/completions", PAYLOAD, Deadline(5))
+    assert not isinstance(error.value, UpstreamRejected) and error.value.status == 502
 
 
 def test_a_slow_upstream_ends_at_the_deadline(upstream):

@@ -6,7 +6,8 @@ import pytest
 from lib.config import load_settings
 from lib.errors import InvalidRequest, UpstreamError
 from lib.providers import converse, converse_reply
-from lib.providers.bedrock import BedrockProvider, ClientsByTimeout
+from lib.providers.bedrock import BedrockProvider
+from lib.providers.bedrock_clients import ClientsByTimeout
 from lib.route_table import Route
 from lib.validation import ModelRequest, parse_chat, parse_completion
 
