@@ -1,4 +1,5 @@
-"""The Makefile as a user meets it: `make help` and the README list every target, the first run shows progress."""
+"""The Makefile as a user meets it: `make help` and the README name every target; the first run shows
+progress."""
 
 import re
 import subprocess
