@@ -24,7 +24,13 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+)
 
 from lib.callers import caller_id_for_hash, hash_key, new_client_key
 from lib.config import ConfigError
@@ -90,8 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, dynamodb_client: Any = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "keys" and args.action == "create" and len(args.name) > 100:
-        parser.error("--name must be at most 100 characters")
+    if args.command == "keys" and args.action == "create":
+        if not args.name.strip():
+            parser.error("--name must name who the key is for (make keys-create NAME=my-blog)")
+        if len(args.name) > 100:
+            parser.error("--name must be at most 100 characters")
     try:
         if args.command in ("provider-key", "rotate"):
             outputs = _stack_outputs(args.stack, parser)
@@ -213,8 +222,28 @@ def _stack_outputs(stack: str | None, parser: argparse.ArgumentParser) -> dict[s
 
 
 def _describe(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return f"AWS refused: {exc.response.get('Error', {}).get('Code', 'error')}"
+    """The error, and for the usual first-run ones what to do: reach `make run`'s table or a stack."""
+    cause = exc.__cause__ if isinstance(exc, StoreError) and exc.__cause__ else exc
+    if isinstance(cause, ClientError):
+        return f"AWS refused: {cause.response.get('Error', {}).get('Code', 'error')}"
+    local = "For `make run`'s local table, start `make run` first (while it serves, these commands use it)"
+    if isinstance(cause, NoRegionError):
+        return (
+            f"no AWS region set. {local}; for a deployed stack, name it and its region: "
+            "STACK=<name> AWS_DEFAULT_REGION=<region> (or AWS_PROFILE=<profile>)"
+        )
+    if isinstance(cause, NoCredentialsError):
+        return (
+            f"no AWS credentials found. {local}; for a deployed stack, give credentials for its account "
+            "(aws configure, or AWS_PROFILE=<profile>)"
+        )
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if isinstance(cause, EndpointConnectionError) and endpoint:
+        return (
+            f"nothing answers at {endpoint} (AWS_ENDPOINT_URL, which .make-run.env sets while `make run` "
+            "serves): start `make run` again, or name a deployed stack with STACK=<name> (and delete "
+            ".make-run.env if a `make run` that was killed left it behind)"
+        )
     return str(exc)
 
 

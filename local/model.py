@@ -47,6 +47,20 @@ def answer(prompt: str, max_tokens: int) -> tuple[str, int]:
     return _join(kept), len(kept)
 
 
+def message_text(content: Any) -> str:
+    """A message's text: a string, or the text parts of a list of parts (`[{"type": "text", "text": ...}]`,
+    as the OpenAI API allows), joined by a space; other parts (images, audio) hold no text to count."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(
+            part["text"]
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_version = "modelgate-local/1"
 
@@ -73,13 +87,9 @@ class _Handler(BaseHTTPRequestHandler):
         model = body.get("model") or MODEL_NAME
         created = int(time.time())
         if self.path.rstrip("/").endswith("/chat/completions"):
-            messages = body.get("messages") or []
-            texts = [m.get("content") for m in messages if isinstance(m.get("content"), str)]
-            user_texts = [
-                m.get("content")
-                for m in messages
-                if m.get("role") == "user" and isinstance(m.get("content"), str)
-            ]
+            messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+            texts = [message_text(m.get("content")) for m in messages]
+            user_texts = [message_text(m.get("content")) for m in messages if m.get("role") == "user"]
             text, completion_tokens = answer(user_texts[-1] if user_texts else "", max_tokens)
             prompt_tokens = sum(len(tokenize(t)) for t in texts)
             choice: dict[str, Any] = {

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator, MutableMapping
@@ -23,7 +24,7 @@ from typing import Any
 
 from lib.http_server import create_server
 from local.console import ConsoleLog
-from local.stack import local_stack
+from local.stack import LOCAL_MODEL_PORT, local_stack
 
 # What the admin commands (make keys-create, usage, ...) need to reach this run's table.
 RUN_ENV_FILE = ".make-run.env"
@@ -66,16 +67,56 @@ def admin_settings(path: Path, environ: MutableMapping[str, str] = os.environ) -
 
     Only for a table behind a local endpoint (the embedded AWS, or one you pointed AWS_ENDPOINT_URL
     at): against real AWS the admin commands use your own credentials and STACK or TABLE_NAME.
+    On the way out the file is removed only while it still holds what this run wrote: a `make run`
+    started later may have written its own, and that one still serves.
     """
     if not environ.get("AWS_ENDPOINT_URL") or not environ.get("TABLE_NAME"):
         yield
         return
     lines = [f"{name}={environ[name]}" for name in _ADMIN_VARIABLES if environ.get(name)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    written = "\n".join(lines) + "\n"
+    path.write_text(written, encoding="utf-8")
     try:
         yield
     finally:
-        path.unlink(missing_ok=True)
+        if _read(path) == written:
+            path.unlink(missing_ok=True)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def port_to_suggest(taken: int) -> int:
+    """A port after `taken` that is free now and is not the built-in model's (routes.example.toml's
+    `local` route reaches it on LOCAL_MODEL_PORT), for the message that `taken` is in use."""
+    for candidate in range(taken + 1, min(taken + 100, 65536)):
+        if candidate == LOCAL_MODEL_PORT:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return candidate
+    with socket.socket() as probe:  # nothing free just above it: any port the system has free
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class _AppToCome:
+    """The WSGI app, named once the local stack is up. The port is bound first, so that a `make run`
+    that cannot serve stops before it starts anything or touches the running one's settings file;
+    requests that arrive meanwhile wait in the listen backlog."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return self.app(environ, start_response)
 
 
 def _stop_on_sigterm(signum: int, frame: object) -> None:
@@ -102,24 +143,28 @@ def main() -> None:
 
 
 def serve(port: int, run_env: Path) -> None:
-    with local_stack(), admin_settings(run_env):
-        import handler  # after the stack has set the environment the handler reads
+    app = _AppToCome()
+    try:
+        server = create_server(app, "127.0.0.1", port)
+    except OSError as exc:
+        raise SystemExit(
+            f"modelgate: cannot serve on 127.0.0.1:{port} ({exc.strerror}); "
+            f"try another port: PORT={port_to_suggest(port)} make run"
+        ) from None
+    try:
+        with local_stack(), admin_settings(run_env):
+            import handler  # after the stack has set the environment the handler reads
 
-        try:
-            server = create_server(handler.wsgi_app, "127.0.0.1", port)
-        except OSError as exc:
-            raise SystemExit(
-                f"modelgate: cannot serve on 127.0.0.1:{port} ({exc.strerror}); "
-                f"try another port: PORT={port + 1} make run"
-            ) from None
-        print(f"modelgate: serving http://127.0.0.1:{port} (Ctrl-C stops everything)", flush=True)
-        try:
-            server.run()  # returns on Ctrl-C or SIGTERM (waitress stops its own loop on KeyboardInterrupt)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            print("\nmodelgate: stopping", flush=True)
-            server.close()
+            app.app = handler.wsgi_app
+            print(f"modelgate: serving http://127.0.0.1:{port} (Ctrl-C stops everything)", flush=True)
+            try:
+                server.run()  # returns on Ctrl-C or SIGTERM (waitress stops its loop on KeyboardInterrupt)
+            except KeyboardInterrupt:
+                pass
+            finally:
+                print("\nmodelgate: stopping", flush=True)
+    finally:
+        server.close()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,12 @@ from local.model import MODEL_NAME, LocalModel
 # Where routes find the built-in model (routes.example.toml's "local" route points here).
 LOCAL_MODEL_PORT = 3001
 
+# The start-up line that says who may call (AUTH_MODE's values, lib/config.py).
+_AUTH_LINES = {
+    "none": "auth: AUTH_MODE=none, no client keys: each source IP is a caller",
+    "keys": "auth: AUTH_MODE=keys, every request needs a client key (make keys-create NAME=...)",
+}
+
 LOCAL_DEFAULTS = {
     "AUTH_MODE": "none",
     "POWERTOOLS_SERVICE_NAME": "modelgate",
@@ -30,6 +36,7 @@ def local_stack(
     with ExitStack() as stack:
         for name, value in LOCAL_DEFAULTS.items():
             environ.setdefault(name, value)
+        say(_AUTH_LINES.get(environ["AUTH_MODE"], f"auth: AUTH_MODE={environ['AUTH_MODE']}"))
         if not environ.get("AWS_ENDPOINT_URL") and not environ.get("TABLE_NAME"):
             aws = EmbeddedAws().start()
             stack.callback(aws.stop)
@@ -65,8 +72,28 @@ def _serve_routes(environ: MutableMapping[str, str], stack: ExitStack, say: Call
         raise SystemExit(f"modelgate: the gateway is misconfigured: {exc}") from None
     local_url = f"http://127.0.0.1:{LOCAL_MODEL_PORT}/v1"
     if any(route.endpoint == local_url for route in table.routes.values()):
-        model = LocalModel(port=LOCAL_MODEL_PORT).start()
+        try:
+            model = LocalModel(port=LOCAL_MODEL_PORT).start()
+        except OSError as exc:
+            raise SystemExit(
+                f"modelgate: the built-in local model cannot serve on 127.0.0.1:{LOCAL_MODEL_PORT} "
+                f"({exc.strerror}), where routes in {environ['ROUTES_FILE']} reach it: is another "
+                "make run using it?"
+            ) from None
         stack.callback(model.stop)
         environ.setdefault("LOCAL_MODEL_KEY", "local")
         say(f"the built-in local model at {local_url} (routes that point at it)")
     say(f"routes: {', '.join(table.names)} from {environ['ROUTES_FILE']} (default {table.default})")
+    unset = [
+        f"{route.name} ({variable})"
+        for route in table.routes.values()
+        if (variable := _env_key_variable(route.key)) and not (environ.get(variable) or "").strip()
+    ]
+    if unset:
+        say(f"routes whose key variable is unset (503, or their fallbacks, until set): {', '.join(unset)}")
+
+
+def _env_key_variable(key: str | None) -> str | None:
+    """The variable an `env:NAME` key names (the gateway reads a blank one as unset, as here)."""
+    scheme, _, name = (key or "").partition(":")
+    return name if scheme == "env" else None
