@@ -57,14 +57,11 @@ def cost_of(tokens: int, route: Route, services: Services, record: RequestRecord
     return tokens / 1000 * price
 
 
-def charged_tokens(usage: Usage, reserved_tokens: int, record: RequestRecord) -> int:
+def charged_tokens(usage: Usage, reserved_tokens: int) -> int:
     """What the budget is charged for `usage`: a provider that reports more than the request allowed
     (max_tokens ignored, a miscount) is charged the reservation at most, so the budget's overshoot
     stays one request's worst case."""
-    if usage.total_tokens <= reserved_tokens:
-        return usage.total_tokens
-    record.charged_tokens = reserved_tokens
-    return reserved_tokens
+    return min(usage.total_tokens, reserved_tokens)
 
 
 class Admitted(NamedTuple):
@@ -118,7 +115,7 @@ def complete(
             body["model"] = served.route.name  # the public name of the route that answered
             record.model = served.route.name
         usage = record.usage = served.usage
-        used_tokens = charged_tokens(usage, reserve_tokens, record)
+        used_tokens = charged_tokens(usage, reserve_tokens)
         cost_usd = record.cost_usd = cost_of(usage.total_tokens, served.route, services, record)
         if settings.log_prompts:
             record.completion = completion_text(body)
@@ -131,10 +128,10 @@ def complete(
         if stats.maybe_billed:
             # The provider may have generated (and billed) an answer we never received: count the reservation.
             used_tokens = admission.reserved_tokens
-            record.charged_tokens = used_tokens
         raise
     finally:
         record.store_failures += trace.quota_store_failures
+        record.charged_tokens = used_tokens  # the access line's: what the budget was charged
         settle_time_s = max(deadline.remaining(), 0.0) + SETTLE_AFTER_DEADLINE_S
         if not services.limiter.settle(admission, used_tokens, cost_usd, settle_time_s):
             record.store_failures += 1

@@ -66,7 +66,6 @@ def open_stream(
         )
     except (UpstreamError, UpstreamTimeout):
         charged = admission.reserved_tokens if stats.maybe_billed else 0
-        record.charged_tokens = charged
         _settle(services, record, admission, charged, 0.0)
         raise
     except BaseException:
@@ -135,10 +134,10 @@ def _events(
             usage = Usage(*counted)
         if usage is not None:
             record.usage = usage
-            used = charged_tokens(usage, request.reserved_tokens, record)
+            used = charged_tokens(usage, request.reserved_tokens)
             cost = record.cost_usd = cost_of(usage.total_tokens, claim.route, services, record)
         else:
-            used = record.charged_tokens = admission.reserved_tokens
+            used = admission.reserved_tokens
             cost = record.cost_usd = cost_of(used, claim.route, services, record)
         claim.finish(ok=healthy, used_tokens=used)
         close = getattr(claim.result, "close", None)
@@ -160,6 +159,7 @@ def _error(fault: StreamFault) -> dict[str, object]:
 
 
 def _settle(services: Services, record: RequestRecord, admission: Admission, used: int, cost: float) -> None:
+    record.charged_tokens = used  # the access line's: what the budget was charged
     trace = record.routes
     if trace is not None:
         record.store_failures += trace.quota_store_failures

@@ -96,8 +96,8 @@ class RequestRecord:
         )
         self.usage: Usage | None = None
         self.cost_usd = 0.0
-        # Tokens counted against the budget when not the usage: a failed call that may have been billed
-        # (its reservation), or usage above the reservation (capped at it).
+        # Tokens the budget was charged: the usage, capped at the reservation; the reservation for a
+        # failed call that may have been billed; 0 for a cache hit or a call the provider refused.
         self.charged_tokens = 0
         self.upstream: CallStats | None = None
         self.routes: RouteTrace | None = None

@@ -143,9 +143,19 @@ def test_the_access_line(aws, gateway_env, output):
     assert access["correlation_id"] == "req-abc-123"
     assert access["route"] == "POST /api/generate" and access["model"] == "test-model"
     assert access["total_tokens"] == 15 and access["retries"] == 0 and access["upstream_attempts"] == 1
+    assert access["charged_tokens"] == 15  # what the budget was charged: the usage, within the reservation
     assert access["latency_ms"] >= access["upstream_latency_ms"] > 0
     assert access["caller"].startswith("ip_")
     assert "prompt" not in access and "completion" not in access
+
+
+def test_a_streamed_answer_logs_what_the_budget_was_charged(aws, gateway_env, output):
+    from tests.conftest import call
+
+    body = {"messages": [{"role": "user", "content": "hi"}], "stream": True}
+    assert call("POST", "/v1/chat/completions", body).status == 200
+    access = output.access_lines()[-1]
+    assert access["total_tokens"] == 15 and access["charged_tokens"] == 15
 
 
 def test_prompts_are_not_logged_unless_asked(gateway_env, output):
