@@ -24,6 +24,7 @@ class GatewayResponse(NamedTuple):
     headers: dict[str, str]
     cookies: list[str]
     body: Iterator[bytes]  # close() it if it is not read to the end (WSGI servers do)
+    length: int | None  # the whole body's size; None for a stream (its end is not known yet)
 
 
 class Gateway:
@@ -48,10 +49,11 @@ class Gateway:
             raw = response.get("body") or ""
             data = base64.b64decode(raw) if response.get("isBase64Encoded") else str(raw).encode("utf-8")
             body: Iterator[bytes] = iter([data])
+            length: int | None = len(data)
             self._finish(record, status, flush_metrics)
         else:
-            body = self._finishing(stream, record, status, flush_metrics)
-        return GatewayResponse(status, headers, cookies, body)
+            body, length = self._finishing(stream, record, status, flush_metrics), None
+        return GatewayResponse(status, headers, cookies, body, length)
 
     def lambda_response(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """The API Gateway (payload v2) response: the whole body, streams included, in one piece."""

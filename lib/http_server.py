@@ -47,6 +47,9 @@ class WsgiGateway:
             answer = self._gateway.handle(event, context_from_wsgi(environ), flush_metrics=True)
             headers = [(name, value) for name, value in answer.headers.items() if name.lower() not in _HOP]
             headers += [("Set-Cookie", cookie) for cookie in answer.cookies]
+            if answer.length is not None:
+                # Without it waitress must end the body by closing the connection: no keep-alive.
+                headers.append(("Content-Length", str(answer.length)))
             start_response(f"{answer.status} {_reason(answer.status)}", headers)
         except BaseException:
             self._one_at_a_time.release()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -246,3 +247,31 @@ class TestTheServerAsHttp:
     def test_a_huge_content_length_gets_an_answer(self, gateway):
         request = b"POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n{}"
         assert raw_exchange(gateway, request).startswith(b"HTTP/1.1 413")
+
+    def test_a_whole_answer_keeps_the_connection_open_for_the_next_request(self, gateway):
+        host, port = gateway.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            sockets = []
+            for _ in range(2):
+                connection.request(
+                    "POST",
+                    "/api/generate",
+                    json.dumps({"prompt": "hello"}),
+                    {"Content-Type": "application/json"},
+                )
+                sockets.append(connection.sock)
+                reply = connection.getresponse()
+                body = reply.read()
+                assert reply.status == 200 and json.loads(body)["text"] == "hello from upstream"
+                assert reply.getheader("Content-Length") == str(len(body))
+                assert reply.getheader("Connection") != "close"
+            assert sockets[0] is sockets[1] and sockets[1] is not None  # one connection, two requests
+        finally:
+            connection.close()
+
+    def test_a_stream_still_goes_out_chunked(self, gateway):
+        body = {"messages": [{"role": "user", "content": "hi"}], "stream": True}
+        reply = requests.post(f"{gateway}/v1/chat/completions", json=body, timeout=10)
+        assert reply.status_code == 200 and reply.headers.get("Transfer-Encoding") == "chunked"
+        assert "Content-Length" not in reply.headers and reply.text.rstrip().endswith("data: [DONE]")
