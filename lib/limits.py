@@ -81,7 +81,8 @@ class Limiter:
         admission = Admission(caller, day, month)
         if self._table is None:
             return admission
-        self._check_global_budget(day, now)
+        if reserve_tokens > 0:  # what spends no tokens (listing models) is rate-limited, not budgeted
+            self._check_global_budget(day, now)
         try:
             item = self._take(caller, day, now, reserve_tokens)
         except StoreError as exc:
@@ -168,22 +169,25 @@ class Limiter:
             ":zero": 0,
             ":one": 1,
             ":reserve": reserve_tokens,
-            ":budget": caller.daily_tokens,
             ":name": caller.name,
         }
+        spends = reserve_tokens > 0  # what spends no tokens (listing models) is rate-limited, not budgeted
+        within_budget = ""
+        if spends:
+            within_budget = " AND (attribute_not_exists(#tok) OR #tok < :budget)"
+            shared[":budget"] = caller.daily_tokens  # DynamoDB refuses a value no expression uses
         counters = (
             "#req = if_not_exists(#req, :zero) + :one, "
             "#tok = if_not_exists(#tok, :zero) + :reserve, #name = :name, #exp = :expires"
         )
-        within_budget = "(attribute_not_exists(#tok) OR #tok < :budget)"
         idle = (
             f"SET #tat = :next, {counters}",
-            f"(attribute_not_exists(#tat) OR #tat <= :now) AND {within_budget}",
+            f"(attribute_not_exists(#tat) OR #tat <= :now){within_budget}",
             {**shared, ":next": now_ms + interval_ms},
         )
         busy = (
             f"SET #tat = #tat + :interval, {counters}",
-            f"#tat > :now AND #tat <= :limit AND {within_budget}",
+            f"#tat > :now AND #tat <= :limit{within_budget}",
             {**shared, ":interval": interval_ms, ":limit": now_ms + allowance_ms},
         )
         key = {"pk": LIMITS_PARTITION, "sk": caller.caller_id}
@@ -211,7 +215,7 @@ class Limiter:
                 seen = self._table.get(key) or {}
             tat_ms = int(seen.get("tat_ms", 0))
             self._last_tat_ms.put(caller.caller_id, max(tat_ms, self._last_tat_ms.get(caller.caller_id) or 0))
-            if int(seen.get(f"tokens_{day}", 0)) >= caller.daily_tokens:
+            if spends and int(seen.get(f"tokens_{day}", 0)) >= caller.daily_tokens:
                 raise BudgetExceeded(
                     f"the daily token budget ({caller.daily_tokens}) is used up; it resets at 00:00 UTC",
                     retry_after_s=_seconds_to_midnight(now),

@@ -268,6 +268,8 @@ class TestThroughTheHandler:
         assert len(upstream.received) == 1
         usage = call("GET", "/v1/usage").json
         assert usage["tokens_today"] == 15 and usage["remaining_tokens_today"] == 0
+        # Listing models spends no tokens: rate-limited, never refused for the budget.
+        assert call("GET", "/v1/models").status == 200
 
     def test_a_failed_call_that_may_have_been_billed_is_charged_its_reservation(
         self, aws, gateway_env, upstream
