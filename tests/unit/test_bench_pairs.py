@@ -37,3 +37,11 @@ def test_percentiles_are_taken_over_the_differences_and_the_bench_uses_at_least_
     differences = [float(value) for value in range(1, 101)]
     assert (percentile(differences, 0.5), percentile(differences, 0.99)) == (51.0, 99.0)
     assert PAIRS >= 2000
+
+
+def test_the_cold_import_ratio_is_taken_round_by_round_not_from_two_medians():
+    from bench.cold_import import paired_ratio
+
+    floor = [100.0, 300.0, 100.0]  # the machine slowed down threefold in the second round
+    handler = [140.0, 420.0, 300.0]  # one round disturbed on its own
+    assert paired_ratio(handler, floor) == 1.4  # the ratio of the two medians would say 3.0
