@@ -63,6 +63,9 @@ def message_text(content: Any) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = "modelgate-local/1"
+    # Keep-alive, as a provider's API: the gateway's session reuses one connection across requests.
+    # Whole answers carry a Content-Length; a stream ends by closing its connection.
+    protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
         if self.path.rstrip("/").endswith("/models"):
@@ -182,11 +185,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the gateway hung up (its deadline, or its caller went away)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

@@ -56,6 +56,9 @@ def serving(app: Any, port: int = 0) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
         stopping.set()
+        # waitress's loop runs while any connection is open: keep-alive ones end with the server.
+        for channel in list(server.active_channels.values()):
+            channel.will_close = True
         server.task_dispatcher.shutdown()
         server.close()
         thread.join(timeout=5)

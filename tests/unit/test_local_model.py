@@ -1,5 +1,7 @@
 """The built-in local model counts what it read honestly, however the OpenAI API lets a message hold it."""
 
+import socket
+
 import pytest
 import requests
 
@@ -45,3 +47,18 @@ def test_content_as_text_parts_is_read_and_counted_as_a_string_is(model):
     assert strings["usage"]["prompt_tokens"] == parts["usage"]["prompt_tokens"] == expected_prompt
     assert parts["choices"][0]["message"]["content"] == "Local model reply: What is serverless?"
     assert parts["usage"] == strings["usage"]
+
+
+def test_whole_answers_keep_the_connection_open_as_a_providers_api_does(model, monkeypatch):
+    connects = []
+    connect = socket.socket.connect
+    monkeypatch.setattr(
+        socket.socket, "connect", lambda sock, address: (connects.append(address), connect(sock, address))[1]
+    )
+    with requests.Session() as session:
+        for _ in range(3):
+            reply = session.post(
+                f"{model}/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}
+            )
+            assert reply.status_code == 200 and reply.raw.version == 11
+    assert len(connects) == 1  # three requests, one connection
