@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import gc
 
-# A cold start allocates some 200,000 objects (boto3's, powertools', ours) that all live as long as
-# the container, so a garbage collection during these imports frees nothing: the collector runs dozens
-# of times for about 20 ms of CPU (bench/cold_import.py). It waits until they are done; then they are
-# frozen (gc.freeze) so that no later collection walks them either.
+# A cold start builds some 80,000 objects (boto3's, powertools', ours) that all live as long as the
+# container, so a garbage collection during these imports frees next to nothing: the collector ran about
+# a hundred times in them, for some 20 ms of CPU (bench/cold_import.py). It waits until they are done;
+# then they are frozen (gc.freeze) so that no later collection walks them either.
 gc.disable()
 
 import os

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+CALL, PROBE = "call", "probe"  # what try_acquire granted
 _BUCKETS = 20
 
 
@@ -57,21 +58,24 @@ class CircuitBreaker:
                 max(0.0, self._opened_at + self._cooldown_s - self._clock()) if self._state == OPEN else 0.0
             )
 
-    def try_acquire(self) -> bool:
-        """May a call go to the route now? In half-open state only one caller gets the probe."""
+    def try_acquire(self) -> str | None:
+        """May a call go to the route now? None: not now; PROBE: this call is the half-open state's one
+        probe (hand it back to `release`); CALL: the breaker is closed."""
         with self._lock:
             state = self._current_state()
             if state == CLOSED:
-                return True
+                return CALL
             if state == HALF_OPEN and not self._probe_out:
                 self._probe_out = True
-                return True
-            return False
+                return PROBE
+            return None
 
-    def release(self) -> None:
-        """A call that was allowed did not happen after all (e.g. its quota was spent): free the probe."""
+    def release(self, granted: str) -> None:
+        """A call that was allowed told nothing of the route's health (its quota was spent, the request
+        itself was refused): if it held the probe, the next call may probe instead."""
         with self._lock:
-            self._probe_out = False
+            if granted == PROBE:
+                self._probe_out = False
 
     def record(self, ok: bool) -> None:
         with self._lock:

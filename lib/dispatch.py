@@ -176,14 +176,15 @@ class Dispatcher:
                 if deadline.expired():
                     break
                 breaker = self._breakers[route.name]
-                if not breaker.try_acquire():
+                granted = breaker.try_acquire()
+                if granted is None:
                     breaker_refused = True
                     trace.failed.append(f"{route.name}:breaker_open")
                     continue
                 try:
                     hold = self._quotas.reserve(route, reserve_tokens)
                 except QuotaSpent:
-                    breaker.release()
+                    breaker.release(granted)
                     quota_refused = True
                     trace.failed.append(f"{route.name}:free_quota")
                     continue
@@ -193,8 +194,9 @@ class Dispatcher:
                 except (NotConfigured, UpstreamRejected) as exc:
                     # Its key cannot be read, or the model API refused the request itself (a fallback
                     # may take it): neither is the route's health.
-                    breaker.release()
-                    last_error = exc
+                    breaker.release(granted)
+                    if last_error is None or not isinstance(exc, UpstreamRejected):
+                        last_error = exc  # a refusal never hides an earlier route's failure (a 502, a 504)
                     trace.failed.append(f"{route.name}:{exc.code}")
                     self._settle_quota(hold, 0, trace)
                     continue

@@ -54,7 +54,11 @@ class WsgiGateway:
         except BaseException:
             self._one_at_a_time.release()
             raise
-        return _Releasing(answer.body, self._one_at_a_time.release)
+        body = answer.body
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            # The gateway answers HEAD as GET; on a kept-alive connection the body must not follow.
+            body = _headers_only(body)
+        return _Releasing(body, self._one_at_a_time.release)
 
 
 class _Releasing:
@@ -77,6 +81,13 @@ class _Releasing:
             if not self._released:
                 self._released = True
                 self._release()
+
+
+def _headers_only(body: Iterator[bytes]) -> Iterator[bytes]:
+    close = getattr(body, "close", None)
+    if callable(close):
+        close()  # a generator's end is where its telemetry is written
+    return iter(())
 
 
 def _reason(status: int) -> str:

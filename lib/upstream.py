@@ -37,10 +37,13 @@ from lib.upstream_stream import EventStream, StreamFault, StreamLimits
 
 _CONNECT_TIMEOUT_CAP_S = 5.0
 _READ_CHUNK_BYTES = 64 * 1024
-# What a model API answers when the request itself will not do (an unknown model, too long a context,
-# a parameter it does not take): UpstreamRejected, the caller's 400. 403 and other refusals stay a 502:
-# they are the deployment's (a key without the right, a wrong endpoint path).
-REFUSED_REQUEST_STATUSES = frozenset({400, 404, 413, 422})
+# What a model API answers when the request itself will not do (too long a context, a parameter it
+# does not take): UpstreamRejected, the caller's 400. A 404 is the caller's only when it says the model
+# is unknown and the route passes the caller's model on; otherwise it is a wrong endpoint path or a
+# route's model id. That, 403 (a key without the right) and the rest stay 502s: the deployment's, seen
+# by the circuit breaker and the error alarm.
+REFUSED_REQUEST_STATUSES = frozenset({400, 413, 422})
+UNKNOWN_MODEL_KINDS = frozenset({"model_not_found"})
 
 
 class KeySource(Protocol):
@@ -117,8 +120,10 @@ class UpstreamClient:
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.monotonic,
+        caller_names_model: bool = False,
     ) -> None:
         self.endpoints = tuple(endpoints)
+        self._caller_names_model = caller_names_model  # the route passes the caller's `model` on
         self._key_source = key_source
         self._auth_headers = auth_headers
         self._extra_headers = dict(extra_headers or {})
@@ -193,9 +198,10 @@ class UpstreamClient:
                 try:
                     return self._call_endpoint(method, base_url + path, payload, deadline, stats, read)
                 except _AttemptFailed as exc:
-                    if exc.refused:
+                    if exc.refused and index == 0:
                         raise UpstreamRejected(f"the model API refused the request: {exc.reason}") from None
-                    failure = exc.reason
+                    # A fallback endpoint's refusal after the first one failed: the failure is the news.
+                    failure = exc.reason if index == 0 or not exc.refused else f"{failure}; then {exc.reason}"
         finally:
             stats.latency_ms = (self._clock() - started) * 1000
         if deadline.expired():
@@ -292,8 +298,9 @@ class UpstreamClient:
                     retry_after_s=retry_after_s(response.headers.get("Retry-After")),
                 )
             if not 200 <= status < 300:
-                reason = self._refusal(status, response, deadline, stats)
-                raise _AttemptFailed(reason, retryable=False, refused=status in REFUSED_REQUEST_STATUSES)
+                kind = self._refusal_kind(response, deadline, stats)
+                reason = f"HTTP {status} ({kind})" if kind else f"HTTP {status}"
+                raise _AttemptFailed(reason, retryable=False, refused=self._is_callers(status, kind))
             if read is not None:
                 opened = read(response, deadline, stats)
                 handed_over = True
@@ -345,15 +352,21 @@ class UpstreamClient:
             stats.maybe_billed = True
             raise _AttemptFailed(f"the response was cut off ({type(exc).__name__})", retryable=True) from None
 
-    def _refusal(self, status: int, response: requests.Response, deadline: Deadline, stats: CallStats) -> str:
-        """`HTTP 400 (invalid_request_error)`: the provider's error type when it sends one, never its text."""
+    def _refusal_kind(self, response: requests.Response, deadline: Deadline, stats: CallStats) -> str | None:
+        """The provider's error code or type when it sends one (`model_not_found`), never its text."""
         maybe_billed = stats.maybe_billed
         try:
             kind = error_kind(self._read_body(response, deadline, stats))
         except _AttemptFailed:
             kind = None
         stats.maybe_billed = maybe_billed  # a refused request was not billed, whatever its body did
-        return f"HTTP {status} ({kind})" if kind else f"HTTP {status}"
+        return kind
+
+    def _is_callers(self, status: int, kind: str | None) -> bool:
+        """Whether a refusal is the request's own doing (REFUSED_REQUEST_STATUSES says why)."""
+        if status == 404:
+            return self._caller_names_model and kind in UNKNOWN_MODEL_KINDS
+        return status in REFUSED_REQUEST_STATUSES
 
     def _backoff(self, retry_number: int, retry_after_s: float | None) -> float:
         backoff = backoff_delay(retry_number, self._backoff_base_s, self._backoff_cap_s, self._jitter)

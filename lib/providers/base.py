@@ -130,5 +130,6 @@ def http_provider(
         extra_headers=dict(wire.EXTRA_HEADERS),
         max_retries=context.max_retries,
         max_response_bytes=context.max_response_bytes,
+        caller_names_model=route.model is None,
     )
     return HttpProvider(wire, route, client)

@@ -40,6 +40,7 @@ _RETRYABLE_CODES = frozenset(
     }
 )
 _REFUSED_REQUEST_CODE = "ValidationException"  # lib/errors.py UpstreamRejected; other refusals are 502s
+_NAMES_THE_MODEL = re.compile(r"\bmodel (identifier|id)\b", re.IGNORECASE)
 _PARAMETER = re.compile(r"parameter ([A-Za-z0-9_.\[\]]{1,120})")
 T = TypeVar("T")
 
@@ -211,6 +212,12 @@ def _attempt_failure(exc: Exception, stats: CallStats) -> _AttemptFailed:
     if isinstance(exc, ClientError):
         stats.last_status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         code = converse_reply.error_code(exc)
+        if code == _REFUSED_REQUEST_CODE and _NAMES_THE_MODEL.search(
+            str(exc.response.get("Error", {}).get("Message"))
+        ):
+            # "The provided model identifier is invalid": the route's model id, the deployment's to fix.
+            # (Only matched here, never repeated: the message can quote the request.)
+            code = f"{code} (model id)"
         return _AttemptFailed(code, retryable=code in _RETRYABLE_CODES, code=code)
     if isinstance(exc, ConnectTimeoutError):
         return _AttemptFailed("timed out connecting", retryable=True, timed_out=True)

@@ -270,6 +270,20 @@ class TestTheServerAsHttp:
         finally:
             connection.close()
 
+    def test_a_head_request_gets_no_body_on_a_kept_alive_connection(self, gateway):
+        host, port = gateway.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            connection.request("HEAD", "/")
+            head = connection.getresponse()
+            assert head.status == 200 and int(head.getheader("Content-Length")) > 0
+            assert head.read() == b""
+            connection.request("GET", "/health")  # the same connection: no stray body in front of it
+            reply = connection.getresponse()
+            assert reply.status == 200 and json.loads(reply.read())["status"] == "ok"
+        finally:
+            connection.close()
+
     def test_a_stream_still_goes_out_chunked(self, gateway):
         body = {"messages": [{"role": "user", "content": "hi"}], "stream": True}
         reply = requests.post(f"{gateway}/v1/chat/completions", json=body, timeout=10)

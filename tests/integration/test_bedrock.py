@@ -272,6 +272,20 @@ def test_a_refusal_names_the_code_without_aws_text_and_is_not_retried(stubbed, c
     assert (stats.attempts, stats.retries, stats.last_status) == (1, 0, status)
 
 
+def test_a_validation_exception_about_the_model_id_is_the_deployments_502(stubbed):
+    stubber, client = stubbed
+    stubber.add_client_error(
+        "converse", "ValidationException", "The provided model identifier is invalid.", 400
+    )
+    provider, _ = provider_over(client)
+
+    with pytest.raises(UpstreamError) as raised:
+        provider.complete(chat({"role": "user", "content": "hi"}), Deadline(10), CallStats())
+
+    assert raised.value.status == 502 and "ValidationException (model id)" in raised.value.message
+    assert "identifier is invalid" not in raised.value.message
+
+
 def test_an_expired_deadline_makes_no_call(stubbed):
     _, client = stubbed  # no answer queued: a call would fail the test
     provider, built = provider_over(client)

@@ -188,13 +188,13 @@ class TestCircuitBreaker:
         routed.setenv("BREAKER_MIN_CALLS", "2")
         routed.setenv("BREAKER_FAILURE_RATE", "0.5")
         services.reset()
-        refusal = {"error": {"message": "The model `x` does not exist", "code": "model_not_found"}}
-        upstream.then(*[Behaviour(404, refusal) for _ in range(4)])
-        legal.then(*[Behaviour(404, refusal) for _ in range(4)])
+        refusal = {"error": {"message": "maximum context length is 8192", "code": "context_length_exceeded"}}
+        upstream.then(*[Behaviour(400, refusal) for _ in range(4)])
+        legal.then(*[Behaviour(400, refusal) for _ in range(4)])
         for _ in range(4):
             reply = call("POST", "/api/generate", {"prompt": "p"})
             assert reply.status == 400 and reply.error["code"] == "upstream_rejected"
-            assert "HTTP 404 (model_not_found)" in reply.error["message"]
+            assert "HTTP 400 (context_length_exceeded)" in reply.error["message"]
         assert call("POST", "/api/generate", {"prompt": "p"}).json["model"] == "general"  # still closed
         assert len(upstream.received) == 5
         lines = output.access_lines()
@@ -203,6 +203,17 @@ class TestCircuitBreaker:
             "general:upstream_rejected",
             "legal:upstream_rejected",
         ]
+
+    def test_a_later_routes_refusal_does_not_hide_an_earlier_routes_failure(
+        self, routed, upstream, legal, output
+    ):
+        routed.setenv("AI_MODEL_MAX_RETRIES", "0")
+        services.reset()
+        upstream.then(Behaviour(503, {}))
+        legal.then(Behaviour(400, {"error": {"code": "context_length_exceeded"}}))
+        reply = call("POST", "/api/generate", {"prompt": "p"})
+        assert reply.status == 502 and reply.error["code"] == "upstream_error"
+        assert output.access_lines()[-1]["outcome"] == "upstream_error"
 
 
 class TestRoutesFile:

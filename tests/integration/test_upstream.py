@@ -113,11 +113,11 @@ def test_client_errors_are_not_retried(upstream, status):
     assert "raw upstream detail" not in error.value.message
 
 
-@pytest.mark.parametrize("status", [400, 404, 413, 422])
+@pytest.mark.parametrize("status", [400, 413, 422])
 def test_a_refused_request_is_the_callers_400_and_no_other_endpoint_is_asked(upstream, status):
     upstream.then(
         Behaviour(
-            status, {"error": {"message": "The model `gpt-typo` does not exist", "code": "model_not_found"}}
+            status, {"error": {"message": "This model's maximum context is 8192", "code": "model_not_found"}}
         )
     )
     fallback = FakeUpstream().start()
@@ -131,6 +131,40 @@ def test_a_refused_request_is_the_callers_400_and_no_other_endpoint_is_asked(ups
             and "gpt-typo" not in error.value.message
         )
         assert fallback.received == []  # a mirror of the same API would refuse it too
+    finally:
+        fallback.stop()
+
+
+@pytest.mark.parametrize(
+    ("caller_names_model", "error", "callers"),
+    [
+        (True, {"code": "model_not_found", "message": "The model `gpt-typo` does not exist"}, True),
+        (False, {"code": "model_not_found"}, False),  # the route's own model id: its configuration
+        (True, {"type": "invalid_request_error", "message": "Invalid URL"}, False),  # a wrong endpoint path
+    ],
+)
+def test_a_404_is_the_callers_only_for_an_unknown_model_the_caller_named(
+    upstream, caller_names_model, error, callers
+):
+    upstream.then(Behaviour(404, {"error": error}))
+    client = make_client(upstream.base_url, caller_names_model=caller_names_model)
+    with pytest.raises(UpstreamError) as raised:
+        client.call("POST", "/chat/completions", PAYLOAD, Deadline(5))
+    assert isinstance(raised.value, UpstreamRejected) is callers
+    assert raised.value.status == (400 if callers else 502) and "HTTP 404" in raised.value.message
+
+
+def test_a_fallback_endpoints_refusal_does_not_hide_the_first_endpoints_failure(upstream):
+    upstream.then(*[Behaviour(500, {}) for _ in range(2)])
+    fallback = FakeUpstream().start()
+    try:
+        fallback.then(Behaviour(400, {"error": {"code": "invalid_value"}}))
+        with pytest.raises(UpstreamError) as raised:
+            make_client(upstream.base_url, fallback.base_url, max_retries=1).call(
+                "POST", "/chat/completions", PAYLOAD, Deadline(5)
+            )
+        assert not isinstance(raised.value, UpstreamRejected) and raised.value.status == 502
+        assert "HTTP 500" in raised.value.message and "HTTP 400 (invalid_value)" in raised.value.message
     finally:
         fallback.stop()
 

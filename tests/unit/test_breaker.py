@@ -82,6 +82,17 @@ def test_a_released_probe_can_be_taken_again():
     subject = breaker(clock, min_calls=1)
     subject.record(ok=False)
     clock.now += 31
+    granted = subject.try_acquire()
+    subject.release(granted)
     assert subject.try_acquire()
-    subject.release()
-    assert subject.try_acquire()
+
+
+def test_a_call_that_was_not_the_probe_cannot_free_it():
+    clock = Clock()
+    subject = breaker(clock, min_calls=1)
+    before = subject.try_acquire()  # admitted while closed
+    subject.record(ok=False)  # another call's failure opens it
+    clock.now += 31
+    assert subject.try_acquire()  # the half-open probe is out
+    subject.release(before)  # the first call's request was refused: it says nothing of the route
+    assert not subject.try_acquire()  # still one probe at a time
