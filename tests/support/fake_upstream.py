@@ -135,6 +135,7 @@ class FakeUpstream:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else a body written after its headers waits 40 ms for an ACK
 
             def do_GET(self) -> None:
                 self._answer()
