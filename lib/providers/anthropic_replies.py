@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from lib.errors import UpstreamError
-from lib.providers.base import StreamPiece
+from lib.providers.base import StreamedToolCalls, StreamPiece
 from lib.upstream_stream import ServerEvent, StreamFault
 from lib.validation import ModelRequest
 
@@ -93,7 +93,7 @@ def parse_stream(events: Iterable[ServerEvent], request: ModelRequest) -> Iterat
     """The Messages API's events (message_start, content blocks and their deltas, message_delta,
     message_stop) as pieces. A stream that ends before message_stop was cut."""
     prompt_tokens: int | None = None
-    tool_calls: dict[Any, int] = {}  # content block index -> OpenAI's tool call index
+    tool_calls = StreamedToolCalls()
     for event in events:
         data = _event_data(event)
         kind = data.get("type")
@@ -107,13 +107,7 @@ def parse_stream(events: Iterable[ServerEvent], request: ModelRequest) -> Iterat
             if block.get("type") == "tool_use":
                 if not isinstance(block.get("id"), str) or not isinstance(block.get("name"), str):
                     raise StreamFault("malformed", "the model sent a tool call without an id or a name")
-                index = tool_calls[data.get("index")] = len(tool_calls)
-                call = {
-                    "id": block["id"],
-                    "type": "function",
-                    "function": {"name": block["name"], "arguments": ""},
-                }
-                yield StreamPiece(tool_calls=[{"index": index, **call}])
+                yield tool_calls.started(data.get("index"), block["id"], block["name"])
             elif block.get("type") == "text" and isinstance(block.get("text"), str) and block["text"]:
                 yield StreamPiece(text=block["text"])
         elif kind == "content_block_delta":
@@ -121,11 +115,7 @@ def parse_stream(events: Iterable[ServerEvent], request: ModelRequest) -> Iterat
             if delta.get("type") == "text_delta" and isinstance(delta.get("text"), str):
                 yield StreamPiece(text=delta["text"])
             elif delta.get("type") == "input_json_delta" and isinstance(delta.get("partial_json"), str):
-                call_index = tool_calls.get(data.get("index"))
-                if call_index is None:
-                    raise StreamFault("malformed", "the model sent tool input for no tool call")
-                arguments = {"arguments": delta["partial_json"]}
-                yield StreamPiece(tool_calls=[{"index": call_index, "function": arguments}])
+                yield tool_calls.arguments(data.get("index"), delta["partial_json"])
             # Other deltas (thinking, signatures, citations) hold no part of the answer.
         elif kind == "message_delta":
             stop_reason, usage = _field(data, "delta").get("stop_reason"), data.get("usage")

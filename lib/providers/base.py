@@ -16,7 +16,7 @@ import requests
 
 from lib.route_table import Route
 from lib.upstream import CallStats, Deadline, KeySource, UpstreamClient
-from lib.upstream_stream import EventStream, ServerEvent, StreamLimits
+from lib.upstream_stream import EventStream, ServerEvent, StreamFault, StreamLimits
 from lib.validation import ModelRequest
 
 
@@ -45,6 +45,31 @@ class StreamPiece:
         self.tool_calls = tool_calls
         self.finish_reason = finish_reason
         self.usage = usage
+
+
+class StreamedToolCalls:
+    """Tool calls as a provider streams them, in OpenAI's delta shape: the provider numbers its content
+    blocks (text ones included), OpenAI numbers the tool calls alone, from 0."""
+
+    def __init__(self) -> None:
+        self._index_of: dict[Any, int] = {}  # the provider's block index -> OpenAI's tool call index
+
+    def started(self, block: Any, call_id: str, name: str) -> StreamPiece:
+        index = self._index_of[block] = len(self._index_of)
+        call = {
+            "index": index,
+            "id": call_id,
+            "type": "function",
+            "function": {"name": name, "arguments": ""},
+        }
+        return StreamPiece(tool_calls=[call])
+
+    def arguments(self, block: Any, text: str) -> StreamPiece:
+        """The next part of a started call's arguments (a JSON text, sent in pieces)."""
+        index = self._index_of.get(block)
+        if index is None:
+            raise StreamFault("malformed", "the model sent tool input for no tool call")
+        return StreamPiece(tool_calls=[{"index": index, "function": {"arguments": text}}])
 
 
 class Provider(Protocol):

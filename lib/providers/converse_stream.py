@@ -18,7 +18,7 @@ from typing import Any
 import urllib3
 
 from lib.providers import converse_reply
-from lib.providers.base import StreamPiece
+from lib.providers.base import StreamedToolCalls, StreamPiece
 from lib.upstream import Deadline
 from lib.upstream_signals import limit_raw_wait
 from lib.upstream_stream import StreamFault, StreamLimits
@@ -106,7 +106,7 @@ def _pieces(reader: _EventReader) -> Iterator[StreamPiece]:
     """messageStart, content blocks and their deltas, messageStop (the stop reason), then metadata
     (the usage). A stream that ends before messageStop was cut."""
     stopped = False
-    tool_calls: dict[Any, int] = {}  # contentBlockIndex -> OpenAI's tool call index
+    tool_calls = StreamedToolCalls()
     while (event := reader.next_event()) is not None:
         if "messageStart" in event:
             piece: StreamPiece | None = StreamPiece(role="assistant")
@@ -134,7 +134,7 @@ def _pieces(reader: _EventReader) -> Iterator[StreamPiece]:
         raise StreamFault("cut", "the stream ended before the answer did")
 
 
-def _tool_call_start(start_event: Mapping[str, Any], tool_calls: dict[Any, int]) -> StreamPiece | None:
+def _tool_call_start(start_event: Mapping[str, Any], tool_calls: StreamedToolCalls) -> StreamPiece | None:
     start = start_event.get("start")
     tool_use = start.get("toolUse") if isinstance(start, dict) else None
     if tool_use is None:
@@ -145,16 +145,10 @@ def _tool_call_start(start_event: Mapping[str, Any], tool_calls: dict[Any, int])
         or not isinstance(tool_use.get("name"), str)
     ):
         raise StreamFault("malformed", "the model sent a tool call without an id or a name")
-    index = tool_calls[start_event.get("contentBlockIndex")] = len(tool_calls)
-    call = {
-        "id": tool_use["toolUseId"],
-        "type": "function",
-        "function": {"name": tool_use["name"], "arguments": ""},
-    }
-    return StreamPiece(tool_calls=[{"index": index, **call}])
+    return tool_calls.started(start_event.get("contentBlockIndex"), tool_use["toolUseId"], tool_use["name"])
 
 
-def _delta(delta_event: Mapping[str, Any], tool_calls: dict[Any, int]) -> StreamPiece | None:
+def _delta(delta_event: Mapping[str, Any], tool_calls: StreamedToolCalls) -> StreamPiece | None:
     delta = delta_event.get("delta")
     if not isinstance(delta, dict):
         raise StreamFault("malformed", "Bedrock sent a content block delta without its delta")
@@ -162,8 +156,5 @@ def _delta(delta_event: Mapping[str, Any], tool_calls: dict[Any, int]) -> Stream
         return StreamPiece(text=delta["text"])
     tool_use = delta.get("toolUse")
     if isinstance(tool_use, dict) and isinstance(tool_use.get("input"), str):
-        call_index = tool_calls.get(delta_event.get("contentBlockIndex"))
-        if call_index is None:
-            raise StreamFault("malformed", "the model sent tool input for no tool call")
-        return StreamPiece(tool_calls=[{"index": call_index, "function": {"arguments": tool_use["input"]}}])
+        return tool_calls.arguments(delta_event.get("contentBlockIndex"), tool_use["input"])
     return None  # reasoning, citations, ...: no part of OpenAI's answer
