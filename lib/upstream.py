@@ -201,7 +201,7 @@ class UpstreamClient:
                     if exc.refused and index == 0:
                         raise UpstreamRejected(f"the model API refused the request: {exc.reason}") from None
                     # A fallback endpoint's refusal after the first one failed: the failure is the news.
-                    failure = exc.reason if index == 0 or not exc.refused else f"{failure}; then {exc.reason}"
+                    failure = f"{failure}; then {exc.reason}" if exc.refused else exc.reason
         finally:
             stats.latency_ms = (self._clock() - started) * 1000
         if deadline.expired():

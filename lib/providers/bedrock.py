@@ -47,14 +47,13 @@ T = TypeVar("T")
 
 class _AttemptFailed(Exception):
     def __init__(
-        self, reason: str, *, retryable: bool, timed_out: bool = False, code: str | None = None
+        self, reason: str, *, retryable: bool, timed_out: bool = False, refused: bool = False
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
         self.timed_out = timed_out
-        # Bedrock refused the request itself (its input, not the deployment): the caller's 400.
-        self.refused = code == _REFUSED_REQUEST_CODE
+        self.refused = refused  # Bedrock refused the request itself (its input, not the deployment)
 
 
 class BedrockProvider:
@@ -123,7 +122,7 @@ class BedrockProvider:
                     f"the stream broke before its first event ({code or fault.kind})",
                     retryable=code is None or code in _RETRYABLE_CODES,
                     timed_out=fault.kind == "idle",
-                    code=code,
+                    refused=code == _REFUSED_REQUEST_CODE,
                 ) from None
 
         started = self._clock()
@@ -212,13 +211,13 @@ def _attempt_failure(exc: Exception, stats: CallStats) -> _AttemptFailed:
     if isinstance(exc, ClientError):
         stats.last_status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         code = converse_reply.error_code(exc)
-        if code == _REFUSED_REQUEST_CODE and _NAMES_THE_MODEL.search(
-            str(exc.response.get("Error", {}).get("Message"))
-        ):
-            # "The provided model identifier is invalid": the route's model id, the deployment's to fix.
-            # (Only matched here, never repeated: the message can quote the request.)
-            code = f"{code} (model id)"
-        return _AttemptFailed(code, retryable=code in _RETRYABLE_CODES, code=code)
+        if code != _REFUSED_REQUEST_CODE:
+            return _AttemptFailed(code, retryable=code in _RETRYABLE_CODES)
+        # "The provided model identifier is invalid" is the route's model id, the deployment's to fix.
+        # (The message is only matched here, never repeated: it can quote the request.)
+        if _NAMES_THE_MODEL.search(str(exc.response.get("Error", {}).get("Message"))):
+            return _AttemptFailed(f"{code} (model id)", retryable=False)
+        return _AttemptFailed(code, retryable=False, refused=True)
     if isinstance(exc, ConnectTimeoutError):
         return _AttemptFailed("timed out connecting", retryable=True, timed_out=True)
     if isinstance(exc, ReadTimeoutError):
