@@ -46,21 +46,25 @@ def tokens_today(gateway) -> int:
     return requests.get(f"{gateway}/v1/usage", timeout=5).json()["tokens_today"]
 
 
-def test_the_first_chunk_arrives_while_the_model_is_still_writing(client, gateway, upstream):
-    words = tuple(f" w{index}" for index in range(8))
-    upstream.then(Behaviour(words=words, pace_s=0.25))
-    started = time.monotonic()
-    arrivals = []
-    stream = client.chat.completions.create(
-        model="test-model", messages=HELLO, stream=True, stream_options={"include_usage": True}
-    )
-    text = ""
+def read_as_it_arrives(stream):
+    """The streamed text, when each piece of it arrived (time.monotonic()), and the usage chunk's usage."""
+    text, arrivals, usage = "", [], None
     for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
-            arrivals.append(time.monotonic() - started)
+            arrivals.append(time.monotonic())
             text += chunk.choices[0].delta.content
         if chunk.usage:
             usage = chunk.usage
+    return text, arrivals, usage
+
+
+def test_the_first_chunk_arrives_while_the_model_is_still_writing(client, gateway, upstream):
+    words = tuple(f" w{index}" for index in range(8))
+    upstream.then(Behaviour(words=words, pace_s=0.25))
+    stream = client.chat.completions.create(
+        model="test-model", messages=HELLO, stream=True, stream_options={"include_usage": True}
+    )
+    text, arrivals, usage = read_as_it_arrives(stream)
     assert text == "".join(words)
     assert arrivals[-1] - arrivals[0] > 1.0  # spread out as written (8 x 0.25 s), not in one piece
     assert arrivals[0] < arrivals[-1] - 1.0
@@ -87,17 +91,10 @@ def test_a_bedrock_route_streams_as_converse_stream_writes(bedrock_route, client
     words = tuple(f" w{index}" for index in range(8))
     frames = text_answer(*words, input_tokens=6, output_tokens=8)
     bedrock_route.then(Behaviour(parts=tuple(frames), pace_s=0.2, headers={"Content-Type": CONTENT_TYPE}))
-    arrivals = []
     stream = client.chat.completions.create(
         model="claude", messages=HELLO, stream=True, stream_options={"include_usage": True}
     )
-    text = ""
-    for chunk in stream:
-        if chunk.choices and chunk.choices[0].delta.content:
-            arrivals.append(time.monotonic())
-            text += chunk.choices[0].delta.content
-        if chunk.usage:
-            usage = chunk.usage
+    text, arrivals, usage = read_as_it_arrives(stream)
     assert text == "".join(words)
     assert (
         bedrock_route.parts_sent_at[-1] - arrivals[0] > 1.0

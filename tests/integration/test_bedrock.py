@@ -8,18 +8,17 @@ import time
 
 import boto3
 import pytest
-import requests
 from botocore.stub import Stubber
 
 from lib import services
 from lib.errors import InvalidRequest, UpstreamError, UpstreamTimeout
-from lib.providers import PROVIDERS, ProviderContext
 from lib.providers.bedrock import BedrockProvider
 from lib.providers.bedrock_clients import ClientsByTimeout, boto3_client
 from lib.route_table import Route
 from lib.upstream import CallStats, Deadline
 from lib.validation import ModelRequest
 from tests.conftest import call
+from tests.support.bedrock_loopback import bedrock_provider
 from tests.support.eventstream import CONTENT_TYPE, exception, text_answer
 from tests.support.fake_upstream import Behaviour, FakeUpstream
 
@@ -375,14 +374,7 @@ def test_the_default_client_has_botocore_retries_off_and_the_given_timeouts(monk
 @pytest.fixture
 def bedrock_on_loopback(upstream, monkeypatch):
     """The registered provider, built by `create`, with boto3 pointed at the loopback server."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", upstream.base_url.removesuffix("/v1"))
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    provider = PROVIDERS["bedrock"].create(
-        ROUTE, None, ProviderContext(session=requests.Session(), max_retries=2)
-    )
-    return provider, upstream
+    return bedrock_provider(ROUTE, upstream.base_url, monkeypatch), upstream
 
 
 def test_the_wire_request_is_a_signed_post_to_the_models_converse_path(bedrock_on_loopback):

@@ -6,16 +6,15 @@ import json
 import time
 
 import pytest
-import requests
 
 from lib.errors import UpstreamError, UpstreamRejected, UpstreamTimeout
-from lib.providers import PROVIDERS, ProviderContext
 from lib.providers.bedrock_clients import ClientsByTimeout
 from lib.route_table import Route
 from lib.upstream import CallStats, Deadline
 from lib.upstream_stream import StreamFault, StreamLimits
 from lib.validation import ModelRequest
 from tests.support import eventstream
+from tests.support.bedrock_loopback import bedrock_provider
 from tests.support.eventstream import event, exception, text_answer
 from tests.support.fake_upstream import Behaviour
 
@@ -37,14 +36,7 @@ def limits(idle_s=5.0, longest_s=10.0):
 @pytest.fixture
 def bedrock(upstream, monkeypatch):
     """The registered provider, built by `create`, with boto3 pointed at the loopback server."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", upstream.base_url.removesuffix("/v1"))
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    provider = PROVIDERS["bedrock"].create(
-        ROUTE, None, ProviderContext(session=requests.Session(), max_retries=2)
-    )
-    return provider, upstream
+    return bedrock_provider(ROUTE, upstream.base_url, monkeypatch), upstream
 
 
 def read_until_fault(pieces):
