@@ -68,8 +68,8 @@ $(LAMBDA_VENV)/.boto3: requirements-dev.txt
 	$(LAMBDA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "$(BOTO3_PIN)"
 	@touch $@
 
-# lib/openapi.json, which GET /openapi.json serves (a test fails when it is stale).
-openapi: $(STAMP) ## write lib/openapi.json (GET /openapi.json) after changing a route
+# lib/http/openapi.json, which GET /openapi.json serves (a test fails when it is stale).
+openapi: $(STAMP) ## write lib/http/openapi.json (GET /openapi.json) after changing a route
 	$(PY) -m tools.openapi
 
 # The suite's property tests with FUZZ_EXAMPLES random examples each, then schemathesis against the

@@ -1,7 +1,7 @@
 """The entry points. Everything below them lives in lib/ (see README: layout).
 
 - `api_handler`: Lambda behind the API Gateway HTTP API (answers whole, streams included).
-- `wsgi_app`: the same gateway as an HTTP application, served by lib/http_server.py for `make run`
+- `wsgi_app`: the same gateway as an HTTP application, served by lib/http/wsgi.py for `make run`
   and, behind the Lambda Web Adapter, for the streaming Function URL.
 - `rotation_handler`: the provider key's rotation.
 """
@@ -26,9 +26,9 @@ if TYPE_CHECKING:  # an annotation only: a cold start need not import it
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lib import services
-from lib.api import get_app
-from lib.gateway import Gateway
-from lib.http_server import WsgiGateway
+from lib.http.app import get_app
+from lib.http.gateway import Gateway
+from lib.http.wsgi import WsgiGateway
 
 # Powertools reads POWERTOOLS_SERVICE_NAME itself (lib/'s child loggers must agree with this one).
 # The namespace fallback only keeps a bare `sam local invoke` (no env.json) from failing to flush.
@@ -51,7 +51,9 @@ def api_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]
 @logger.inject_lambda_context
 def rotation_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     """Secrets Manager's four rotation steps, or the scheduled rotation of an SSM parameter."""
-    from lib import rotation  # here: the API function, which shares this module, never needs it
+    from lib.rotation import (
+        steps as rotation,  # here: the API function, which shares this module, never needs it
+    )
 
     try:
         return rotation.handle(event, services.build_rotation(), request_id=context.aws_request_id)

@@ -25,8 +25,8 @@ ROUTES, KEYWORDS_PER_ROUTE, PROMPT_CHARS, SAMPLES, SERVED = 50, 5, 2048, 2000, 2
 
 
 def choice_figures() -> dict[str, float]:
-    from lib.route_choice import RouteChooser
-    from lib.route_table import Route, RouteTable
+    from lib.platform.route_table import Route, RouteTable
+    from lib.routing.choice import RouteChooser
 
     rnd = random.Random(7)
 

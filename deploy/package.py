@@ -39,10 +39,10 @@ ROUTES_FILE = "routes.toml"
 STARTUP_SCRIPT = "run.sh"
 STARTUP_SCRIPT_TEXT = """#!/bin/sh
 # The streaming Function URL: the gateway's HTTP server on AWS_LWA_PORT, behind the Lambda Web Adapter.
-exec python3 -m lib.http_server
+exec python3 -m lib.http.wsgi
 """
 # The command-line tool for operators, never imported by a function.
-ADMIN_ONLY = ("lib/admin.py",)
+ADMIN_ONLY = "lib/admin/"
 # Installed as a dependency but never run by the functions. requests only asks charset_normalizer to
 # guess the encoding of a text body that declares none (`Response.text`); the gateway reads bytes and
 # JSON, and without it requests falls back to UTF-8 (handler.py silences the warning it gives). It is
@@ -79,7 +79,7 @@ def copy_sources(root: Path, out: Path) -> None:
         relative = source.relative_to(root)
         if source.is_dir() or "__pycache__" in relative.parts or source.suffix == ".pyc":
             continue
-        if relative.as_posix() in ADMIN_ONLY:
+        if relative.as_posix().startswith(ADMIN_ONLY):
             continue
         (out / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, out / relative)

@@ -14,24 +14,24 @@ import requests
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lib.breaker import CircuitBreaker
-from lib.cache import ResponseCache
-from lib.callers import CallerResolver
-from lib.config import ConfigError, Settings, load_rotation_settings, load_settings
-from lib.dispatch import Dispatcher
-from lib.errors import NotConfigured
-from lib.limits import Limiter
-from lib.provider_keys import MissingKeySource, StaticKeySource
+from lib.callers.identity import CallerResolver
+from lib.callers.limits import Limiter
+from lib.keys.secret_keys import SecretKeySource, SecretValueError, parse_secret_value
+from lib.keys.sources import MissingKeySource, StaticKeySource
+from lib.platform.config import ConfigError, Settings, load_rotation_settings, load_settings
+from lib.platform.errors import NotConfigured
+from lib.platform.route_table import Route, RouteTable, load_route_table, single_model_table
+from lib.platform.store import REQUEST_CALL_LIMIT_S, KeyRecords, Table
 from lib.providers import PROVIDERS, Provider, ProviderContext
-from lib.quotas import FreeQuotas
-from lib.route_choice import RouteChooser
-from lib.route_table import Route, RouteTable, load_route_table, single_model_table
-from lib.secret_keys import SecretKeySource, SecretValueError, parse_secret_value
-from lib.store import REQUEST_CALL_LIMIT_S, KeyRecords, Table
-from lib.upstream import KeySource, UpstreamClient
+from lib.providers.upstream import KeySource, UpstreamClient
+from lib.routing.breaker import CircuitBreaker
+from lib.routing.choice import RouteChooser
+from lib.routing.dispatch import Dispatcher
+from lib.routing.quotas import FreeQuotas
+from lib.stages.cache import ResponseCache
 
 if TYPE_CHECKING:
-    from lib.rotation import Rotation
+    from lib.rotation.steps import Rotation
 
 logger = Logger(child=True)
 
@@ -202,8 +202,8 @@ def build_key_source(settings: Settings, client: Any = None) -> KeySource:
 def build_rotation(environ: Any = None) -> Rotation:
     """The rotation function's dependencies, from its environment."""
     # Imported here: the API function never rotates, and its cold start should not pay for it.
-    from lib.key_issuers import IssuerError, KeyIssuer, KeyPoolIssuer, OpenAIServiceAccountIssuer
-    from lib.rotation import Rotation, RotationError, key_tester
+    from lib.rotation.issuers import IssuerError, KeyIssuer, KeyPoolIssuer, OpenAIServiceAccountIssuer
+    from lib.rotation.steps import Rotation, RotationError, key_tester
 
     try:
         settings = load_rotation_settings(environ)
@@ -244,7 +244,7 @@ def build_rotation(environ: Any = None) -> Rotation:
 
 
 def _wire_format(provider: str) -> Any:
-    from lib.rotation import RotationError  # the rotation function's only (see build_rotation)
+    from lib.rotation.steps import RotationError  # the rotation function's only (see build_rotation)
 
     if provider not in PROVIDERS:
         raise RotationError(f"unknown provider {provider!r}; expected one of {', '.join(sorted(PROVIDERS))}")

@@ -1,6 +1,6 @@
 """`make run`: serve the gateway at http://127.0.0.1:3000 like `sam local start-api`, without Docker.
 
-It is the HTTP server the streaming Function URL runs on AWS (lib/http_server.py, waitress), serving
+It is the HTTP server the streaming Function URL runs on AWS (lib/http/wsgi.py, waitress), serving
 `handler.wsgi_app`: each request becomes an API Gateway HTTP API (v2) event and goes through the
 same core as `handler.api_handler`, and `stream: true` answers are written chunk by chunk. Requests
 are handled one at a time, as one Lambda container does; others wait their turn.
@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from lib.http_server import create_server
+from lib.http.wsgi import create_server
 from local.console import ConsoleLog
 from local.stack import LOCAL_MODEL_PORT, local_stack
 

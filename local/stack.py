@@ -7,16 +7,16 @@ import os
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import ExitStack, contextmanager
 
-from lib.config import ConfigError
+from lib.platform.config import ConfigError
+from lib.platform.route_table import load_route_table
 from lib.providers import PROVIDERS
-from lib.route_table import load_route_table
 from local.aws import LOCAL_TABLE_NAME, EmbeddedAws, create_table
 from local.model import MODEL_NAME, LocalModel
 
 # Where routes find the built-in model (routes.example.toml's "local" route points here).
 LOCAL_MODEL_PORT = 3001
 
-# The start-up line that says who may call (AUTH_MODE's values, lib/config.py).
+# The start-up line that says who may call (AUTH_MODE's values, lib/platform/config.py).
 _AUTH_LINES = {
     "none": "auth: AUTH_MODE=none, no client keys: each source IP is a caller",
     "keys": "auth: AUTH_MODE=keys, every request needs a client key (make keys-create NAME=...)",

@@ -1,8 +1,8 @@
-"""`make openapi`: write lib/openapi.json, the OpenAPI document `GET /openapi.json` serves.
+"""`make openapi`: write lib/http/openapi.json, the OpenAPI document `GET /openapi.json` serves.
 
 Generated here (at build and test time) with powertools' own generator, which needs pydantic: the
 function only reads the finished file, so nothing on the Lambda's cold path imports pydantic. The
-paths come from the real routes (`lib.routes.ALLOWED_METHODS`); this module adds what the route
+paths come from the real routes (`lib.http.routes.ALLOWED_METHODS`); this module adds what the route
 functions do not declare: the request bodies and the replies, including the error shape.
 
 `python -m tools.openapi --check` exits non-zero when the committed file is stale.
@@ -22,7 +22,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, Field
 
-from lib.routes import ALLOWED_METHODS, OPENAPI_FILE
+from lib.http.routes import ALLOWED_METHODS, OPENAPI_FILE
 
 TITLE = "modelgate"
 VERSION = "1"
@@ -88,7 +88,7 @@ class BatchReply(BaseModel):
 
 
 class _OpenAIOptions(_Sampling):
-    """Passed to the provider, with the types OpenAI documents (lib/field_types.py checks them)."""
+    """Passed to the provider, with the types OpenAI documents (lib/stages/field_types.py checks them)."""
 
     stream: bool | None = None
     stream_options: StreamOptions | None = None

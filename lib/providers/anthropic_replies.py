@@ -10,10 +10,10 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from lib.errors import UpstreamError
+from lib.platform.errors import UpstreamError
 from lib.providers.base import StreamedToolCalls, StreamPiece
-from lib.upstream_stream import ServerEvent, StreamFault
-from lib.validation import ModelRequest
+from lib.providers.upstream_stream import ServerEvent, StreamFault
+from lib.stages.validation import ModelRequest
 
 _FINISH_REASONS: Mapping[str, str] = {
     "end_turn": "stop",

@@ -12,8 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from lib.errors import InvalidRequest
-from lib.route_table import Route
+from lib.platform.errors import InvalidRequest
+from lib.platform.route_table import Route
 
 _IMAGE_DATA_URL = re.compile(r"data:(image/(?:jpeg|png|gif|webp));base64,([A-Za-z0-9+/=\s]+)", re.DOTALL)
 

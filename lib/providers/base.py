@@ -4,7 +4,7 @@ A provider answers one validated `ModelRequest` for one route with an OpenAI-sha
 `chat.completion` or `text_completion` object): replies, usage and budgets are then handled the same
 way whoever answered. HTTP providers differ only in their wire format, a module of pure functions
 (`check`, `build`, `parse`, `auth_headers`, `EXTRA_HEADERS`); `HttpProvider` runs any of them over the
-shared HTTP mechanics of `lib/upstream.py` (deadline, retries, Retry-After, key re-read on 401).
+shared HTTP mechanics of `lib/providers/upstream.py` (deadline, retries, Retry-After, key re-read on 401).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Any, NamedTuple, Protocol
 
 import requests
 
-from lib.route_table import Route
-from lib.upstream import CallStats, Deadline, KeySource, UpstreamClient
-from lib.upstream_stream import EventStream, ServerEvent, StreamFault, StreamLimits
-from lib.validation import ModelRequest
+from lib.platform.route_table import Route
+from lib.providers.upstream import CallStats, Deadline, KeySource, UpstreamClient
+from lib.providers.upstream_stream import EventStream, ServerEvent, StreamFault, StreamLimits
+from lib.stages.validation import ModelRequest
 
 
 class ProviderContext(NamedTuple):
@@ -145,7 +145,7 @@ def http_provider(
     wire: WireFormat, route: Route, key_source: KeySource | None, context: ProviderContext
 ) -> HttpProvider:
     """An `HttpProvider` for `route` over `wire`, with the route's endpoints and key."""
-    from lib.provider_keys import StaticKeySource
+    from lib.keys.sources import StaticKeySource
 
     client = UpstreamClient(
         route.endpoints,

@@ -19,15 +19,21 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from lib.errors import InvalidRequest, NotConfigured, UpstreamError, UpstreamRejected, UpstreamTimeout
+from lib.platform.errors import (
+    InvalidRequest,
+    NotConfigured,
+    UpstreamError,
+    UpstreamRejected,
+    UpstreamTimeout,
+)
+from lib.platform.route_table import Route
 from lib.providers import converse, converse_reply, converse_stream
 from lib.providers.base import ProviderContext, StreamPiece
 from lib.providers.bedrock_clients import ClientsByTimeout
-from lib.route_table import Route
-from lib.upstream import CallStats, Deadline, KeySource
-from lib.upstream_signals import backoff_delay
-from lib.upstream_stream import StreamFault, StreamLimits
-from lib.validation import ModelRequest
+from lib.providers.upstream import CallStats, Deadline, KeySource
+from lib.providers.upstream_signals import backoff_delay
+from lib.providers.upstream_stream import StreamFault, StreamLimits
+from lib.stages.validation import ModelRequest
 
 # Converse has no seed (converse.py refuses one): CACHE_MODE=seeded never caches this provider.
 HONOURS_SEED = False
@@ -39,7 +45,9 @@ _RETRYABLE_CODES = frozenset(
         "ModelNotReadyException",
     }
 )
-_REFUSED_REQUEST_CODE = "ValidationException"  # lib/errors.py UpstreamRejected; other refusals are 502s
+_REFUSED_REQUEST_CODE = (
+    "ValidationException"  # lib/platform/errors.py UpstreamRejected; other refusals are 502s
+)
 _NAMES_THE_MODEL = re.compile(r"\bmodel (identifier|id)\b", re.IGNORECASE)
 _PARAMETER = re.compile(r"parameter ([A-Za-z0-9_.\[\]]{1,120})")
 T = TypeVar("T")

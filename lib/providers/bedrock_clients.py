@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from lib.upstream import Deadline
+from lib.providers.upstream import Deadline
 
 if TYPE_CHECKING:
     from botocore.config import Config

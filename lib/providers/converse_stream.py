@@ -1,7 +1,7 @@
 """Bedrock's ConverseStream: the events botocore decodes from it, read within the stream's limits, as
 provider-neutral pieces.
 
-Every wait is bounded as for HTTP streams (lib/upstream_stream.py): before the first piece by the
+Every wait is bounded as for HTTP streams (lib/providers/upstream_stream.py): before the first piece by the
 request's deadline, after it by the idle gap and the stream's end. The bedrock-runtime client's read
 timeout is never longer than the idle gap (bedrock.py picks it so), and each read is narrowed further
 to what is left when the socket is reachable. Whatever goes wrong while reading (an exception event,
@@ -19,9 +19,9 @@ import urllib3
 
 from lib.providers import converse_reply
 from lib.providers.base import StreamedToolCalls, StreamPiece
-from lib.upstream import Deadline
-from lib.upstream_signals import limit_raw_wait
-from lib.upstream_stream import StreamFault, StreamLimits
+from lib.providers.upstream import Deadline
+from lib.providers.upstream_signals import limit_raw_wait
+from lib.providers.upstream_stream import StreamFault, StreamLimits
 
 
 class ExceptionEvent(StreamFault):

@@ -7,12 +7,12 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from lib.errors import UpstreamError
+from lib.platform.errors import UpstreamError
+from lib.platform.route_table import Route
 from lib.providers.base import HttpProvider, ProviderContext, StreamPiece, http_provider
-from lib.route_table import Route
-from lib.upstream import KeySource, bearer_auth
-from lib.upstream_stream import ServerEvent, StreamFault
-from lib.validation import ModelRequest
+from lib.providers.upstream import KeySource, bearer_auth
+from lib.providers.upstream_stream import ServerEvent, StreamFault
+from lib.stages.validation import ModelRequest
 
 EXTRA_HEADERS: Mapping[str, str] = {}
 # What rotation's testSecret calls: lists models, spends no tokens.

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from lib.http_server import create_server
+from lib.http.wsgi import create_server
 from local import server
 
 

@@ -80,7 +80,8 @@ def keyed_gateway(aws, gateway_env, gateway):
     """The same server, now with client keys and a rate limit of 1 request (burst 1)."""
     import io
 
-    from lib import admin, services
+    from lib import services
+    from lib.admin import cli as admin
     from tests.conftest import TABLE_NAME
 
     gateway_env.setenv("AUTH_MODE", "keys")

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from hypothesis import example, given, settings
 
-from lib import admin, services
+from lib import services
+from lib.admin import cli as admin
 from local.events import http_api_event
 from tests.conftest import TABLE_NAME, Reply, invoke_event, log_lines, recording_logs
 from tests.support import hostile

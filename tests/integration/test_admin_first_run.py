@@ -6,7 +6,7 @@ import socket
 import boto3
 import pytest
 
-from lib import admin
+from lib.admin import cli as admin
 from tests.conftest import TABLE_NAME
 
 

@@ -7,8 +7,9 @@ import uuid
 
 import pytest
 
-from lib import batch, services
-from lib.batch import MAX_CONCURRENT_ITEMS
+from lib import services
+from lib.apis import generate_batch as batch
+from lib.apis.generate_batch import MAX_CONCURRENT_ITEMS
 from local.aws import EmbeddedAws, create_table
 from tests.conftest import call
 from tests.support.fake_upstream import Behaviour

@@ -11,12 +11,12 @@ import pytest
 from botocore.stub import Stubber
 
 from lib import services
-from lib.errors import InvalidRequest, UpstreamError, UpstreamTimeout
+from lib.platform.errors import InvalidRequest, UpstreamError, UpstreamTimeout
+from lib.platform.route_table import Route
 from lib.providers.bedrock import BedrockProvider
 from lib.providers.bedrock_clients import ClientsByTimeout, boto3_client
-from lib.route_table import Route
-from lib.upstream import CallStats, Deadline
-from lib.validation import ModelRequest
+from lib.providers.upstream import CallStats, Deadline
+from lib.stages.validation import ModelRequest
 from tests.conftest import call
 from tests.support.bedrock_loopback import bedrock_provider
 from tests.support.eventstream import CONTENT_TYPE, exception, text_answer

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from lib import services
-from lib.cache import ResponseCache
-from lib.store import Table
+from lib.platform.store import Table
+from lib.stages.cache import ResponseCache
 from local.events import http_api_event
 from tests.conftest import TABLE_NAME, call, invoke_event
 from tests.support.fake_upstream import Behaviour, FakeUpstream, completion

@@ -15,9 +15,9 @@ import requests
 from moto import mock_aws
 
 from lib import services
-from lib.errors import UpstreamError, UpstreamTimeout
-from lib.provider_keys import StaticKeySource
-from lib.upstream import CallStats, Deadline, UpstreamClient
+from lib.keys.sources import StaticKeySource
+from lib.platform.errors import UpstreamError, UpstreamTimeout
+from lib.providers.upstream import CallStats, Deadline, UpstreamClient
 from local.aws import create_table
 from tests.conftest import TABLE_NAME, call
 from tests.support.fake_upstream import Behaviour, completion

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lib import services
-from lib.store import QUOTAS_PARTITION
+from lib.platform.store import QUOTAS_PARTITION
 from tests.conftest import TABLE_NAME, call
 from tests.integration.test_routing import write_routes
 
@@ -56,7 +56,7 @@ def quota_routes(aws, gateway_env, upstream, tmp_path):
 
 
 def month_tokens(aws, route: str) -> int:
-    from lib.quotas import FreeQuotas
+    from lib.routing.quotas import FreeQuotas
 
     item = aws.get_item(TableName=TABLE_NAME, Key={"pk": {"S": QUOTAS_PARTITION}, "sk": {"S": route}}).get(
         "Item", {}
@@ -118,8 +118,8 @@ def test_make_usage_shows_each_routes_tokens_against_its_allowance(aws, quota_ro
     import io
     import os
 
-    from lib import admin
-    from lib.store import Table
+    from lib.admin import cli as admin
+    from lib.platform.store import Table
 
     quota_routes(allowance=1000, zero_cost=False)
     call("POST", "/api/generate", {"prompt": "hi"})

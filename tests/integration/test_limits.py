@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from lib import admin, limits, services
-from lib.callers import Caller
-from lib.config import load_settings
-from lib.errors import BudgetExceeded, RateLimited, StoreUnavailable
-from lib.limits import Limiter
-from lib.store import Table
+from lib import services
+from lib.admin import cli as admin
+from lib.callers import limits
+from lib.callers.identity import Caller
+from lib.callers.limits import Limiter
+from lib.platform.config import load_settings
+from lib.platform.errors import BudgetExceeded, RateLimited, StoreUnavailable
+from lib.platform.store import Table
 from local.aws import EmbeddedAws, create_table
 from tests.conftest import TABLE_NAME, call
 from tests.support.fake_upstream import Behaviour
@@ -513,8 +515,8 @@ class TestHousekeeping:
 
 
 def test_limit_items_carry_the_ttl_the_table_deletes_them_by(aws):
-    from lib.limits import LIMITS_TTL_S
-    from lib.store import TTL_ATTRIBUTE
+    from lib.callers.limits import LIMITS_TTL_S
+    from lib.platform.store import TTL_ATTRIBUTE
     from local.template import load_template
 
     table = load_template()["Resources"]["GatewayTable"]["Properties"]

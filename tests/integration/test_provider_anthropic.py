@@ -7,16 +7,16 @@ import pytest
 import requests
 
 from lib import services
-from lib.config import load_settings
-from lib.errors import InvalidRequest, UpstreamError
-from lib.provider_keys import StaticKeySource
+from lib.keys.sources import StaticKeySource
+from lib.platform.config import load_settings
+from lib.platform.errors import InvalidRequest, UpstreamError
+from lib.platform.route_table import Route
 from lib.providers import PROVIDERS, anthropic
 from lib.providers.base import ProviderContext, http_provider
-from lib.rotation import RotationError, key_tester
-from lib.route_table import Route
-from lib.upstream import CallStats, Deadline
-from lib.upstream_stream import StreamLimits
-from lib.validation import parse_chat, parse_completion
+from lib.providers.upstream import CallStats, Deadline
+from lib.providers.upstream_stream import StreamLimits
+from lib.rotation.steps import RotationError, key_tester
+from lib.stages.validation import parse_chat, parse_completion
 from tests.conftest import call
 from tests.support.fake_anthropic import (
     FakeAnthropic,

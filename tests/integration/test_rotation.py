@@ -13,9 +13,11 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.secretsmanager.models import secretsmanager_backends
 
-from lib import admin, rotation, services
-from lib.key_issuers import KeyPoolIssuer, OpenAIServiceAccountIssuer
-from lib.rotation import Rotation, RotationError, key_tester
+from lib import services
+from lib.admin import cli as admin
+from lib.rotation import steps as rotation
+from lib.rotation.issuers import KeyPoolIssuer, OpenAIServiceAccountIssuer
+from lib.rotation.steps import Rotation, RotationError, key_tester
 from tests.conftest import call
 from tests.support.fake_upstream import Behaviour, FakeUpstream
 

@@ -9,9 +9,10 @@ import pytest
 import requests
 from moto import mock_aws
 
-from lib import rotation, services
-from lib.key_issuers import KeyPoolIssuer
-from lib.rotation import Rotation, RotationError, key_tester
+from lib import services
+from lib.rotation import steps as rotation
+from lib.rotation.issuers import KeyPoolIssuer
+from lib.rotation.steps import Rotation, RotationError, key_tester
 from tests.conftest import call
 from tests.integration.test_routing import write_routes
 

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lib import admin
+from lib.admin import cli as admin
 from local.template import load_template
 
 PLACEHOLDER = load_template()["Resources"]["ProviderKeySecret"]["Properties"]["SecretString"]

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from lib import services
-from lib.store import REQUEST_CALL_LIMIT_S
+from lib.platform.store import REQUEST_CALL_LIMIT_S
 from local.aws import EmbeddedAws, create_table
 from tests.conftest import TABLE_NAME, call
 from tests.support.fake_upstream import Behaviour

@@ -5,9 +5,9 @@ import time
 import pytest
 import requests
 
-from lib.errors import NotConfigured, UpstreamError, UpstreamRejected, UpstreamTimeout
-from lib.provider_keys import StaticKeySource
-from lib.upstream import CallStats, Deadline, UpstreamClient
+from lib.keys.sources import StaticKeySource
+from lib.platform.errors import NotConfigured, UpstreamError, UpstreamRejected, UpstreamTimeout
+from lib.providers.upstream import CallStats, Deadline, UpstreamClient
 from tests.support.fake_upstream import Behaviour, FakeUpstream
 
 PAYLOAD = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}

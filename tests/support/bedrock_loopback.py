@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 import requests
 
+from lib.platform.route_table import Route
 from lib.providers import PROVIDERS
 from lib.providers.base import ProviderContext
-from lib.route_table import Route
 
 
 def bedrock_provider(route: Route, base_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from lib.routes import ALLOWED_METHODS
+from lib.http.routes import ALLOWED_METHODS
 from local.events import http_api_event
 
 # Characters that have broken text handling somewhere: controls, NUL, BOM, zero-width and joining

@@ -6,11 +6,11 @@ import time
 
 import boto3
 
-from lib.callers import Caller
-from lib.config import load_settings
-from lib.errors import BudgetExceeded, RateLimited
-from lib.limits import Limiter
-from lib.store import Table
+from lib.callers.identity import Caller
+from lib.callers.limits import Limiter
+from lib.platform.config import load_settings
+from lib.platform.errors import BudgetExceeded, RateLimited
+from lib.platform.store import Table
 
 FIXED_NOW = 1_795_000_000.0
 

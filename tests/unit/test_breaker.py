@@ -1,6 +1,6 @@
 """The circuit breaker with an injectable clock: opening, the one half-open probe, recovery."""
 
-from lib.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from lib.routing.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 
 
 class Clock:

@@ -2,11 +2,11 @@
 
 import pytest
 
-from lib import callers
-from lib.callers import CallerResolver, client_key_from, hash_key
-from lib.config import load_settings
-from lib.errors import RateLimited, StoreUnavailable, Unauthorized
-from lib.store import StoreError
+from lib.callers import identity as callers
+from lib.callers.identity import CallerResolver, client_key_from, hash_key
+from lib.platform.config import load_settings
+from lib.platform.errors import RateLimited, StoreUnavailable, Unauthorized
+from lib.platform.store import StoreError
 
 KEY = "mg-0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
 

@@ -1,6 +1,6 @@
 import pytest
 
-from lib.config import DEFAULT_BLOCKED_PATTERNS, ConfigError, load_settings
+from lib.platform.config import DEFAULT_BLOCKED_PATTERNS, ConfigError, load_settings
 
 BASE = {"AUTH_MODE": "none"}
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lib.breaker import CircuitBreaker
-from lib.dispatch import Dispatcher, RouteTrace
-from lib.quotas import FreeQuotas
-from lib.route_table import Route
-from lib.upstream import CallStats, Deadline
-from lib.upstream_stream import StreamLimits
-from lib.validation import ModelRequest
+from lib.platform.route_table import Route
+from lib.providers.upstream import CallStats, Deadline
+from lib.providers.upstream_stream import StreamLimits
+from lib.routing.breaker import CircuitBreaker
+from lib.routing.dispatch import Dispatcher, RouteTrace
+from lib.routing.quotas import FreeQuotas
+from lib.stages.validation import ModelRequest
 
 ROUTE = Route(name="whole", provider="whole-only", model="m")
 ANSWER = {

@@ -2,9 +2,9 @@
 
 import pytest
 
-from lib.callers import CallerResolver, hash_key
-from lib.config import load_settings
-from lib.errors import Unauthorized
+from lib.callers.identity import CallerResolver, hash_key
+from lib.platform.config import load_settings
+from lib.platform.errors import Unauthorized
 
 KEY = "mg-0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
 HEADERS = {"authorization": f"Bearer {KEY}"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.routes import ALLOWED_METHODS, OPENAPI_FILE
+from lib.http.routes import ALLOWED_METHODS, OPENAPI_FILE
 from tests.conftest import call
 from tools import openapi
 
@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_the_committed_document_is_what_make_openapi_writes():
     assert OPENAPI_FILE.read_text(encoding="utf-8") == openapi.render(), (
-        "lib/openapi.json is stale: run make openapi and commit it"
+        "lib/http/openapi.json is stale: run make openapi and commit it"
     )
 
 

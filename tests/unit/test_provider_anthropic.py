@@ -4,13 +4,13 @@ import json
 
 import pytest
 
-from lib.config import load_settings
-from lib.errors import InvalidRequest, UpstreamError
+from lib.apis.openai_replies import Usage, openai_reply
+from lib.platform.config import load_settings
+from lib.platform.errors import InvalidRequest, UpstreamError
+from lib.platform.route_table import Route
 from lib.providers import PROVIDERS, anthropic
-from lib.responses import Usage, openai_reply
-from lib.route_table import Route
-from lib.upstream_stream import ServerEvent, StreamFault
-from lib.validation import parse_chat, parse_completion
+from lib.providers.upstream_stream import ServerEvent, StreamFault
+from lib.stages.validation import parse_chat, parse_completion
 from tests.support.fake_anthropic import error_body, message, text_block, text_stream, tool_use_block
 
 ROUTE = Route(
@@ -279,7 +279,7 @@ class TestRefusals:
 
     @pytest.mark.parametrize(("fields", "param"), [({"stop": 5}, "stop"), ({"user": 42}, "user")])
     def test_a_type_openai_would_refuse_is_refused_before_any_route(self, fields, param):
-        with pytest.raises(InvalidRequest) as error:  # lib/field_types.py, whatever the provider
+        with pytest.raises(InvalidRequest) as error:  # lib/stages/field_types.py, whatever the provider
             chat(user("Hi"), **fields)
         assert error.value.param == param
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from lib.errors import InvalidRequest
-from lib.request_body import MAX_JSON_DEPTH, parse_json_body
+from lib.platform.errors import InvalidRequest
+from lib.stages.request_body import MAX_JSON_DEPTH, parse_json_body
 
 
 def refusal(raw: str) -> InvalidRequest:

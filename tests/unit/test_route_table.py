@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from lib.config import ConfigError
-from lib.route_choice import RouteChooser
-from lib.route_table import parse_route_table
+from lib.platform.config import ConfigError
+from lib.platform.route_table import parse_route_table
+from lib.routing.choice import RouteChooser
 
 PROVIDERS = ("openai", "anthropic", "bedrock")
 
@@ -123,8 +123,8 @@ class TestKeywordChoice:
 def test_the_shipped_example_parses_with_every_commented_route_enabled(tmp_path):
     from pathlib import Path
 
+    from lib.platform.route_table import load_route_table
     from lib.providers import PROVIDERS
-    from lib.route_table import load_route_table
 
     example = Path(__file__).resolve().parents[2] / "routes.example.toml"
     assert load_route_table(str(example), PROVIDERS, None).default == "general"

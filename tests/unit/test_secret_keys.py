@@ -3,8 +3,8 @@
 import pytest
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-from lib.errors import NotConfigured
-from lib.secret_keys import RETRY_AFTER_FAILURE_S, SecretKeySource, SecretValueError, parse_secret_value
+from lib.keys.secret_keys import RETRY_AFTER_FAILURE_S, SecretKeySource, SecretValueError, parse_secret_value
+from lib.platform.errors import NotConfigured
 
 
 class Provider:
@@ -88,7 +88,7 @@ def test_a_cold_container_without_the_store_answers_503():
 
 
 def test_the_templates_placeholder_says_to_set_the_key():
-    from lib.secret_keys import PLACEHOLDER_KEY
+    from lib.keys.secret_keys import PLACEHOLDER_KEY
     from local.template import load_template
 
     secret = load_template()["Resources"]["ProviderKeySecret"]["Properties"]["SecretString"]

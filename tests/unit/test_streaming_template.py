@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from lib.http_server import READY_PATH
+from lib.http.wsgi import READY_PATH
 from tests.unit.test_deploy import transformed  # noqa: F401 - the module-scoped fixture
 
 STREAMING_VARIABLES = {
@@ -63,4 +63,4 @@ def test_the_package_starts_the_server_the_adapter_expects(tmp_path):
     package.copy_sources(package.ROOT, tmp_path)
     script = tmp_path / package.STARTUP_SCRIPT
     assert os.access(script, os.X_OK)
-    assert script.read_text().rstrip().endswith("exec python3 -m lib.http_server")
+    assert script.read_text().rstrip().endswith("exec python3 -m lib.http.wsgi")

@@ -123,7 +123,7 @@ def test_every_alarm_notifies_the_topic_with_an_optional_email():
 
 
 def test_custom_metric_alarms_use_metrics_the_handler_emits():
-    from lib.telemetry import OUTCOME_METRICS
+    from lib.stages.telemetry import OUTCOME_METRICS
 
     emitted = {
         "Requests",
@@ -295,7 +295,7 @@ def test_the_api_function_is_told_the_bedrock_model_ids_to_check_the_routes_agai
 
 
 def test_cors_is_off_by_default_and_configured_on_both_front_doors():
-    from lib.api import CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_S
+    from lib.http.app import CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_S
 
     assert PARAMETERS["CorsAllowOrigins"]["Default"] == ""
     assert TEMPLATE["Conditions"]["HasCors"] == {

@@ -2,9 +2,9 @@
 
 import pytest
 
-from lib.config import ConfigError, load_settings
-from lib.errors import InvalidRequest
-from lib.validation import parse_chat, parse_generate
+from lib.platform.config import ConfigError, load_settings
+from lib.platform.errors import InvalidRequest
+from lib.stages.validation import parse_chat, parse_generate
 
 DEFAULT = load_settings({"AUTH_MODE": "none", "AI_MODEL_NAME": "m"})
 

@@ -2,9 +2,9 @@ import base64
 
 import pytest
 
-from lib.config import ConfigError, load_settings
-from lib.errors import InvalidRequest, PayloadTooLarge
-from lib.validation import parse_chat, parse_completion, parse_generate, parse_json_body
+from lib.platform.config import ConfigError, load_settings
+from lib.platform.errors import InvalidRequest, PayloadTooLarge
+from lib.stages.validation import parse_chat, parse_completion, parse_generate, parse_json_body
 
 SETTINGS = load_settings({"AUTH_MODE": "none", "AI_MODEL_NAME": "default-model"})
 

@@ -1,0 +1,208 @@
+"""Shape upstream answers for the caller: the original `/api/generate` reply, OpenAI JSON, or SSE."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from lib.stages.validation import ModelRequest
+
+
+class Usage(NamedTuple):
+    prompt_tokens: int
+    completion_tokens: int
+    estimated: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+def estimate_tokens(text: str) -> int:
+    """A deliberately generous estimate (one token per 4 characters, at least 1 for non-empty text)."""
+    return math.ceil(len(text) / 4)
+
+
+def usage_of(body: Mapping[str, Any], request: ModelRequest) -> Usage:
+    """The upstream's own usage figures; an estimate (flagged) when it sent none, so budgets still count."""
+    usage = body.get("usage")
+    if isinstance(usage, dict):
+        prompt = usage.get("prompt_tokens")
+        completion = usage.get("completion_tokens")
+        if (
+            isinstance(prompt, int)
+            and isinstance(completion, int)
+            and _is_count(prompt)
+            and _is_count(completion)
+        ):
+            return Usage(prompt, completion)
+    # Every text sent counts (tools and schemas too), not only the prompt.
+    prompt_estimate = max(estimate_tokens(request.prompt_text()), math.ceil(request.input_chars / 4))
+    return Usage(prompt_estimate, estimate_tokens(completion_text(body)), estimated=True)
+
+
+def completion_text(body: Mapping[str, Any]) -> str:
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return ""
+    first = choices[0]
+    message = first.get("message")
+    if isinstance(message, dict) and isinstance(message.get("content"), str):
+        return str(message["content"])
+    return first["text"] if isinstance(first.get("text"), str) else ""
+
+
+def generate_reply(body: Mapping[str, Any], request: ModelRequest, usage: Usage) -> dict[str, Any]:
+    """The original design's contract: {"id", "model", "text", "usage"}."""
+    return {
+        "id": str(body.get("id") or _new_id("gen")),
+        "model": str(body.get("model") or request.model),
+        "text": completion_text(body),
+        "usage": usage.as_dict(),
+    }
+
+
+def openai_reply(body: Mapping[str, Any], request: ModelRequest, usage: Usage) -> dict[str, Any]:
+    """The upstream's OpenAI object, with usage always present (SDKs and budgets rely on it).
+
+    Built from the fields OpenAI's contract names, at every level, never copied whole: an upstream
+    (or a proxy in front of it) that echoes the request, its `Authorization` header included, in a
+    field of its own must not hand the provider key to the caller.
+    """
+    reply = _known(body, _REPLY_FIELDS)
+    reply["choices"] = [_choice(choice) for choice in _list(body.get("choices")) if isinstance(choice, dict)]
+    reply.setdefault("id", _new_id("chatcmpl" if request.kind == "chat" else "cmpl"))
+    reply.setdefault("object", "chat.completion" if request.kind == "chat" else "text_completion")
+    reply.setdefault("created", int(time.time()))
+    reply.setdefault("model", request.model)
+    details = _known(body.get("usage"), _USAGE_DETAILS) if not usage.estimated else {}
+    reply["usage"] = {**details, **usage.as_dict()}
+    return reply
+
+
+# OpenAI's chat.completion and text_completion objects, level by level (what SDKs read).
+_REPLY_FIELDS = ("id", "object", "created", "model", "system_fingerprint", "service_tier")
+_CHOICE_FIELDS = ("index", "text", "logprobs", "finish_reason")
+_MESSAGE_FIELDS = ("role", "content", "refusal", "reasoning_content", "annotations", "audio", "function_call")
+_TOOL_CALL_FIELDS = ("index", "id", "type", "function")
+_FUNCTION_FIELDS = ("name", "arguments")
+_USAGE_DETAILS = ("prompt_tokens_details", "completion_tokens_details")
+
+
+def _choice(choice: Mapping[str, Any]) -> dict[str, Any]:
+    shaped = _known(choice, _CHOICE_FIELDS)
+    message = choice.get("message")
+    if isinstance(message, dict):
+        shaped["message"] = _known(message, _MESSAGE_FIELDS)
+        if isinstance(message.get("tool_calls"), list):
+            shaped["message"]["tool_calls"] = [
+                _tool_call(call) for call in message["tool_calls"] if isinstance(call, dict)
+            ]
+        if isinstance(message.get("function_call"), dict):
+            shaped["message"]["function_call"] = _known(message["function_call"], _FUNCTION_FIELDS)
+    return shaped
+
+
+def _tool_call(call: Mapping[str, Any]) -> dict[str, Any]:
+    shaped = _known(call, _TOOL_CALL_FIELDS)
+    if isinstance(call.get("function"), dict):
+        shaped["function"] = _known(call["function"], _FUNCTION_FIELDS)
+    return shaped
+
+
+def _known(value: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {name: value[name] for name in fields if name in value}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def sse_reply(body: Mapping[str, Any], request: ModelRequest, usage: Usage) -> str:
+    """A `text/event-stream` body with the whole answer as chunks, as OpenAI's streaming API sends them.
+
+    API Gateway and Lambda buffer the response, so the upstream is called without streaming and the
+    chunks are written from its one answer: clients that ask for `stream=true` work unchanged.
+    """
+    reply = openai_reply(body, request, usage)
+    common = {"id": reply["id"], "created": reply["created"], "model": reply["model"]}
+    choices = reply.get("choices") or [{}]
+    first = choices[0] if isinstance(choices[0], dict) else {}
+    finish_reason = first.get("finish_reason") or "stop"
+    if request.kind == "chat":
+        message: dict[str, Any] = first["message"] if isinstance(first.get("message"), dict) else {}
+        delta: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
+        if message.get("tool_calls"):
+            delta["tool_calls"] = [
+                {"index": index, **call}
+                for index, call in enumerate(message["tool_calls"])
+                if isinstance(call, dict)
+            ]
+        chunk_object = "chat.completion.chunk"
+        chunks = [
+            {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None},
+            {"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish_reason},
+        ]
+    else:
+        chunk_object = "text_completion"
+        chunks = [
+            {"index": 0, "text": completion_text(body), "logprobs": None, "finish_reason": None},
+            {"index": 0, "text": "", "logprobs": None, "finish_reason": finish_reason},
+        ]
+    events = [{**common, "object": chunk_object, "choices": [choice]} for choice in chunks]
+    if request.include_usage:
+        events.append({**common, "object": chunk_object, "choices": [], "usage": reply["usage"]})
+    lines = [f"data: {json.dumps(event, ensure_ascii=False)}\n\n" for event in events]
+    lines.append("data: [DONE]\n\n")
+    return "".join(lines)
+
+
+def model_entry(source: Mapping[str, Any] | str) -> dict[str, Any] | None:
+    """One model in OpenAI's full shape (`id`, `object`, `created`, `owned_by`), from an upstream entry
+    or a bare name; None for an entry without a usable id. Strict clients reject entries missing a field."""
+    raw: Mapping[str, Any] = {"id": source} if isinstance(source, str) else source
+    model_id = raw.get("id")
+    if not isinstance(model_id, str) or not model_id:
+        return None
+    created = raw.get("created")
+    owned_by = raw.get("owned_by")
+    return {
+        "id": model_id,
+        "object": "model",
+        "created": created if _is_count(created) else 0,  # unknown: the epoch, not a made-up date
+        "owned_by": owned_by if isinstance(owned_by, str) and owned_by else "modelgate",
+    }
+
+
+def model_entries(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The entries of an upstream's model list (`{"data": [...]}`), each in OpenAI's full shape."""
+    data = body.get("data")
+    entries = (
+        (model_entry(item) for item in data if isinstance(item, dict | str)) if isinstance(data, list) else ()
+    )
+    return [entry for entry in entries if entry is not None]
+
+
+def models_reply(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"object": "list", "data": entries}
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:24]}"

@@ -1,0 +1,136 @@
+"""The API resolver: routes plus one exception handler per error family, in OpenAI's error shape."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import (
+    APIGatewayHttpResolver,
+    CORSConfig,
+    Response,
+    content_types,
+)
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+
+from lib import services
+from lib.http import routes
+from lib.platform.errors import GatewayError, MethodNotAllowed, NotConfigured, NotFound
+from lib.stages.telemetry import CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER
+
+logger = Logger(child=True)
+
+# What browser OpenAI clients send (the SDKs add x-stainless-* to every request) and what they may read.
+CORS_ALLOW_HEADERS = (
+    "authorization",
+    "content-type",
+    "x-api-key",
+    "x-stainless-arch",
+    "x-stainless-async",
+    "x-stainless-helper-method",
+    "x-stainless-lang",
+    "x-stainless-os",
+    "x-stainless-package-version",
+    "x-stainless-poll-helper",
+    "x-stainless-read-timeout",
+    "x-stainless-retry-count",
+    "x-stainless-runtime",
+    "x-stainless-runtime-version",
+    "x-stainless-timeout",
+)
+CORS_EXPOSE_HEADERS = ("retry-after", CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER.lower())
+CORS_MAX_AGE_S = 600
+
+_current: tuple[tuple[str, ...], APIGatewayHttpResolver] | None = None
+
+
+def get_app() -> APIGatewayHttpResolver:
+    """The container's resolver, built for the configured CORS origins (powertools fixes CORS per app)."""
+    global _current
+    origins = _configured_origins()
+    if _current is None or _current[0] != origins:
+        _current = (origins, create_app(origins))
+    return _current[1]
+
+
+def create_app(cors_origins: tuple[str, ...] = ()) -> APIGatewayHttpResolver:
+    # UTF-8 as is, not \\uXXXX escapes: CJK answers stay half the size (Lambda caps a response at 6 MB).
+    cors = cors_config(cors_origins)
+    app = APIGatewayHttpResolver(
+        serializer=functools.partial(json.dumps, separators=(",", ":"), ensure_ascii=False), cors=cors
+    )
+
+    def gateway_headers(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+        response = next_middleware(app)
+        # Powertools answers every OPTIONS with the allowed methods; an origin we do not allow (or a
+        # request that is no preflight at all) gets no CORS header of any kind.
+        if cors is not None and "Access-Control-Allow-Methods" in response.headers:
+            origin = (app.current_event.headers or {}).get("origin")
+            if not origin or cors.allowed_origin(origin) is None:
+                del response.headers["Access-Control-Allow-Methods"]
+        return response
+
+    app.use(middlewares=[gateway_headers])
+    app.include_router(routes.router)
+
+    @app.exception_handler(GatewayError)
+    def gateway_error(error: GatewayError) -> Response:
+        app.context["record"].fail(error.outcome, error.code)
+        return _error_response(error)
+
+    @app.not_found
+    def not_found(_: NotFoundError) -> Response:
+        event = app.current_event
+        allowed = routes.allowed_methods(event.path)
+        error: GatewayError
+        if allowed:
+            error = MethodNotAllowed(
+                f"{event.http_method} is not allowed on {event.path}; use {', '.join(sorted(allowed))}"
+            )
+        else:
+            error = NotFound(f"no route {event.http_method} {event.path}")
+        app.context["record"].fail(error.outcome, error.code)
+        response = _error_response(error)
+        if allowed:
+            response.headers["Allow"] = ", ".join(sorted(allowed))
+        return response
+
+    @app.exception_handler(Exception)
+    def unexpected_error(error: Exception) -> Response:
+        # A bug of ours, never the caller's input: log the type and traceback, answer without details.
+        logger.exception("unhandled error", extra={"error_type": type(error).__name__})
+        return _error_response(GatewayError("internal error; the request id is in the logs"))
+
+    return app
+
+
+def cors_config(origins: tuple[str, ...]) -> CORSConfig | None:
+    """CORS_ALLOW_ORIGINS as powertools' CORSConfig; None (CORS off) when no origin is configured."""
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origin=origins[0],
+        extra_origins=list(origins[1:]),
+        # Powertools always allows Authorization, Content-Type and X-Api-Key itself.
+        allow_headers=[name for name in CORS_ALLOW_HEADERS if name.startswith("x-stainless-")],
+        expose_headers=list(CORS_EXPOSE_HEADERS),
+        max_age=CORS_MAX_AGE_S,
+    )
+
+
+def _configured_origins() -> tuple[str, ...]:
+    try:
+        return services.get_services().settings.cors_allow_origins
+    except NotConfigured:
+        return ()  # the request itself then answers the 503 that names the variable
+
+
+def _error_response(error: GatewayError) -> Response:
+    return Response(
+        status_code=error.status,
+        content_type=content_types.APPLICATION_JSON,
+        body=error.body(),
+        headers=error.headers(),
+    )

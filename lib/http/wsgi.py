@@ -1,0 +1,128 @@
+"""The gateway as an HTTP server: `make run` locally, and inside the streaming Lambda function behind
+the Lambda Web Adapter (`python -m lib.http.wsgi`, started by run.sh), so what streams on AWS is
+what is tested locally.
+
+waitress (a pure-Python production WSGI server) does the HTTP: keep-alive, chunked requests, a real
+listen backlog, clients that hang up, and a streamed reply written piece by piece. Requests are
+handled one at a time, as one Lambda container handles them: others wait in the backlog, they are not
+refused. `READY_PATH` answers 200 whenever the process can serve, for the adapter's readiness check
+(not /health, which answers 503 while the gateway is unconfigured, so that the 503 naming the missing
+variable reaches the caller).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from lib.http.events import context_from_wsgi, event_from_wsgi
+from lib.http.gateway import Gateway
+
+READY_PATH = "/_ready"
+_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+
+class WsgiGateway:
+    def __init__(self, gateway: Gateway, logger: Logger) -> None:
+        self._gateway = gateway
+        self._logger = logger
+        self._one_at_a_time = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == READY_PATH:
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ready\n"]
+        body = environ["wsgi.input"].read() or None  # waitress has read and bounded it already
+        event = event_from_wsgi(environ, body)
+        self._one_at_a_time.acquire()
+        try:
+            self._logger.set_correlation_id(event["requestContext"]["requestId"])
+            answer = self._gateway.handle(event, context_from_wsgi(environ), flush_metrics=True)
+            headers = [(name, value) for name, value in answer.headers.items() if name.lower() not in _HOP]
+            headers += [("Set-Cookie", cookie) for cookie in answer.cookies]
+            if answer.length is not None:
+                # Without it waitress must end the body by closing the connection: no keep-alive.
+                headers.append(("Content-Length", str(answer.length)))
+            start_response(f"{answer.status} {_reason(answer.status)}", headers)
+        except BaseException:
+            self._one_at_a_time.release()
+            raise
+        body = answer.body
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            # The gateway answers HEAD as GET; on a kept-alive connection the body must not follow.
+            body = _headers_only(body)
+        return _Releasing(body, self._one_at_a_time.release)
+
+
+class _Releasing:
+    """The body, and the one-at-a-time lock released when the server closes it (always, per WSGI)."""
+
+    def __init__(self, body: Iterator[bytes], release: Callable[[], None]) -> None:
+        self._body = body
+        self._release = release
+        self._released = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._body
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if callable(close):
+                close()
+        finally:
+            if not self._released:
+                self._released = True
+                self._release()
+
+
+def _headers_only(body: Iterator[bytes]) -> Iterator[bytes]:
+    close = getattr(body, "close", None)
+    if callable(close):
+        close()  # a generator's end is where its telemetry is written
+    return iter(())
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def create_server(app: Any, host: str, port: int, *, loop_timeout_s: float = 1.0) -> Any:
+    """A waitress server for `app` (call `.run()`; `.close()` stops it within `loop_timeout_s`)."""
+    from waitress.server import create_server as waitress_server
+
+    # A stream's pieces go out as they come: `send_bytes=1` makes every write wake the server's loop
+    # to send it (by default waitress waits for 18,000 bytes, or for its loop's next turn).
+    return waitress_server(
+        app,
+        host=host,
+        port=port,
+        threads=4,
+        backlog=1024,
+        send_bytes=1,
+        channel_timeout=900,
+        asyncore_loop_timeout=loop_timeout_s,
+        ident="modelgate",
+    )
+
+
+def main() -> None:
+    """Inside Lambda (run.sh): serve on the adapter's port until the container is recycled."""
+    import handler
+
+    port = int(os.environ.get("AWS_LWA_PORT") or os.environ.get("PORT") or "8080")
+    create_server(handler.wsgi_app, "127.0.0.1", port).run()
+
+
+if __name__ == "__main__":
+    main()

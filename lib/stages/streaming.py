@@ -1,0 +1,168 @@
+"""`stream: true`: the answer goes to the caller chunk by chunk, as the provider writes it.
+
+`open_stream` does everything up to the provider's first event at once (route, admission, the call,
+retries and fallbacks within the one deadline), so any failure before it is an ordinary error
+response. What it returns is a generator of server-sent events: OpenAI's chunks, then the usage
+chunk (when the caller asked for it) and `data: [DONE]`. After the first event nothing is retried
+(the caller already has part of an answer): a cut, a malformed chunk, an idle gap past
+STREAM_IDLE_TIMEOUT_S or the STREAM_MAX_S limit ends the stream with an error event, never a clean
+finish. However the stream ends (finished, broken, or the caller gone), usage is settled: the
+provider's own count, an estimate from the text when a finished stream had none, or the
+reservation when a broken one leaves it unknown (the provider may have billed it).
+
+A cached answer (lib/stages/cache.py) is replayed whole, as the buffered path writes it (`sse_reply`); a
+streamed answer that finished cleanly, from the route that was chosen, is put together from its
+pieces and stored like a whole one.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+from lib.apis.openai_replies import Usage, estimate_tokens, sse_reply
+from lib.apis.openai_stream import ChunkHeader, answer_of, chunk, sse, usage_chunk
+from lib.callers.identity import Caller
+from lib.callers.limits import Admission
+from lib.platform.errors import UpstreamError, UpstreamTimeout
+from lib.providers.base import StreamPiece
+from lib.providers.upstream import CallStats, Deadline
+from lib.providers.upstream_stream import StreamFault, StreamLimits
+from lib.routing.dispatch import RouteTrace, StreamClaim
+from lib.services import Services
+from lib.stages.completion import admit, charged_tokens, cost_of, public_model
+from lib.stages.telemetry import RequestRecord, StreamFacts
+from lib.stages.validation import ModelRequest
+
+
+def open_stream(
+    request: ModelRequest,
+    caller: Caller,
+    services: Services,
+    record: RequestRecord,
+    deadline: Deadline,
+    lambda_remaining_s: float | None,
+    *,
+    refresh_cache: bool = False,
+) -> Iterator[bytes]:
+    settings = services.settings
+    admitted = admit(request, caller, services, record, refresh_cache)
+    if admitted.hit is not None:
+        return iter([sse_reply(admitted.hit.body, request, admitted.hit.usage).encode("utf-8")])
+    prompt, candidates, admission = admitted.prompt, admitted.candidates, admitted.admission
+    cache_key, reserve_tokens = admitted.cache_key, request.reserved_tokens
+    stats = record.upstream = CallStats()
+    trace = record.routes = RouteTrace()
+    facts = record.stream = StreamFacts()
+    longest = settings.stream_max_s
+    if lambda_remaining_s is not None:
+        longest = min(longest, lambda_remaining_s)
+    limits = StreamLimits(idle_s=settings.stream_idle_timeout_s, ends_at=time.monotonic() + longest)
+    started = time.monotonic()
+    try:
+        claim = services.dispatcher.open_stream(
+            request, candidates, reserve_tokens, deadline, stats, trace, limits
+        )
+    except (UpstreamError, UpstreamTimeout):
+        charged = admission.reserved_tokens if stats.maybe_billed else 0
+        _settle(services, record, admission, charged, 0.0)
+        raise
+    except BaseException:
+        _settle(services, record, admission, 0, 0.0)
+        raise
+    facts.first_event_ms = round((time.monotonic() - started) * 1000, 2)
+    facts.buffered = trace.buffered_stream
+    record.model = public_model(claim.route, request, services)
+    keep = cache_key if claim.route.name == candidates[0].name and not stats.fallback_used else None
+    return _events(request, services, record, admission, claim, prompt, keep)
+
+
+def _events(
+    request: ModelRequest,
+    services: Services,
+    record: RequestRecord,
+    admission: Admission,
+    claim: StreamClaim,
+    prompt: str,
+    cache_key: str | None,
+) -> Iterator[bytes]:
+    facts = record.stream
+    assert facts is not None
+    header = ChunkHeader(
+        id=f"{'chatcmpl' if request.kind == 'chat' else 'cmpl'}-{uuid.uuid4().hex[:24]}",
+        created=int(time.time()),
+        model=record.model or "",
+    )
+    text: list[str] = []
+    pieces: list[StreamPiece] = []
+    counted: tuple[int, int] | None = None
+    usage: Usage | None = None
+    healthy = True
+    try:
+        try:
+            for piece in claim.result:
+                counted = piece.usage or counted
+                text.append(piece.text)
+                pieces.append(piece)
+                data = chunk(piece, request, header)
+                if data is not None:
+                    facts.chunks += 1
+                    yield sse(data)
+        except StreamFault as fault:
+            healthy = False
+            facts.fault = fault.kind
+            record.fail("upstream_error", f"stream_{fault.kind}")
+            yield sse(_error(fault))
+            return
+        if counted is not None:
+            usage = Usage(*counted)
+        else:
+            usage = Usage(estimate_tokens(prompt), estimate_tokens("".join(text)), estimated=True)
+        if cache_key is not None and not services.cache.put(
+            cache_key, answer_of(pieces, request, header), usage
+        ):
+            record.store_failures += 1
+        if request.include_usage:
+            yield sse(usage_chunk(request, header, usage.as_dict()))
+        yield sse("[DONE]")
+    except GeneratorExit:
+        facts.disconnected = True  # the caller went away: stop reading the provider, settle below
+        raise
+    finally:
+        if usage is None and counted is not None:
+            usage = Usage(*counted)
+        if usage is not None:
+            record.usage = usage
+            used = charged_tokens(usage, request.reserved_tokens)
+            cost = record.cost_usd = cost_of(usage.total_tokens, claim.route, services, record)
+        else:
+            used = admission.reserved_tokens
+            cost = record.cost_usd = cost_of(used, claim.route, services, record)
+        claim.finish(ok=healthy, used_tokens=used)
+        close = getattr(claim.result, "close", None)
+        if callable(close):
+            close()
+        _settle(services, record, admission, used, cost)
+
+
+def _error(fault: StreamFault) -> dict[str, object]:
+    """OpenAI's error shape as an event: the openai SDK raises it as an APIError mid-stream."""
+    return {
+        "error": {
+            "message": f"the model's stream broke off: {fault}",
+            "type": "api_error",
+            "code": f"upstream_stream_{fault.kind}",
+            "param": None,
+        }
+    }
+
+
+def _settle(services: Services, record: RequestRecord, admission: Admission, used: int, cost: float) -> None:
+    record.charged_tokens = used  # the access line's: what the budget was charged
+    trace = record.routes
+    if trace is not None:
+        record.store_failures += trace.quota_store_failures
+        trace.quota_store_failures = 0
+    if not services.limiter.settle(admission, used, cost):
+        record.store_failures += 1
