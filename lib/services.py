@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import requests
 from aws_lambda_powertools import Logger
@@ -17,42 +17,23 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lib.callers.identity import CallerResolver
 from lib.callers.limits import Limiter
 from lib.keys.secret_keys import SecretKeySource, SecretValueError, parse_secret_value
-from lib.keys.sources import MissingKeySource, StaticKeySource
+from lib.keys.sources import KeySource, MissingKeySource, StaticKeySource
 from lib.platform.config import ConfigError, Settings, load_rotation_settings, load_settings
 from lib.platform.errors import NotConfigured
 from lib.platform.route_table import Route, RouteTable, load_route_table, single_model_table
 from lib.platform.store import REQUEST_CALL_LIMIT_S, KeyRecords, Table
-from lib.providers import PROVIDERS, Provider, ProviderContext
-from lib.providers.upstream import KeySource, UpstreamClient
+from lib.providers import PROVIDERS, ProviderContext
 from lib.routing.breaker import CircuitBreaker
 from lib.routing.choice import RouteChooser
 from lib.routing.dispatch import Dispatcher
 from lib.routing.quotas import FreeQuotas
 from lib.stages.cache import ResponseCache
+from lib.stages.context import Services
 
 if TYPE_CHECKING:
     from lib.rotation.steps import Rotation
 
 logger = Logger(child=True)
-
-
-class Services(NamedTuple):
-    settings: Settings
-    routes: RouteTable
-    chooser: RouteChooser
-    providers: dict[str, Provider]
-    dispatcher: Dispatcher
-    quotas: FreeQuotas
-    callers: CallerResolver
-    limiter: Limiter
-    cache: ResponseCache
-
-    @property
-    def upstream(self) -> UpstreamClient | None:
-        """Single-model mode: the one route's HTTP client (it also answers GET /v1/models)."""
-        provider = self.providers[self.routes.default]
-        client = getattr(provider, "client", None)
-        return client if isinstance(client, UpstreamClient) else None
 
 
 _services: Services | None = None

@@ -18,13 +18,12 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from lib.apis.openai_replies import generate_reply
+from lib.apis.generate import generate_reply, parse_generate
 from lib.callers.identity import Caller
+from lib.platform.deadline import Deadline
 from lib.platform.errors import GatewayError, InvalidRequest, UpstreamTimeout
-from lib.providers.upstream import Deadline
-from lib.services import Services
-from lib.stages import validation
 from lib.stages.completion import complete
+from lib.stages.context import Services
 from lib.stages.telemetry import RequestRecord
 
 logger = Logger(child=True)
@@ -104,7 +103,7 @@ def _run_item(
     record.started = time.monotonic()  # its latency is its own, not the time it waited for a worker
     headers: dict[str, str] = {}
     try:
-        request = validation.parse_generate(item, services.settings)
+        request = parse_generate(item, services.settings)
         if deadline.expired():  # nothing is admitted or spent for an item the deadline left no time for
             raise UpstreamTimeout(
                 f"the batch's deadline ({deadline.seconds:g} s) passed before this request started"

@@ -3,74 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
-from lib.stages.validation import ModelRequest
-
-
-class Usage(NamedTuple):
-    prompt_tokens: int
-    completion_tokens: int
-    estimated: bool = False
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.total_tokens,
-        }
-
-
-def estimate_tokens(text: str) -> int:
-    """A deliberately generous estimate (one token per 4 characters, at least 1 for non-empty text)."""
-    return math.ceil(len(text) / 4)
-
-
-def usage_of(body: Mapping[str, Any], request: ModelRequest) -> Usage:
-    """The upstream's own usage figures; an estimate (flagged) when it sent none, so budgets still count."""
-    usage = body.get("usage")
-    if isinstance(usage, dict):
-        prompt = usage.get("prompt_tokens")
-        completion = usage.get("completion_tokens")
-        if (
-            isinstance(prompt, int)
-            and isinstance(completion, int)
-            and _is_count(prompt)
-            and _is_count(completion)
-        ):
-            return Usage(prompt, completion)
-    # Every text sent counts (tools and schemas too), not only the prompt.
-    prompt_estimate = max(estimate_tokens(request.prompt_text()), math.ceil(request.input_chars / 4))
-    return Usage(prompt_estimate, estimate_tokens(completion_text(body)), estimated=True)
-
-
-def completion_text(body: Mapping[str, Any]) -> str:
-    choices = body.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        return ""
-    first = choices[0]
-    message = first.get("message")
-    if isinstance(message, dict) and isinstance(message.get("content"), str):
-        return str(message["content"])
-    return first["text"] if isinstance(first.get("text"), str) else ""
-
-
-def generate_reply(body: Mapping[str, Any], request: ModelRequest, usage: Usage) -> dict[str, Any]:
-    """The original design's contract: {"id", "model", "text", "usage"}."""
-    return {
-        "id": str(body.get("id") or _new_id("gen")),
-        "model": str(body.get("model") or request.model),
-        "text": completion_text(body),
-        "usage": usage.as_dict(),
-    }
+from lib.core.answer import Usage, completion_text, is_count
+from lib.core.request import ModelRequest
 
 
 def openai_reply(body: Mapping[str, Any], request: ModelRequest, usage: Usage) -> dict[str, Any]:
@@ -82,7 +21,7 @@ def openai_reply(body: Mapping[str, Any], request: ModelRequest, usage: Usage) -
     """
     reply = _known(body, _REPLY_FIELDS)
     reply["choices"] = [_choice(choice) for choice in _list(body.get("choices")) if isinstance(choice, dict)]
-    reply.setdefault("id", _new_id("chatcmpl" if request.kind == "chat" else "cmpl"))
+    reply.setdefault("id", new_id("chatcmpl" if request.kind == "chat" else "cmpl"))
     reply.setdefault("object", "chat.completion" if request.kind == "chat" else "text_completion")
     reply.setdefault("created", int(time.time()))
     reply.setdefault("model", request.model)
@@ -182,7 +121,7 @@ def model_entry(source: Mapping[str, Any] | str) -> dict[str, Any] | None:
     return {
         "id": model_id,
         "object": "model",
-        "created": created if _is_count(created) else 0,  # unknown: the epoch, not a made-up date
+        "created": created if is_count(created) else 0,  # unknown: the epoch, not a made-up date
         "owned_by": owned_by if isinstance(owned_by, str) and owned_by else "modelgate",
     }
 
@@ -200,9 +139,5 @@ def models_reply(entries: list[dict[str, Any]]) -> dict[str, Any]:
     return {"object": "list", "data": entries}
 
 
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _new_id(prefix: str) -> str:
+def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:24]}"

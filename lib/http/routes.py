@@ -16,21 +16,20 @@ from urllib.parse import unquote
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from lib.apis.openai_replies import (
-    generate_reply,
-    model_entries,
-    models_reply,
-    openai_reply,
-)
+from lib.apis.generate import generate_reply, parse_generate
+from lib.apis.openai_replies import model_entries, models_reply, openai_reply
+from lib.apis.openai_requests import parse_chat, parse_completion
 from lib.callers.identity import Caller
+from lib.core.request import ModelRequest
+from lib.platform.deadline import Deadline
 from lib.platform.errors import NotConfigured, NotFound
-from lib.providers.upstream import CallStats, Deadline
-from lib.services import Services, get_services
-from lib.stages import validation
+from lib.providers.upstream import CallStats
+from lib.services import get_services
 from lib.stages.cache import no_cache_requested
 from lib.stages.completion import complete
+from lib.stages.context import Services
+from lib.stages.request_body import parse_json_body
 from lib.stages.telemetry import RequestRecord
-from lib.stages.validation import ModelRequest
 
 router = APIGatewayHttpRouter()
 
@@ -110,7 +109,7 @@ def _openapi_text() -> str:
 def generate() -> dict[str, Any]:
     services = _begin()
     caller = _identify(services)
-    request = validation.parse_generate(_json_body(services), services.settings)
+    request = parse_generate(_json_body(services), services.settings)
     body, usage = complete(
         request, caller, services, _record(), _deadline(services), refresh_cache=_refresh_cache()
     )
@@ -139,7 +138,7 @@ def generate_batch() -> dict[str, Any]:
 def chat_completions() -> Any:
     services = _begin()
     caller = _identify(services)
-    request = validation.parse_chat(_json_body(services), services.settings)
+    request = parse_chat(_json_body(services), services.settings)
     return _openai_answer(request, caller, services)
 
 
@@ -147,7 +146,7 @@ def chat_completions() -> Any:
 def completions() -> Any:
     services = _begin()
     caller = _identify(services)
-    request = validation.parse_completion(_json_body(services), services.settings)
+    request = parse_completion(_json_body(services), services.settings)
     return _openai_answer(request, caller, services)
 
 
@@ -230,7 +229,7 @@ def _identify(services: Services) -> Caller:
 
 def _json_body(services: Services, max_bytes: int | None = None) -> dict[str, Any]:
     event = router.current_event
-    return validation.parse_json_body(
+    return parse_json_body(
         event.body, bool(event.is_base64_encoded), max_bytes or services.settings.max_body_bytes
     )
 

@@ -18,8 +18,8 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
 
-from lib.keys.sources import header_problem
 from lib.platform.errors import NotConfigured
+from lib.platform.header_values import header_problem
 
 logger = Logger(child=True)
 

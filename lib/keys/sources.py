@@ -6,20 +6,7 @@ secret store instead (see `lib/keys/secret_keys.py`), so a rotated key is picked
 
 from __future__ import annotations
 
-
-def header_problem(key: str) -> str | None:
-    """Why `key` cannot be sent as `Authorization: Bearer <key>`, or None when it can.
-
-    Provider keys are visible ASCII. A pasted ellipsis or curly quote (outside Latin-1) or a line
-    break would otherwise fail inside the HTTP library on every request, as a 500.
-    """
-    for position, char in enumerate(key):
-        if not "!" <= char <= "~":
-            return (
-                f"holds a character that cannot be sent in an HTTP header "
-                f"(U+{ord(char):04X} at position {position + 1}; keys are visible ASCII)"
-            )
-    return None
+from typing import Protocol
 
 
 class StaticKeySource:
@@ -45,3 +32,9 @@ class MissingKeySource:
         from lib.platform.errors import NotConfigured
 
         raise NotConfigured(self._message)
+
+
+class KeySource(Protocol):
+    """Where the provider key comes from. `refresh=True` bypasses any cache (after an upstream 401)."""
+
+    def get_key(self, *, refresh: bool = False) -> str | None: ...

@@ -14,8 +14,8 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from lib.keys.sources import header_problem
-from lib.stages.text_rules import DEFAULT_BLOCKED_PATTERNS, compile_blocklist
+from lib.platform.blocklist import DEFAULT_BLOCKED_PATTERNS, compile_blocklist
+from lib.platform.header_values import header_problem
 
 __all__ = ["DEFAULT_BLOCKED_PATTERNS", "ConfigError", "Settings", "load_settings"]
 

@@ -10,9 +10,9 @@ import importlib
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Protocol, cast
 
+from lib.keys.sources import KeySource
 from lib.platform.route_table import Route
 from lib.providers.base import Provider, ProviderContext
-from lib.providers.upstream import KeySource
 
 
 class ProviderModule(Protocol):

@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lib.core.request import ModelRequest
+from lib.keys.sources import KeySource
 from lib.platform.route_table import Route
 from lib.providers.anthropic_replies import parse as parse
 from lib.providers.anthropic_replies import parse_stream as parse_stream
 from lib.providers.anthropic_turns import conversation, refusal
 from lib.providers.base import HttpProvider, ProviderContext, http_provider
-from lib.providers.upstream import KeySource
-from lib.stages.validation import ModelRequest
 
 EXTRA_HEADERS: Mapping[str, str] = {"anthropic-version": "2023-06-01"}
 # What rotation's testSecret calls: lists models with the same headers, spends no tokens.

@@ -10,10 +10,11 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from lib.core.pieces import StreamPiece
+from lib.core.request import ModelRequest
 from lib.platform.errors import UpstreamError
-from lib.providers.base import StreamedToolCalls, StreamPiece
+from lib.providers.base import StreamedToolCalls
 from lib.providers.upstream_stream import ServerEvent, StreamFault
-from lib.stages.validation import ModelRequest
 
 _FINISH_REASONS: Mapping[str, str] = {
     "end_turn": "stop",

@@ -14,10 +14,13 @@ from typing import Any, NamedTuple, Protocol
 
 import requests
 
+from lib.core.pieces import StreamPiece
+from lib.core.request import ModelRequest
+from lib.keys.sources import KeySource
+from lib.platform.deadline import Deadline
 from lib.platform.route_table import Route
-from lib.providers.upstream import CallStats, Deadline, KeySource, UpstreamClient
+from lib.providers.upstream import CallStats, UpstreamClient
 from lib.providers.upstream_stream import EventStream, ServerEvent, StreamFault, StreamLimits
-from lib.stages.validation import ModelRequest
 
 
 class ProviderContext(NamedTuple):
@@ -27,24 +30,6 @@ class ProviderContext(NamedTuple):
     max_retries: int = 3
     max_response_bytes: int = 2 * 1024 * 1024
     aws_client: Callable[[str], Any] | None = None  # boto3 client factory, for providers that are AWS APIs
-
-
-class StreamPiece:
-    """One step of a streamed answer, in provider-neutral terms (built from known fields only)."""
-
-    def __init__(
-        self,
-        text: str = "",
-        role: str | None = None,
-        tool_calls: list[dict[str, Any]] | None = None,  # OpenAI's delta shape: index, id, type, function
-        finish_reason: str | None = None,
-        usage: tuple[int, int] | None = None,  # (prompt_tokens, completion_tokens), when the provider says
-    ) -> None:
-        self.text = text
-        self.role = role
-        self.tool_calls = tool_calls
-        self.finish_reason = finish_reason
-        self.usage = usage
 
 
 class StreamedToolCalls:

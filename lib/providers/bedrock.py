@@ -19,6 +19,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from lib.core.pieces import StreamPiece
+from lib.core.request import ModelRequest
+from lib.keys.sources import KeySource
+from lib.platform.deadline import Deadline
 from lib.platform.errors import (
     InvalidRequest,
     NotConfigured,
@@ -28,12 +32,11 @@ from lib.platform.errors import (
 )
 from lib.platform.route_table import Route
 from lib.providers import converse, converse_reply, converse_stream
-from lib.providers.base import ProviderContext, StreamPiece
+from lib.providers.base import ProviderContext
 from lib.providers.bedrock_clients import ClientsByTimeout
-from lib.providers.upstream import CallStats, Deadline, KeySource
+from lib.providers.upstream import CallStats
 from lib.providers.upstream_signals import backoff_delay
 from lib.providers.upstream_stream import StreamFault, StreamLimits
-from lib.stages.validation import ModelRequest
 
 # Converse has no seed (converse.py refuses one): CACHE_MODE=seeded never caches this provider.
 HONOURS_SEED = False

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from lib.providers.upstream import Deadline
+from lib.platform.deadline import Deadline
 
 if TYPE_CHECKING:
     from botocore.config import Config

@@ -13,9 +13,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from lib.core.request import ModelRequest
 from lib.platform.errors import InvalidRequest
 from lib.platform.route_table import Route
-from lib.stages.validation import ModelRequest
 
 # OpenAI fields with a Converse equivalent, beyond those ModelRequest carries itself.
 _MAPPED = frozenset({"tools", "tool_choice", "top_p", "stop", "response_format", "parallel_tool_calls"})

@@ -9,9 +9,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from lib.core.request import ModelRequest
 from lib.platform.errors import UpstreamError
 from lib.platform.route_table import Route
-from lib.stages.validation import ModelRequest
 
 _FINISH_REASONS = {
     "end_turn": "stop",

@@ -17,9 +17,10 @@ from typing import Any
 
 import urllib3
 
+from lib.core.pieces import StreamPiece
+from lib.platform.deadline import Deadline
 from lib.providers import converse_reply
-from lib.providers.base import StreamedToolCalls, StreamPiece
-from lib.providers.upstream import Deadline
+from lib.providers.base import StreamedToolCalls
 from lib.providers.upstream_signals import limit_raw_wait
 from lib.providers.upstream_stream import StreamFault, StreamLimits
 

@@ -7,12 +7,14 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from lib.core.pieces import StreamPiece
+from lib.core.request import ModelRequest
+from lib.keys.sources import KeySource
 from lib.platform.errors import UpstreamError
 from lib.platform.route_table import Route
-from lib.providers.base import HttpProvider, ProviderContext, StreamPiece, http_provider
-from lib.providers.upstream import KeySource, bearer_auth
+from lib.providers.base import HttpProvider, ProviderContext, http_provider
+from lib.providers.upstream import bearer_auth
 from lib.providers.upstream_stream import ServerEvent, StreamFault
-from lib.stages.validation import ModelRequest
 
 EXTRA_HEADERS: Mapping[str, str] = {}
 # What rotation's testSecret calls: lists models, spends no tokens.

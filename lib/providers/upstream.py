@@ -19,11 +19,13 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from http.client import HTTPException
-from typing import Any, Protocol
+from typing import Any
 
 import requests
 import urllib3
 
+from lib.keys.sources import KeySource
+from lib.platform.deadline import Deadline
 from lib.platform.errors import NotConfigured, UpstreamError, UpstreamRejected, UpstreamTimeout
 from lib.providers import socket_deadline
 from lib.providers.upstream_signals import (
@@ -44,27 +46,6 @@ _READ_CHUNK_BYTES = 64 * 1024
 # by the circuit breaker and the error alarm.
 REFUSED_REQUEST_STATUSES = frozenset({400, 413, 422})
 UNKNOWN_MODEL_KINDS = frozenset({"model_not_found"})
-
-
-class KeySource(Protocol):
-    """Where the provider key comes from. `refresh=True` bypasses any cache (after an upstream 401)."""
-
-    def get_key(self, *, refresh: bool = False) -> str | None: ...
-
-
-class Deadline:
-    """An absolute point in monotonic time; `remaining()` is what any wait may still use."""
-
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self.seconds = seconds
-        self.expires_at = clock() + seconds
-
-    def remaining(self) -> float:
-        return self.expires_at - self._clock()
-
-    def expired(self) -> bool:
-        return self.remaining() <= 0
 
 
 class CallStats:

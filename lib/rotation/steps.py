@@ -25,8 +25,9 @@ from botocore.exceptions import ClientError
 
 from lib.keys.secret_keys import SecretValueError, parse_secret_value
 from lib.keys.sources import StaticKeySource
+from lib.platform.deadline import Deadline
 from lib.platform.errors import GatewayError
-from lib.providers.upstream import Deadline, UpstreamClient
+from lib.providers.upstream import UpstreamClient
 from lib.rotation.issuers import IssuerError, KeyIssuer, key_fingerprint
 
 logger = Logger(child=True)

@@ -15,7 +15,10 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from aws_lambda_powertools import Logger
 
-from lib.apis.openai_replies import Usage, usage_of
+from lib.core.answer import Usage, usage_of
+from lib.core.pieces import StreamPiece
+from lib.core.request import ModelRequest
+from lib.platform.deadline import Deadline
 from lib.platform.errors import (
     FreeQuotaExhausted,
     GatewayError,
@@ -28,12 +31,10 @@ from lib.platform.errors import (
 )
 from lib.platform.route_table import Route
 from lib.providers import Provider
-from lib.providers.base import StreamPiece
-from lib.providers.upstream import CallStats, Deadline
+from lib.providers.upstream import CallStats
 from lib.providers.upstream_stream import StreamLimits
 from lib.routing.breaker import CircuitBreaker
 from lib.routing.quotas import FreeQuotas, QuotaHold, QuotaSpent
-from lib.stages.validation import ModelRequest
 
 logger = Logger(child=True)
 
@@ -151,7 +152,7 @@ class Dispatcher:
             pieces = provider.open_stream(request, deadline, stats, limits)
             if pieces is not None:
                 return pieces
-            from lib.apis.openai_stream import pieces_of  # on use: streams are the exception
+            from lib.core.pieces import pieces_of  # on use: streams are the exception
 
             trace.buffered_stream = True
             body = provider.complete(request, deadline, stats)

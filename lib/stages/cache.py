@@ -21,12 +21,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from lib.apis.openai_replies import Usage
+from lib.core.answer import Usage
+from lib.core.request import ModelRequest
 from lib.platform.config import Settings
 from lib.platform.route_table import Route
 from lib.platform.store import CACHE_PARTITION, StoreError, Table
 from lib.providers import honours_seed
-from lib.stages.validation import ModelRequest
 
 # DynamoDB caps an item at 400 KB; the body gets what the key and the other attributes leave.
 MAX_BODY_BYTES = 380 * 1024

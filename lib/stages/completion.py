@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from lib.apis.openai_replies import Usage, completion_text
 from lib.callers.identity import Caller
 from lib.callers.limits import Admission
+from lib.core.answer import Usage, completion_text
+from lib.core.request import ModelRequest
+from lib.platform.deadline import Deadline
 from lib.platform.errors import NotConfigured, UpstreamError, UpstreamTimeout
 from lib.platform.route_table import Route
-from lib.providers.upstream import CallStats, Deadline
+from lib.providers.upstream import CallStats
 from lib.routing.dispatch import RouteTrace
-from lib.services import Services
 from lib.stages.cache import Cached
+from lib.stages.context import Services
 from lib.stages.telemetry import CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER, RequestRecord
-from lib.stages.validation import ModelRequest
 
 # The upstream deadline keeps a second of the Lambda's time back (routes.LAMBDA_SAFETY_MARGIN_S): the
 # settlement may use half of it, whatever the store does; the other half is for writing the answer.

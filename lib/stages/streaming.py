@@ -21,19 +21,21 @@ import time
 import uuid
 from collections.abc import Iterator
 
-from lib.apis.openai_replies import Usage, estimate_tokens, sse_reply
-from lib.apis.openai_stream import ChunkHeader, answer_of, chunk, sse, usage_chunk
+from lib.apis.openai_replies import sse_reply
+from lib.apis.openai_stream import chunk, sse, usage_chunk
 from lib.callers.identity import Caller
 from lib.callers.limits import Admission
+from lib.core.answer import Usage, estimate_tokens
+from lib.core.pieces import ChunkHeader, StreamPiece, answer_of
+from lib.core.request import ModelRequest
+from lib.platform.deadline import Deadline
 from lib.platform.errors import UpstreamError, UpstreamTimeout
-from lib.providers.base import StreamPiece
-from lib.providers.upstream import CallStats, Deadline
+from lib.providers.upstream import CallStats
 from lib.providers.upstream_stream import StreamFault, StreamLimits
 from lib.routing.dispatch import RouteTrace, StreamClaim
-from lib.services import Services
 from lib.stages.completion import admit, charged_tokens, cost_of, public_model
+from lib.stages.context import Services
 from lib.stages.telemetry import RequestRecord, StreamFacts
-from lib.stages.validation import ModelRequest
 
 
 def open_stream(

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from lib.apis.openai_replies import Usage
+from lib.core.answer import Usage
 from lib.platform.config import Settings
 from lib.providers.upstream import CallStats
 

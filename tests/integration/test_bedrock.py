@@ -11,12 +11,13 @@ import pytest
 from botocore.stub import Stubber
 
 from lib import services
+from lib.core.request import ModelRequest
+from lib.platform.deadline import Deadline
 from lib.platform.errors import InvalidRequest, UpstreamError, UpstreamTimeout
 from lib.platform.route_table import Route
 from lib.providers.bedrock import BedrockProvider
 from lib.providers.bedrock_clients import ClientsByTimeout, boto3_client
-from lib.providers.upstream import CallStats, Deadline
-from lib.stages.validation import ModelRequest
+from lib.providers.upstream import CallStats
 from tests.conftest import call
 from tests.support.bedrock_loopback import bedrock_provider
 from tests.support.eventstream import CONTENT_TYPE, exception, text_answer

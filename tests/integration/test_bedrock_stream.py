@@ -7,12 +7,13 @@ import time
 
 import pytest
 
+from lib.core.request import ModelRequest
+from lib.platform.deadline import Deadline
 from lib.platform.errors import UpstreamError, UpstreamRejected, UpstreamTimeout
 from lib.platform.route_table import Route
 from lib.providers.bedrock_clients import ClientsByTimeout
-from lib.providers.upstream import CallStats, Deadline
+from lib.providers.upstream import CallStats
 from lib.providers.upstream_stream import StreamFault, StreamLimits
-from lib.stages.validation import ModelRequest
 from tests.support import eventstream
 from tests.support.bedrock_loopback import bedrock_provider
 from tests.support.eventstream import event, exception, text_answer

@@ -7,16 +7,17 @@ import pytest
 import requests
 
 from lib import services
+from lib.apis.openai_requests import parse_chat, parse_completion
 from lib.keys.sources import StaticKeySource
 from lib.platform.config import load_settings
+from lib.platform.deadline import Deadline
 from lib.platform.errors import InvalidRequest, UpstreamError
 from lib.platform.route_table import Route
 from lib.providers import PROVIDERS, anthropic
 from lib.providers.base import ProviderContext, http_provider
-from lib.providers.upstream import CallStats, Deadline
+from lib.providers.upstream import CallStats
 from lib.providers.upstream_stream import StreamLimits
 from lib.rotation.steps import RotationError, key_tester
-from lib.stages.validation import parse_chat, parse_completion
 from tests.conftest import call
 from tests.support.fake_anthropic import (
     FakeAnthropic,

@@ -6,8 +6,9 @@ import pytest
 import requests
 
 from lib.keys.sources import StaticKeySource
+from lib.platform.deadline import Deadline
 from lib.platform.errors import NotConfigured, UpstreamError, UpstreamRejected, UpstreamTimeout
-from lib.providers.upstream import CallStats, Deadline, UpstreamClient
+from lib.providers.upstream import CallStats, UpstreamClient
 from tests.support.fake_upstream import Behaviour, FakeUpstream
 
 PAYLOAD = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}

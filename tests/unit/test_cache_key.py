@@ -4,11 +4,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from lib.apis.openai_requests import parse_chat
 from lib.platform.config import load_settings
 from lib.platform.route_table import Route
 from lib.providers import PROVIDERS
 from lib.stages.cache import cache_key, is_cacheable, no_cache_requested
-from lib.stages.validation import parse_chat
 
 SETTINGS = load_settings({"AUTH_MODE": "none"})
 ROUTE = Route(name="general", provider="openai", model="deepseek-chat", endpoint="https://a.example/v1")

@@ -3,13 +3,14 @@ and how Converse's stop reasons and usage become OpenAI's."""
 
 import pytest
 
+from lib.apis.openai_requests import parse_chat, parse_completion
+from lib.core.request import ModelRequest
 from lib.platform.config import load_settings
 from lib.platform.errors import InvalidRequest, UpstreamError
 from lib.platform.route_table import Route
 from lib.providers import converse, converse_reply
 from lib.providers.bedrock import BedrockProvider
 from lib.providers.bedrock_clients import ClientsByTimeout
-from lib.stages.validation import ModelRequest, parse_chat, parse_completion
 
 ROUTE = Route(name="claude-bedrock", provider="bedrock", model="anthropic.claude-3-haiku-20240307-v1:0")
 USER = {"role": "user", "content": "hi"}

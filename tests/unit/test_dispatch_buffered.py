@@ -7,13 +7,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from lib.core.request import ModelRequest
+from lib.platform.deadline import Deadline
 from lib.platform.route_table import Route
-from lib.providers.upstream import CallStats, Deadline
+from lib.providers.upstream import CallStats
 from lib.providers.upstream_stream import StreamLimits
 from lib.routing.breaker import CircuitBreaker
 from lib.routing.dispatch import Dispatcher, RouteTrace
 from lib.routing.quotas import FreeQuotas
-from lib.stages.validation import ModelRequest
 
 ROUTE = Route(name="whole", provider="whole-only", model="m")
 ANSWER = {

@@ -3,9 +3,9 @@ reported as our 502 (found by schemathesis: a `suffix` object and a `tools` obje
 
 import pytest
 
+from lib.apis.openai_requests import parse_chat, parse_completion
 from lib.platform.config import load_settings
 from lib.platform.errors import InvalidRequest
-from lib.stages.validation import parse_chat, parse_completion
 
 SETTINGS = load_settings({"AUTH_MODE": "none", "AI_MODEL_NAME": "default-model"})
 CHAT = {"messages": [{"role": "user", "content": "Hi"}]}

@@ -4,13 +4,14 @@ import json
 
 import pytest
 
-from lib.apis.openai_replies import Usage, openai_reply
+from lib.apis.openai_replies import openai_reply
+from lib.apis.openai_requests import parse_chat, parse_completion
+from lib.core.answer import Usage
 from lib.platform.config import load_settings
 from lib.platform.errors import InvalidRequest, UpstreamError
 from lib.platform.route_table import Route
 from lib.providers import PROVIDERS, anthropic
 from lib.providers.upstream_stream import ServerEvent, StreamFault
-from lib.stages.validation import parse_chat, parse_completion
 from tests.support.fake_anthropic import error_body, message, text_block, text_stream, tool_use_block
 
 ROUTE = Route(

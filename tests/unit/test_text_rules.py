@@ -2,9 +2,10 @@
 
 import pytest
 
+from lib.apis.generate import parse_generate
+from lib.apis.openai_requests import parse_chat
 from lib.platform.config import ConfigError, load_settings
 from lib.platform.errors import InvalidRequest
-from lib.stages.validation import parse_chat, parse_generate
 
 DEFAULT = load_settings({"AUTH_MODE": "none", "AI_MODEL_NAME": "m"})
 

@@ -2,9 +2,11 @@ import base64
 
 import pytest
 
+from lib.apis.generate import parse_generate
+from lib.apis.openai_requests import parse_chat, parse_completion
 from lib.platform.config import ConfigError, load_settings
 from lib.platform.errors import InvalidRequest, PayloadTooLarge
-from lib.stages.validation import parse_chat, parse_completion, parse_generate, parse_json_body
+from lib.stages.request_body import parse_json_body
 
 SETTINGS = load_settings({"AUTH_MODE": "none", "AI_MODEL_NAME": "default-model"})
 

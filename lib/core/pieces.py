@@ -1,0 +1,105 @@
+"""A streamed answer in neutral terms: the pieces a provider's stream becomes, the pieces of a whole
+answer, and the whole answer a finished stream amounts to (to keep it in the cache)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from lib.core.request import ModelRequest
+
+
+class StreamPiece:
+    """One step of a streamed answer, in provider-neutral terms (built from known fields only)."""
+
+    def __init__(
+        self,
+        text: str = "",
+        role: str | None = None,
+        tool_calls: list[dict[str, Any]] | None = None,  # OpenAI's delta shape: index, id, type, function
+        finish_reason: str | None = None,
+        usage: tuple[int, int] | None = None,  # (prompt_tokens, completion_tokens), when the provider says
+    ) -> None:
+        self.text = text
+        self.role = role
+        self.tool_calls = tool_calls
+        self.finish_reason = finish_reason
+        self.usage = usage
+
+
+class ChunkHeader(NamedTuple):
+    """What every chunk of one stream repeats."""
+
+    id: str
+    created: int
+    model: str
+
+
+def chunk_head(header: ChunkHeader, kind: str) -> dict[str, Any]:
+    return {"id": header.id, "object": kind, "created": header.created, "model": header.model}
+
+
+def pieces_of(body: Mapping[str, Any], request: ModelRequest) -> list[StreamPiece]:
+    """A whole OpenAI-shaped answer as two pieces: its content, then its finish reason and usage."""
+    choices = body.get("choices")
+    first = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
+    reason = first.get("finish_reason")
+    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    assert isinstance(usage, dict)
+    counts = (usage.get("prompt_tokens"), usage.get("completion_tokens"))
+    ending = StreamPiece(
+        finish_reason=reason if isinstance(reason, str) else "stop",
+        usage=counts if all(isinstance(count, int) for count in counts) else None,  # type: ignore[arg-type]
+    )
+    if request.kind == "completion":
+        text = first.get("text")
+        return [StreamPiece(text=text if isinstance(text, str) else ""), ending]
+    message = first.get("message") if isinstance(first.get("message"), dict) else {}
+    assert isinstance(message, dict)
+    content = message.get("content")
+    calls = message.get("tool_calls")
+    tool_calls = (
+        [{"index": index, **call} for index, call in enumerate(calls) if isinstance(call, dict)]
+        if isinstance(calls, list) and calls
+        else None
+    )
+    return [
+        StreamPiece(
+            text=content if isinstance(content, str) else "", role="assistant", tool_calls=tool_calls
+        ),
+        ending,
+    ]
+
+
+def answer_of(pieces: list[StreamPiece], request: ModelRequest, header: ChunkHeader) -> dict[str, Any]:
+    """A finished stream as the whole OpenAI answer it amounts to (to keep it in the cache)."""
+    text = "".join(piece.text for piece in pieces)
+    reason = next((piece.finish_reason for piece in reversed(pieces) if piece.finish_reason), "stop")
+    if request.kind == "completion":
+        choice: dict[str, Any] = {"index": 0, "text": text, "logprobs": None, "finish_reason": reason}
+        kind = "text_completion"
+    else:
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        calls = joined_tool_calls(pieces)
+        if calls:
+            message["tool_calls"] = calls
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": reason}
+        kind = "chat.completion"
+    return {**chunk_head(header, kind), "choices": [choice]}
+
+
+def joined_tool_calls(pieces: list[StreamPiece]) -> list[dict[str, Any]]:
+    """Tool-call deltas joined by index: the first id, type and name, the arguments concatenated."""
+    calls: dict[int, dict[str, Any]] = {}
+    for piece in pieces:
+        for delta in piece.tool_calls or []:
+            call = calls.setdefault(
+                int(delta.get("index", 0)), {"type": "function", "function": {"arguments": ""}}
+            )
+            if delta.get("id"):
+                call.setdefault("id", delta["id"])
+            function = delta.get("function") or {}
+            if function.get("name"):
+                call["function"].setdefault("name", function["name"])
+            call["function"]["arguments"] += function.get("arguments") or ""
+    return [calls[index] for index in sorted(calls)]

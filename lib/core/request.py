@@ -1,0 +1,70 @@
+"""The neutral request: what every caller format parses into and every provider is handed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+
+class ModelRequest(NamedTuple):
+    """What the upstream is asked for, after validation."""
+
+    kind: str  # "chat" or "completion"
+    model: str
+    max_tokens: int
+    messages: tuple[Mapping[str, Any], ...] = ()
+    prompt: str = ""
+    temperature: float | None = None
+    requested_temperature: float | None = None  # set only when TEMPERATURE_POLICY=clamp changed it
+    seed: int | None = None
+    stream: bool = False
+    include_usage: bool = False
+    extra: Mapping[str, Any] = MappingProxyType({})
+    prompt_chars: int = 0  # the caller's message text (MAX_PROMPT_CHARS)
+    input_chars: int = 0  # every text sent upstream, passed-through fields and the system prompt included
+    domain: str | None = None  # /api/generate's explicit routing choice
+
+    @property
+    def reserved_tokens(self) -> int:
+        """The worst case the budget reserves: a token per character of input, plus `max_tokens`."""
+        return self.input_chars + self.max_tokens
+
+    def upstream_path(self) -> str:
+        return "/chat/completions" if self.kind == "chat" else "/completions"
+
+    def upstream_payload(self) -> dict[str, Any]:
+        # Streams are answered from one upstream response: API Gateway buffers the reply anyway.
+        payload: dict[str, Any] = {**self.extra, "model": self.model, "max_tokens": self.max_tokens}
+        if self.kind == "chat":
+            payload["messages"] = list(self.messages)
+        else:
+            payload["prompt"] = self.prompt
+        if self.temperature is not None:
+            payload["temperature"] = self.temperature
+        if self.seed is not None:
+            payload["seed"] = self.seed
+        return payload
+
+    def temperature_clamp(self) -> str | None:
+        """ "requested->applied" when the clamp policy changed the temperature, for the log and a header."""
+        if self.requested_temperature is None or self.temperature is None:
+            return None
+        return f"{self.requested_temperature:g}->{self.temperature:g}"
+
+    def prompt_text(self) -> str:
+        """The caller's text, for LOG_PROMPTS only."""
+        if self.kind == "completion":
+            return self.prompt
+        return "\n".join(message_texts(self.messages))
+
+
+def message_texts(messages: Any) -> Iterator[str]:
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            yield content
+        elif isinstance(content, list):
+            for part in content:
+                if isinstance(part.get("text"), str):
+                    yield part["text"]
