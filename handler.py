@@ -1,19 +1,12 @@
-"""The entry points. Everything below them lives in lib/ (see README: layout).
-
-- `api_handler`: Lambda behind the API Gateway HTTP API (answers whole, streams included).
-- `wsgi_app`: the same gateway as an HTTP application, served by lib/http/wsgi.py for `make run`
-  and, behind the Lambda Web Adapter, for the streaming Function URL.
-- `rotation_handler`: the provider key's rotation.
-"""
+"""The entry points (docs/architecture.md): `api_handler` (the HTTP API), `wsgi_app` (the same gateway over
+HTTP: `make run`, and the streaming Function URL, whose run.sh runs this module), `rotation_handler`."""
 
 from __future__ import annotations
 
 import gc
 
-# A cold start builds some 80,000 objects (boto3's, powertools', ours) that all live as long as the
-# container, so a garbage collection during these imports frees next to nothing: the collector ran about
-# a hundred times in them, for some 20 ms of CPU (bench/cold_import.py). It waits until they are done;
-# then they are frozen (gc.freeze) so that no later collection walks them either.
+# The 80,000 objects a cold start builds live as long as the container: collecting during the imports
+# frees nothing and cost ~20 ms (bench/cold_import.py). Collect after, and never walk them (freeze).
 gc.disable()
 
 import os
@@ -28,14 +21,12 @@ if TYPE_CHECKING:  # an annotation only: a cold start need not import it
 from lib import services
 from lib.http.app import get_app
 from lib.http.gateway import Gateway
-from lib.http.wsgi import WsgiGateway
+from lib.http.wsgi import WsgiGateway, serve_on_adapter_port
 
-# Powertools reads POWERTOOLS_SERVICE_NAME itself (lib/'s child loggers must agree with this one).
-# The namespace fallback only keeps a bare `sam local invoke` (no env.json) from failing to flush.
 logger = Logger()
+# The fallback keeps a bare `sam local invoke` (no env.json) from failing to flush.
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "modelgate")
-# The resolver is built on first use, for the configured CORS origins (powertools fixes CORS per app).
-gateway = Gateway(get_app, logger, metrics)
+gateway = Gateway(get_app, logger, metrics)  # the resolver is built on first use, for the CORS origins
 wsgi_app = WsgiGateway(gateway, logger)
 
 gc.freeze()
@@ -51,14 +42,8 @@ def api_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]
 @logger.inject_lambda_context
 def rotation_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     """Secrets Manager's four rotation steps, or the scheduled rotation of an SSM parameter."""
-    from lib.rotation import (
-        steps as rotation,  # here: the API function, which shares this module, never needs it
-    )
+    return services.rotate(event, request_id=context.aws_request_id)
 
-    try:
-        return rotation.handle(event, services.build_rotation(), request_id=context.aws_request_id)
-    except rotation.RotationError as exc:
-        # Raising fails the step, so Secrets Manager retries it; nothing so far touched AWSCURRENT
-        # unless the step was finishSecret, which says so itself.
-        logger.error("rotation failed; the current key is unchanged", extra={"reason": str(exc)})
-        raise
+
+if __name__ == "__main__":  # the streaming function's run.sh: serve on the Web Adapter's port
+    serve_on_adapter_port(wsgi_app)

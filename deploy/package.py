@@ -39,7 +39,7 @@ ROUTES_FILE = "routes.toml"
 STARTUP_SCRIPT = "run.sh"
 STARTUP_SCRIPT_TEXT = """#!/bin/sh
 # The streaming Function URL: the gateway's HTTP server on AWS_LWA_PORT, behind the Lambda Web Adapter.
-exec python3 -m lib.http.wsgi
+exec python3 -m handler
 """
 # The command-line tool for operators, never imported by a function.
 ADMIN_ONLY = "lib/admin/"

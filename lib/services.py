@@ -180,6 +180,19 @@ def build_key_source(settings: Settings, client: Any = None) -> KeySource:
     return SecretKeySource(provider, settings.model_secret_id, settings.secret_max_age_s, ssm=ssm)
 
 
+def rotate(event: Mapping[str, Any], request_id: str | None) -> dict[str, str]:
+    """The rotation function's one call. A failure is logged and raised: raising fails the step, so
+    Secrets Manager retries it, and nothing so far touched AWSCURRENT (finishSecret says so itself)."""
+    # Imported here: the API function never rotates, and its cold start should not pay for it.
+    from lib.rotation.steps import RotationError, handle
+
+    try:
+        return handle(event, build_rotation(), request_id=request_id)
+    except RotationError as exc:
+        logger.error("rotation failed; the current key is unchanged", extra={"reason": str(exc)})
+        raise
+
+
 def build_rotation(environ: Any = None) -> Rotation:
     """The rotation function's dependencies, from its environment."""
     # Imported here: the API function never rotates, and its cold start should not pay for it.

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from lib.core.answer import Usage, completion_text, is_count
+from lib.core.answer import Usage, is_count
 from lib.core.request import ModelRequest
 
 
@@ -68,45 +67,6 @@ def _known(value: Any, fields: tuple[str, ...]) -> dict[str, Any]:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def sse_reply(body: Mapping[str, Any], request: ModelRequest, usage: Usage) -> str:
-    """A `text/event-stream` body with the whole answer as chunks, as OpenAI's streaming API sends them.
-
-    API Gateway and Lambda buffer the response, so the upstream is called without streaming and the
-    chunks are written from its one answer: clients that ask for `stream=true` work unchanged.
-    """
-    reply = openai_reply(body, request, usage)
-    common = {"id": reply["id"], "created": reply["created"], "model": reply["model"]}
-    choices = reply.get("choices") or [{}]
-    first = choices[0] if isinstance(choices[0], dict) else {}
-    finish_reason = first.get("finish_reason") or "stop"
-    if request.kind == "chat":
-        message: dict[str, Any] = first["message"] if isinstance(first.get("message"), dict) else {}
-        delta: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
-        if message.get("tool_calls"):
-            delta["tool_calls"] = [
-                {"index": index, **call}
-                for index, call in enumerate(message["tool_calls"])
-                if isinstance(call, dict)
-            ]
-        chunk_object = "chat.completion.chunk"
-        chunks = [
-            {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None},
-            {"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish_reason},
-        ]
-    else:
-        chunk_object = "text_completion"
-        chunks = [
-            {"index": 0, "text": completion_text(body), "logprobs": None, "finish_reason": None},
-            {"index": 0, "text": "", "logprobs": None, "finish_reason": finish_reason},
-        ]
-    events = [{**common, "object": chunk_object, "choices": [choice]} for choice in chunks]
-    if request.include_usage:
-        events.append({**common, "object": chunk_object, "choices": [], "usage": reply["usage"]})
-    lines = [f"data: {json.dumps(event, ensure_ascii=False)}\n\n" for event in events]
-    lines.append("data: [DONE]\n\n")
-    return "".join(lines)
 
 
 def model_entry(source: Mapping[str, Any] | str) -> dict[str, Any] | None:

@@ -1,5 +1,6 @@
-"""OpenAI's streaming chunks (`chat.completion.chunk`, `text_completion`) from provider-neutral pieces,
-and the pieces of a whole answer (for a provider that cannot stream, or an answer replayed)."""
+"""OpenAI's streams (`chat.completion.chunk`, `text_completion` server-sent events): the stream format
+lib/stages/streaming.py writes for chat and legacy completions. A caller format's stream module offers
+`chunk`, `usage_chunk`, `error`, `DONE` and `replay` (a whole answer, from the cache, as a stream)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from lib.apis.openai_replies import openai_reply
+from lib.core.answer import Usage, completion_text
 from lib.core.pieces import ChunkHeader, StreamPiece, chunk_head
 from lib.core.request import ModelRequest
+from lib.providers.upstream_stream import StreamFault
 
 
-def chunk(piece: StreamPiece, request: ModelRequest, header: ChunkHeader) -> dict[str, Any] | None:
+def chunk(piece: StreamPiece, request: ModelRequest, header: ChunkHeader) -> bytes | None:
     """The chunk for one piece; None for a piece that carries nothing the caller sees (usage only)."""
     if request.kind == "completion":
         if not piece.text and piece.finish_reason is None:
@@ -31,20 +35,78 @@ def chunk(piece: StreamPiece, request: ModelRequest, header: ChunkHeader) -> dic
         choice = {"index": 0, "delta": delta, "logprobs": None}
         kind = "chat.completion.chunk"
     choice["finish_reason"] = piece.finish_reason
-    return {
-        "id": header.id,
-        "object": kind,
-        "created": header.created,
-        "model": header.model,
-        "choices": [choice],
-    }
+    return sse(
+        {
+            "id": header.id,
+            "object": kind,
+            "created": header.created,
+            "model": header.model,
+            "choices": [choice],
+        }
+    )
 
 
-def usage_chunk(request: ModelRequest, header: ChunkHeader, usage: Mapping[str, int]) -> dict[str, Any]:
+def usage_chunk(request: ModelRequest, header: ChunkHeader, usage: Usage) -> bytes:
     kind = "text_completion" if request.kind == "completion" else "chat.completion.chunk"
-    return {**chunk_head(header, kind), "choices": [], "usage": dict(usage)}
+    return sse({**chunk_head(header, kind), "choices": [], "usage": usage.as_dict()})
 
 
 def sse(data: Mapping[str, Any] | str) -> bytes:
     text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return f"data: {text}\n\n".encode()
+
+
+DONE = sse("[DONE]")
+
+
+def error(fault: StreamFault) -> bytes:
+    """OpenAI's error shape as an event: the openai SDK raises it as an APIError mid-stream."""
+    return sse(
+        {
+            "error": {
+                "message": f"the model's stream broke off: {fault}",
+                "type": "api_error",
+                "code": f"upstream_stream_{fault.kind}",
+                "param": None,
+            }
+        }
+    )
+
+
+def replay(body: Mapping[str, Any], request: ModelRequest, usage: Usage) -> bytes:
+    """A `text/event-stream` body with the whole answer as chunks, as OpenAI's streaming API sends them.
+
+    API Gateway and Lambda buffer the response, so the upstream is called without streaming and the
+    chunks are written from its one answer: clients that ask for `stream=true` work unchanged.
+    """
+    reply = openai_reply(body, request, usage)
+    common = {"id": reply["id"], "created": reply["created"], "model": reply["model"]}
+    choices = reply.get("choices") or [{}]
+    first = choices[0] if isinstance(choices[0], dict) else {}
+    finish_reason = first.get("finish_reason") or "stop"
+    if request.kind == "chat":
+        message: dict[str, Any] = first["message"] if isinstance(first.get("message"), dict) else {}
+        delta: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
+        if message.get("tool_calls"):
+            delta["tool_calls"] = [
+                {"index": index, **call}
+                for index, call in enumerate(message["tool_calls"])
+                if isinstance(call, dict)
+            ]
+        chunk_object = "chat.completion.chunk"
+        chunks = [
+            {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None},
+            {"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish_reason},
+        ]
+    else:
+        chunk_object = "text_completion"
+        chunks = [
+            {"index": 0, "text": completion_text(body), "logprobs": None, "finish_reason": None},
+            {"index": 0, "text": "", "logprobs": None, "finish_reason": finish_reason},
+        ]
+    events = [{**common, "object": chunk_object, "choices": [choice]} for choice in chunks]
+    if request.include_usage:
+        events.append({**common, "object": chunk_object, "choices": [], "usage": reply["usage"]})
+    lines = [f"data: {json.dumps(event, ensure_ascii=False)}\n\n" for event in events]
+    lines.append("data: [DONE]\n\n")
+    return "".join(lines).encode("utf-8")

@@ -189,10 +189,12 @@ def usage() -> dict[str, Any]:
 def _openai_answer(request: ModelRequest, caller: Caller, services: Services) -> Any:
     record = _record()
     if request.stream:
-        from lib.stages.streaming import open_stream  # on use: most requests are not streams
+        from lib.apis import openai_stream  # on use: most requests are not streams
+        from lib.stages.streaming import open_stream
 
         # The body is written by the gateway core as the model writes it (lib/http/gateway.py).
         record.stream_body = open_stream(
+            openai_stream,
             request,
             caller,
             services,

@@ -116,13 +116,7 @@ def create_server(app: Any, host: str, port: int, *, loop_timeout_s: float = 1.0
     )
 
 
-def main() -> None:
+def serve_on_adapter_port(app: Any) -> None:
     """Inside Lambda (run.sh): serve on the adapter's port until the container is recycled."""
-    import handler
-
     port = int(os.environ.get("AWS_LWA_PORT") or os.environ.get("PORT") or "8080")
-    create_server(handler.wsgi_app, "127.0.0.1", port).run()
-
-
-if __name__ == "__main__":
-    main()
+    create_server(app, "127.0.0.1", port).run()

@@ -10,7 +10,7 @@ finish. However the stream ends (finished, broken, or the caller gone), usage is
 provider's own count, an estimate from the text when a finished stream had none, or the
 reservation when a broken one leaves it unknown (the provider may have billed it).
 
-A cached answer (lib/stages/cache.py) is replayed whole, as the buffered path writes it (`sse_reply`); a
+A cached answer (lib/stages/cache.py) is replayed whole, as the buffered path writes it (`replay`); a
 streamed answer that finished cleanly, from the route that was chosen, is put together from its
 pieces and stored like a whole one.
 """
@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
 
-from lib.apis.openai_replies import sse_reply
-from lib.apis.openai_stream import chunk, sse, usage_chunk
 from lib.callers.identity import Caller
 from lib.callers.limits import Admission
 from lib.core.answer import Usage, estimate_tokens
@@ -38,7 +37,22 @@ from lib.stages.context import Services
 from lib.stages.telemetry import RequestRecord, StreamFacts
 
 
+class StreamFormat(Protocol):
+    """How a caller's API writes a stream (lib/apis/openai_stream.py): each writes server-sent events."""
+
+    DONE: bytes
+
+    def chunk(self, piece: StreamPiece, request: ModelRequest, header: ChunkHeader) -> bytes | None: ...
+
+    def usage_chunk(self, request: ModelRequest, header: ChunkHeader, usage: Usage) -> bytes: ...
+
+    def error(self, fault: StreamFault) -> bytes: ...
+
+    def replay(self, body: Mapping[str, Any], request: ModelRequest, usage: Usage) -> bytes: ...
+
+
 def open_stream(
+    stream_format: StreamFormat,
     request: ModelRequest,
     caller: Caller,
     services: Services,
@@ -51,7 +65,7 @@ def open_stream(
     settings = services.settings
     admitted = admit(request, caller, services, record, refresh_cache)
     if admitted.hit is not None:
-        return iter([sse_reply(admitted.hit.body, request, admitted.hit.usage).encode("utf-8")])
+        return iter([stream_format.replay(admitted.hit.body, request, admitted.hit.usage)])
     prompt, candidates, admission = admitted.prompt, admitted.candidates, admitted.admission
     cache_key, reserve_tokens = admitted.cache_key, request.reserved_tokens
     stats = record.upstream = CallStats()
@@ -77,10 +91,11 @@ def open_stream(
     facts.buffered = trace.buffered_stream
     record.model = public_model(claim.route, request, services)
     keep = cache_key if claim.route.name == candidates[0].name and not stats.fallback_used else None
-    return _events(request, services, record, admission, claim, prompt, keep)
+    return _events(stream_format, request, services, record, admission, claim, prompt, keep)
 
 
 def _events(
+    stream_format: StreamFormat,
     request: ModelRequest,
     services: Services,
     record: RequestRecord,
@@ -107,15 +122,15 @@ def _events(
                 counted = piece.usage or counted
                 text.append(piece.text)
                 pieces.append(piece)
-                data = chunk(piece, request, header)
+                data = stream_format.chunk(piece, request, header)
                 if data is not None:
                     facts.chunks += 1
-                    yield sse(data)
+                    yield data
         except StreamFault as fault:
             healthy = False
             facts.fault = fault.kind
             record.fail("upstream_error", f"stream_{fault.kind}")
-            yield sse(_error(fault))
+            yield stream_format.error(fault)
             return
         if counted is not None:
             usage = Usage(*counted)
@@ -126,8 +141,8 @@ def _events(
         ):
             record.store_failures += 1
         if request.include_usage:
-            yield sse(usage_chunk(request, header, usage.as_dict()))
-        yield sse("[DONE]")
+            yield stream_format.usage_chunk(request, header, usage)
+        yield stream_format.DONE
     except GeneratorExit:
         facts.disconnected = True  # the caller went away: stop reading the provider, settle below
         raise
@@ -146,18 +161,6 @@ def _events(
         if callable(close):
             close()
         _settle(services, record, admission, used, cost)
-
-
-def _error(fault: StreamFault) -> dict[str, object]:
-    """OpenAI's error shape as an event: the openai SDK raises it as an APIError mid-stream."""
-    return {
-        "error": {
-            "message": f"the model's stream broke off: {fault}",
-            "type": "api_error",
-            "code": f"upstream_stream_{fault.kind}",
-            "param": None,
-        }
-    }
 
 
 def _settle(services: Services, record: RequestRecord, admission: Admission, used: int, cost: float) -> None:

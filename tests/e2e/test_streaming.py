@@ -162,13 +162,13 @@ def free_port() -> int:
 
 
 def test_the_server_as_the_lambda_web_adapter_starts_it(upstream):
-    """`python -m lib.http.wsgi` on PORT (what run.sh does): the readiness path answers 200 even when
+    """`python -m handler` on PORT (what run.sh does): the readiness path answers 200 even when
     the gateway is unconfigured, and the caller is the source IP of the adapter's request context."""
     port = free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith(("AI_MODEL_", "TABLE_"))}
     env.update({"PORT": str(port), "AUTH_MODE": "none", "POWERTOOLS_SERVICE_NAME": "modelgate"})
     process = subprocess.Popen(
-        [sys.executable, "-m", "lib.http.wsgi"],
+        [sys.executable, "-m", "handler"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

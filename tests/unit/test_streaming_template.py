@@ -63,4 +63,4 @@ def test_the_package_starts_the_server_the_adapter_expects(tmp_path):
     package.copy_sources(package.ROOT, tmp_path)
     script = tmp_path / package.STARTUP_SCRIPT
     assert os.access(script, os.X_OK)
-    assert script.read_text().rstrip().endswith("exec python3 -m lib.http.wsgi")
+    assert script.read_text().rstrip().endswith("exec python3 -m handler")
