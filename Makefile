@@ -45,10 +45,11 @@ TEST_WORKERS ?= 4
 test: $(STAMP) ## run the whole test suite (TEST_WORKERS=4, PYTEST_ARGS=... passes options to pytest)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff, ruff format --check, mypy, cfn-lint and pip-audit of requirements.txt
+lint: $(STAMP) ## ruff, ruff format --check, mypy, import-linter (the layers), cfn-lint, pip-audit
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/cfn-lint template.yaml
 	$(PY) -m tools.audit
 
@@ -155,10 +156,10 @@ build-ApiFunction build-StreamFunction build-RotationFunction: $(PACKAGE_DIR).zi
 	cp -R $(PACKAGE_DIR)/. "$(ARTIFACTS_DIR)"
 
 # Build and deploy STACK: guided the first time (it saves the answers in samconfig.toml, under the
-# stack's name), from the saved answers after. Needs the SAM CLI and AWS credentials (README: Deploy
+# stack's name), from the saved answers after. Needs the SAM CLI and AWS credentials (docs/deploying.md:
 # in five steps).
 deploy: ## build and deploy STACK: guided the first time, from the saved answers after
-	@command -v $(SAM) >/dev/null || { echo "make deploy: needs the AWS SAM CLI (README: Deploy in five steps)"; exit 2; }
+	@command -v $(SAM) >/dev/null || { echo "make deploy: needs the AWS SAM CLI (docs/deploying.md: Deploy in five steps)"; exit 2; }
 	$(SAM) build
 	@if grep -qs '^\[$(STACK)\.deploy' samconfig.toml && { [ ! -f routes.toml ] || grep -qs RoutesFile samconfig.toml; }; then \
 		echo "$(SAM) deploy --config-env $(STACK)   (the answers saved in samconfig.toml)"; \

@@ -29,7 +29,7 @@ class Load:
     units_per_second: float
     capacity: int
     unit: str
-    optional: bool = False  # a feature off by default: the README and `make cost` say what it needs
+    optional: bool = False  # a feature off by default: docs/cost.md and `make cost` say what it needs
 
     @property
     def fits(self) -> bool:

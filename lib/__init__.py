@@ -1,4 +1,4 @@
-"""modelgate: the gateway's logic, one module per stage of the request flow (see README)."""
+"""modelgate: the gateway's logic, a package per layer (docs/architecture.md)."""
 
 import warnings
 

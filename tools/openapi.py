@@ -154,7 +154,7 @@ class ErrorReply(BaseModel):
 
 
 class JsonObject(_Open):
-    """A JSON object; the README describes its fields."""
+    """A JSON object; docs/api.md describes its fields."""
 
 
 # What the route functions do not declare: (method, path) -> (summary, request body, reply).
@@ -168,7 +168,7 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, type[BaseModel] | None, type[BaseM
     ("GET", "/health"): ("Configuration check, no upstream call", None, JsonObject),
     ("GET", "/openapi.json"): ("This document", None, JsonObject),
 }
-# Every status the gateway answers with an error body (see the README's error table).
+# Every status the gateway answers with an error body (see docs/api.md: errors).
 _ERROR_STATUSES = (400, 401, 404, 405, 413, 429, 500, 502, 503, 504)
 # With "stream": true each event is `data: <a chunk as JSON>`, the last one `data: [DONE]`.
 _SSE_EVENT = {"type": "object", "properties": {"data": {"type": "string"}}, "required": ["data"]}

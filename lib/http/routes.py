@@ -77,7 +77,7 @@ def index() -> dict[str, Any]:
             for rule, methods in ALLOWED_METHODS.items()
             for method in methods - {"HEAD"}
         ),
-        "docs": "README.md of the modelgate repository (sections: The API, Configuration)",
+        "docs": "docs/api.md and docs/configuration.md of the modelgate repository (README.md maps all)",
     }
 
 

@@ -12,7 +12,7 @@ A cache hit is a request with no upstream call and no tokens (so it shows in Req
 UpstreamCalls); its access line says `"cache": "hit"`.
 `DETAILED_METRICS=true` adds one count per outcome, upstream latency, prompt/completion tokens,
 retries, fallbacks, cache hits among cacheable requests (CacheHits), and tokens and cost per model
-(a bounded `model` dimension). Those cost money beyond the free tier; see the README.
+(a bounded `model` dimension). Those cost money beyond the free tier; see docs/metrics-and-alarms.md.
 """
 
 from __future__ import annotations

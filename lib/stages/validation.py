@@ -27,7 +27,7 @@ _CONTROLLED_FIELDS = frozenset(
         "stream",
         "stream_options",
         "n",
-        "domain",  # a routing choice (see README: Routes), never sent to a provider
+        "domain",  # a routing choice (docs/routes-and-providers.md), never sent to a provider
     }
 )
 MESSAGE_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})

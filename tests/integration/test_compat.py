@@ -116,7 +116,7 @@ class TestHeadAndFrontPage:
         assert reply.status == 200
         page = reply.json
         assert page["name"] == "modelgate" and page["openai_base_url"] == "/v1"
-        assert "README" in page["docs"]
+        assert "docs/api.md" in page["docs"]
         assert {"POST /v1/chat/completions", "GET /v1/models/{model_id}"} <= set(page["endpoints"])
         assert upstream.received == []
 
