@@ -23,7 +23,7 @@ from lib.callers.identity import Caller
 from lib.core.request import ModelRequest
 from lib.platform.deadline import Deadline
 from lib.platform.errors import NotConfigured, NotFound
-from lib.providers.upstream import CallStats
+from lib.providers.call_stats import CallStats
 from lib.services import get_services
 from lib.stages.cache import no_cache_requested
 from lib.stages.completion import complete

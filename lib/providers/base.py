@@ -19,7 +19,8 @@ from lib.core.request import ModelRequest
 from lib.keys.sources import KeySource
 from lib.platform.deadline import Deadline
 from lib.platform.route_table import Route
-from lib.providers.upstream import CallStats, UpstreamClient
+from lib.providers.call_stats import CallStats
+from lib.providers.upstream import UpstreamClient
 from lib.providers.upstream_stream import EventStream, ServerEvent, StreamFault, StreamLimits
 
 

@@ -34,7 +34,7 @@ from lib.platform.route_table import Route
 from lib.providers import converse, converse_reply, converse_stream
 from lib.providers.base import ProviderContext
 from lib.providers.bedrock_clients import ClientsByTimeout
-from lib.providers.upstream import CallStats
+from lib.providers.call_stats import CallStats
 from lib.providers.upstream_signals import backoff_delay
 from lib.providers.upstream_stream import StreamFault, StreamLimits
 

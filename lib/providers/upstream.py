@@ -14,31 +14,26 @@ Rules, in order of precedence:
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Sequence
-from http.client import HTTPException
 from typing import Any
 
 import requests
-import urllib3
 
 from lib.keys.sources import KeySource
 from lib.platform.deadline import Deadline
 from lib.platform.errors import NotConfigured, UpstreamError, UpstreamRejected, UpstreamTimeout
 from lib.providers import socket_deadline
+from lib.providers.call_stats import CallStats
+from lib.providers.upstream_body import AttemptFailed, json_object, read_body, refusal_kind
 from lib.providers.upstream_signals import (
-    ascii_integer,
     backoff_delay,
-    error_kind,
-    limit_socket_wait,
     retry_after_s,
 )
 from lib.providers.upstream_stream import EventStream, StreamFault, StreamLimits
 
 _CONNECT_TIMEOUT_CAP_S = 5.0
-_READ_CHUNK_BYTES = 64 * 1024
 # What a model API answers when the request itself will not do (too long a context, a parameter it
 # does not take): UpstreamRejected, the caller's 400. A 404 is the caller's only when it says the model
 # is unknown and the route passes the caller's model on; otherwise it is a wrong endpoint path or a
@@ -46,32 +41,6 @@ _READ_CHUNK_BYTES = 64 * 1024
 # by the circuit breaker and the error alarm.
 REFUSED_REQUEST_STATUSES = frozenset({400, 413, 422})
 UNKNOWN_MODEL_KINDS = frozenset({"model_not_found"})
-
-
-class CallStats:
-    """What one upstream call took; filled in even when the call fails, for metrics and the access log."""
-
-    def __init__(self) -> None:
-        self.attempts = 0
-        self.retries = 0
-        self.fallback_used = False
-        self.key_refreshed = False
-        self.maybe_billed = (
-            False  # an attempt failed after the upstream may have generated (and billed) an answer
-        )
-        self.latency_ms = 0.0
-        self.last_status: int | None = None
-
-
-class _AttemptFailed(Exception):
-    def __init__(
-        self, reason: str, *, retryable: bool, retry_after_s: float | None = None, refused: bool = False
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retryable = retryable
-        self.retry_after_s = retry_after_s
-        self.refused = refused  # the request itself was refused: no other endpoint would take it either
 
 
 class _KeyRejected(Exception):
@@ -149,7 +118,7 @@ class UpstreamClient:
             except StreamFault as fault:
                 stream.close()
                 stats.maybe_billed = True
-                raise _AttemptFailed(
+                raise AttemptFailed(
                     f"the stream broke before its first event ({fault})", retryable=True
                 ) from None
             return stream
@@ -178,7 +147,7 @@ class UpstreamClient:
                 stats.fallback_used = index > 0
                 try:
                     return self._call_endpoint(method, base_url + path, payload, deadline, stats, read)
-                except _AttemptFailed as exc:
+                except AttemptFailed as exc:
                     if exc.refused and index == 0:
                         raise UpstreamRejected(f"the model API refused the request: {exc.reason}") from None
                     # A fallback endpoint's refusal after the first one failed: the failure is the news.
@@ -202,23 +171,23 @@ class UpstreamClient:
         retries_left = self._max_retries
         while True:
             if deadline.expired():
-                raise _AttemptFailed("deadline reached", retryable=False)
+                raise AttemptFailed("deadline reached", retryable=False)
             stats.attempts += 1
             try:
                 return self._attempt(method, url, payload, key, deadline, stats, read)
             except _KeyRejected:
                 if stats.key_refreshed:
-                    raise _AttemptFailed(
+                    raise AttemptFailed(
                         "the provider rejected the API key (HTTP 401)", retryable=False
                     ) from None
                 stats.key_refreshed = True
                 fresh_key = self._key_source.get_key(refresh=True)
                 if fresh_key == key:
-                    raise _AttemptFailed(
+                    raise AttemptFailed(
                         "the provider rejected the API key (HTTP 401)", retryable=False
                     ) from None
                 key = fresh_key
-            except _AttemptFailed as failure:
+            except AttemptFailed as failure:
                 if not failure.retryable or retries_left <= 0:
                     raise
                 delay = self._backoff(self._max_retries - retries_left, failure.retry_after_s)
@@ -258,90 +227,39 @@ class UpstreamClient:
                     allow_redirects=False,
                 )
         except requests.ConnectTimeout:
-            raise _AttemptFailed("timed out connecting", retryable=True) from None
+            raise AttemptFailed("timed out connecting", retryable=True) from None
         except requests.Timeout:
             stats.maybe_billed = True
-            raise _AttemptFailed("timed out", retryable=True) from None
+            raise AttemptFailed("timed out", retryable=True) from None
         except requests.RequestException as exc:
             if cut is not None and cut.fired:
                 stats.maybe_billed = True
-                raise _AttemptFailed("timed out waiting for the response headers", retryable=False) from None
-            raise _AttemptFailed(f"connection failed ({type(exc).__name__})", retryable=True) from None
+                raise AttemptFailed("timed out waiting for the response headers", retryable=False) from None
+            raise AttemptFailed(f"connection failed ({type(exc).__name__})", retryable=True) from None
         handed_over = False  # a stream's reader owns the response once it has its first event
         try:
             status = stats.last_status = response.status_code
             if status == 401:
                 raise _KeyRejected
             if status == 429 or status >= 500:
-                raise _AttemptFailed(
+                raise AttemptFailed(
                     f"HTTP {status}",
                     retryable=True,
                     retry_after_s=retry_after_s(response.headers.get("Retry-After")),
                 )
             if not 200 <= status < 300:
-                kind = self._refusal_kind(response, deadline, stats)
+                kind = refusal_kind(response, deadline, stats, self._max_response_bytes)
                 reason = f"HTTP {status} ({kind})" if kind else f"HTTP {status}"
-                raise _AttemptFailed(reason, retryable=False, refused=self._is_callers(status, kind))
+                raise AttemptFailed(reason, retryable=False, refused=self._is_callers(status, kind))
             if read is not None:
                 opened = read(response, deadline, stats)
                 handed_over = True
                 return opened
-            data = self._read_body(response, deadline, stats)
+            data = read_body(response, deadline, stats, self._max_response_bytes)
         finally:
             if not handed_over:
                 response.close()
-        try:
-            parsed = json.loads(data)
-        except (UnicodeDecodeError, ValueError):
-            # A 2xx was answered: the provider may have generated (and billed) it, whatever its form.
-            stats.maybe_billed = True
-            raise _AttemptFailed("the response was not valid JSON", retryable=False) from None
-        if not isinstance(parsed, dict):
-            stats.maybe_billed = True
-            raise _AttemptFailed("the response was not a JSON object", retryable=False)
-        return parsed
-
-    def _read_body(self, response: requests.Response, deadline: Deadline, stats: CallStats) -> bytes:
-        """Read the body one network read at a time, so neither the deadline nor the size cap is outrun."""
-        declared = ascii_integer(response.headers.get("Content-Length"))
-        if declared is not None and declared > self._max_response_bytes:
-            stats.maybe_billed = True  # an answer too large to read was still generated
-            raise _AttemptFailed(
-                f"the response is larger than {self._max_response_bytes} bytes", retryable=False
-            )
-        buffer = bytearray()
-        try:
-            while True:
-                remaining = deadline.remaining()
-                if remaining <= 0:
-                    stats.maybe_billed = True
-                    raise _AttemptFailed("timed out reading the response", retryable=False)
-                limit_socket_wait(response, remaining)
-                chunk = response.raw.read1(_READ_CHUNK_BYTES, decode_content=True)
-                if not chunk:
-                    return bytes(buffer)
-                buffer += chunk
-                if len(buffer) > self._max_response_bytes:
-                    stats.maybe_billed = True
-                    raise _AttemptFailed(
-                        f"the response is larger than {self._max_response_bytes} bytes", retryable=False
-                    )
-        except _AttemptFailed:
-            raise
-        except (OSError, HTTPException, urllib3.exceptions.HTTPError) as exc:
-            # A reset, a cut chunked body or a socket timeout mid-body: worth another attempt.
-            stats.maybe_billed = True
-            raise _AttemptFailed(f"the response was cut off ({type(exc).__name__})", retryable=True) from None
-
-    def _refusal_kind(self, response: requests.Response, deadline: Deadline, stats: CallStats) -> str | None:
-        """The provider's error code or type when it sends one (`model_not_found`), never its text."""
-        maybe_billed = stats.maybe_billed
-        try:
-            kind = error_kind(self._read_body(response, deadline, stats))
-        except _AttemptFailed:
-            kind = None
-        stats.maybe_billed = maybe_billed  # a refused request was not billed, whatever its body did
-        return kind
+        return json_object(data, stats)
 
     def _is_callers(self, status: int, kind: str | None) -> bool:
         """Whether a refusal is the request's own doing (REFUSED_REQUEST_STATUSES says why)."""

@@ -31,7 +31,7 @@ from lib.platform.errors import (
 )
 from lib.platform.route_table import Route
 from lib.providers import Provider
-from lib.providers.upstream import CallStats
+from lib.providers.call_stats import CallStats
 from lib.providers.upstream_stream import StreamLimits
 from lib.routing.breaker import CircuitBreaker
 from lib.routing.quotas import FreeQuotas, QuotaHold, QuotaSpent

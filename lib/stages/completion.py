@@ -17,7 +17,7 @@ from lib.core.request import ModelRequest
 from lib.platform.deadline import Deadline
 from lib.platform.errors import NotConfigured, UpstreamError, UpstreamTimeout
 from lib.platform.route_table import Route
-from lib.providers.upstream import CallStats
+from lib.providers.call_stats import CallStats
 from lib.routing.dispatch import RouteTrace
 from lib.stages.cache import Cached
 from lib.stages.context import Services

@@ -29,7 +29,7 @@ from lib.core.pieces import ChunkHeader, StreamPiece, answer_of
 from lib.core.request import ModelRequest
 from lib.platform.deadline import Deadline
 from lib.platform.errors import UpstreamError, UpstreamTimeout
-from lib.providers.upstream import CallStats
+from lib.providers.call_stats import CallStats
 from lib.providers.upstream_stream import StreamFault, StreamLimits
 from lib.routing.dispatch import RouteTrace, StreamClaim
 from lib.stages.completion import admit, charged_tokens, cost_of, public_model

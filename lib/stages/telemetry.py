@@ -27,7 +27,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from lib.core.answer import Usage
 from lib.platform.config import Settings
-from lib.providers.upstream import CallStats
+from lib.providers.call_stats import CallStats
 
 if TYPE_CHECKING:
     from lib.routing.dispatch import RouteTrace

@@ -17,7 +17,7 @@ from lib.platform.errors import InvalidRequest, UpstreamError, UpstreamTimeout
 from lib.platform.route_table import Route
 from lib.providers.bedrock import BedrockProvider
 from lib.providers.bedrock_clients import ClientsByTimeout, boto3_client
-from lib.providers.upstream import CallStats
+from lib.providers.call_stats import CallStats
 from tests.conftest import call
 from tests.support.bedrock_loopback import bedrock_provider
 from tests.support.eventstream import CONTENT_TYPE, exception, text_answer

@@ -12,7 +12,7 @@ from lib.platform.deadline import Deadline
 from lib.platform.errors import UpstreamError, UpstreamRejected, UpstreamTimeout
 from lib.platform.route_table import Route
 from lib.providers.bedrock_clients import ClientsByTimeout
-from lib.providers.upstream import CallStats
+from lib.providers.call_stats import CallStats
 from lib.providers.upstream_stream import StreamFault, StreamLimits
 from tests.support import eventstream
 from tests.support.bedrock_loopback import bedrock_provider

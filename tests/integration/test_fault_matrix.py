@@ -18,7 +18,8 @@ from lib import services
 from lib.keys.sources import StaticKeySource
 from lib.platform.deadline import Deadline
 from lib.platform.errors import UpstreamError, UpstreamTimeout
-from lib.providers.upstream import CallStats, UpstreamClient
+from lib.providers.call_stats import CallStats
+from lib.providers.upstream import UpstreamClient
 from local.aws import create_table
 from tests.conftest import TABLE_NAME, call
 from tests.support.fake_upstream import Behaviour, completion

@@ -15,7 +15,7 @@ from lib.platform.errors import InvalidRequest, UpstreamError
 from lib.platform.route_table import Route
 from lib.providers import PROVIDERS, anthropic
 from lib.providers.base import ProviderContext, http_provider
-from lib.providers.upstream import CallStats
+from lib.providers.call_stats import CallStats
 from lib.providers.upstream_stream import StreamLimits
 from lib.rotation.steps import RotationError, key_tester
 from tests.conftest import call

@@ -8,7 +8,8 @@ import requests
 from lib.keys.sources import StaticKeySource
 from lib.platform.deadline import Deadline
 from lib.platform.errors import NotConfigured, UpstreamError, UpstreamRejected, UpstreamTimeout
-from lib.providers.upstream import CallStats, UpstreamClient
+from lib.providers.call_stats import CallStats
+from lib.providers.upstream import UpstreamClient
 from tests.support.fake_upstream import Behaviour, FakeUpstream
 
 PAYLOAD = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}

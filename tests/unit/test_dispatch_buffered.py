@@ -10,7 +10,7 @@ from typing import Any
 from lib.core.request import ModelRequest
 from lib.platform.deadline import Deadline
 from lib.platform.route_table import Route
-from lib.providers.upstream import CallStats
+from lib.providers.call_stats import CallStats
 from lib.providers.upstream_stream import StreamLimits
 from lib.routing.breaker import CircuitBreaker
 from lib.routing.dispatch import Dispatcher, RouteTrace
