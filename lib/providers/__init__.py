@@ -2,6 +2,9 @@
 
 Each module has `create(route, key_source, context) -> Provider`; HTTP ones also describe their wire
 format (see lib/providers/base.py) and `KEY_CHECK_PATH`, the call rotation uses to test a new key.
+The HTTP mechanics they share (`upstream*`, `socket_deadline`) live here too.
+
+May import lib.keys, lib.core and lib.platform; no provider imports another.
 """
 
 from __future__ import annotations
