@@ -132,7 +132,8 @@ def test_import_linter_refuses_an_import_up_a_layer(tmp_path):
     clean = subprocess.run(lint, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert clean.returncode == 0, clean.stdout[-2000:]
     errors = tmp_path / "lib" / "platform" / "errors.py"
-    errors.write_text(errors.read_text(encoding="utf-8") + "\nimport lib.http.app  # noqa\n", encoding="utf-8")
+    upward = "\nimport lib.http.app  # noqa\n"
+    errors.write_text(errors.read_text(encoding="utf-8") + upward, encoding="utf-8")
     # Then with the upward import, it fails and names it
     broken = subprocess.run(lint, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert broken.returncode != 0
