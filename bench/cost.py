@@ -12,13 +12,12 @@ list prices, after the 12-month AWS free tier: only the always-free allowances a
 from __future__ import annotations
 
 import argparse
-import math
 import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from bench.deployment import CostInputError, Deployment, deployment_from_template
 from bench.measure import Measured
 from bench.table_capacity import capacity_report
 
@@ -68,41 +67,6 @@ LAMBDA_PLATFORM_LOG_BYTES = 320  # Lambda's own START, END and REPORT lines
 LOG_COMPRESSION = 0.15  # CloudWatch stores logs compressed
 SECRET_CALLS_PER_HOUR = 12  # one re-read per AI_MODEL_SECRET_MAX_AGE_S (300 s) per warm container
 
-# Template parameters the estimate depends on.
-COST_PARAMETERS = (
-    "KeyStore",
-    "TableBillingMode",
-    "TableWriteCapacityUnits",
-    "TableReadCapacityUnits",
-    "ApiThrottleRateLimit",
-    "FunctionMemoryMB",
-    "EnableFunctionUrl",
-    "DetailedMetrics",
-    "LogRetentionDays",
-    "RotationDays",
-)
-
-
-class CostInputError(Exception):
-    """A bad request count or parameter value; the message says what is accepted."""
-
-
-@dataclass(frozen=True)
-class Deployment:
-    key_store: str
-    table_billing: str
-    table_write_capacity: int
-    table_read_capacity: int
-    api_rate_limit: int
-    api_burst_limit: int
-    memory_mb: int
-    function_url: bool
-    detailed_metrics: bool
-    log_retention_days: int
-    rotation_days: int
-    alarm_metrics: int
-    dashboards: int
-
 
 @dataclass(frozen=True)
 class Line:
@@ -130,39 +94,6 @@ def parse_requests(text: str) -> list[int]:
             )
         counts.append(int(value))
     return counts
-
-
-def deployment_from_template(template: Mapping[str, Any], overrides: Mapping[str, str]) -> Deployment:
-    parameters = template["Parameters"]
-    values = {name: str(spec.get("Default", "")) for name, spec in parameters.items()}
-    for name, value in overrides.items():
-        if name not in parameters:
-            raise CostInputError(
-                f"unknown parameter {name!r}; the estimate depends on {', '.join(COST_PARAMETERS)}"
-            )
-        values[name] = _checked(name, value, parameters[name])
-    resources = template["Resources"]
-    alarm_metrics = sum(
-        _alarm_metric_count(resource)
-        for resource in resources.values()
-        if resource["Type"] == "AWS::CloudWatch::Alarm"
-    )
-    dashboards = sum(1 for resource in resources.values() if resource["Type"] == "AWS::CloudWatch::Dashboard")
-    return Deployment(
-        key_store=values["KeyStore"],
-        table_billing=values["TableBillingMode"],
-        table_write_capacity=int(values["TableWriteCapacityUnits"]),
-        table_read_capacity=int(values["TableReadCapacityUnits"]),
-        api_rate_limit=int(values["ApiThrottleRateLimit"]),
-        api_burst_limit=int(values["ApiThrottleBurstLimit"]),
-        memory_mb=int(values["FunctionMemoryMB"]),
-        function_url=values["EnableFunctionUrl"] == "true",
-        detailed_metrics=values["DetailedMetrics"] == "true",
-        log_retention_days=int(values["LogRetentionDays"]),
-        rotation_days=int(values["RotationDays"]),
-        alarm_metrics=alarm_metrics,
-        dashboards=dashboards,
-    )
 
 
 def estimate(
@@ -357,29 +288,6 @@ def render(
         "100,000 tokens a month)",
     ]
     return "\n".join(out)
-
-
-def _checked(name: str, value: str, spec: Mapping[str, Any]) -> str:
-    allowed = spec.get("AllowedValues")
-    if allowed is not None and value not in [str(option) for option in allowed]:
-        raise CostInputError(f"{name}={value!r} is not allowed; use one of {', '.join(map(str, allowed))}")
-    if spec.get("Type") == "Number":
-        try:
-            number = float(value)
-        except ValueError:
-            raise CostInputError(f"{name}={value!r} must be a number") from None
-        low, high = spec.get("MinValue", -math.inf), spec.get("MaxValue", math.inf)
-        if not low <= number <= high:
-            raise CostInputError(f"{name}={value} must be between {low} and {high}")
-        value = str(int(number)) if number == int(number) else value
-    return value
-
-
-def _alarm_metric_count(alarm: Mapping[str, Any]) -> int:
-    metrics = alarm["Properties"].get("Metrics")
-    if metrics is None:
-        return 1
-    return sum(1 for metric in metrics if "MetricStat" in metric)
 
 
 def _money(value: float) -> str:

@@ -5,7 +5,8 @@ from dataclasses import replace
 import pytest
 
 from bench import cost
-from bench.cost import CostInputError, deployment_from_template, estimate, parse_requests
+from bench.cost import estimate, parse_requests
+from bench.deployment import CostInputError, deployment_from_template
 from bench.measure import Measured
 from bench.table_capacity import capacity_report, table_loads
 from local.template import load_template
