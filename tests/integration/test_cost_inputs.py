@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.cost import free_tier_bounds
+from bench.cost_estimate import free_tier_bounds
 from bench.deployment import deployment_from_template
 from bench.measure import measure
 from bench.table_capacity import table_loads

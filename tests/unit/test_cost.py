@@ -5,7 +5,8 @@ from dataclasses import replace
 import pytest
 
 from bench import aws_prices, cost
-from bench.cost import estimate, parse_requests
+from bench.cost import parse_requests
+from bench.cost_estimate import estimate
 from bench.deployment import CostInputError, deployment_from_template
 from bench.measure import Measured
 from bench.table_capacity import capacity_report, table_loads
