@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from bench import aws_prices, cost
+from bench import aws_prices, cost, cost_report
 from bench.cost import parse_requests
 from bench.cost_estimate import estimate
 from bench.deployment import CostInputError, deployment_from_template
@@ -173,7 +173,7 @@ class TestFreeTierBoundsOfTheTemplate:
                 assert "LoggingConfig" in resource["Properties"], f"{name} would log to a group kept forever"
 
     def test_the_rendered_report_states_prices_and_their_date(self):
-        report = cost.render(default(), MEASURED, [10_000, 1_000_000], 2.0, {})
+        report = cost_report.render(default(), MEASURED, [10_000, 1_000_000], 2.0, {})
         assert aws_prices.PRICES_TAKEN in report and "free: 400,000 GB-seconds" in report
         assert report.count("$") > 20 and "total" in report
 
