@@ -15,7 +15,7 @@ def measured_and_sent():
     import bench.measure
 
     sent = []
-    request = bench.measure._request
+    request = bench.measure.send_request
 
     def recording(*args, **kwargs):
         status = request(*args, **kwargs)
@@ -23,7 +23,7 @@ def measured_and_sent():
         return status
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(bench.measure, "_request", recording)
+        patch.setattr(bench.measure, "send_request", recording)
         return measure(), sent
 
 
