@@ -14,28 +14,36 @@ every outcome a request can have, and records:
 Callers are told apart by the source IP in the request context (AUTH_MODE=none), so each outcome's
 requests come from a source IP of their own: what one outcome leaves in the table (a used-up bucket or
 budget) cannot change the next one's, however fast or slow the machine runs them.
+
+This module says what is measured and from which requests; how the handler is run and watched (its
+output, its table calls) is bench/handler_harness.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import itertools
-import json
 import os
-import socket
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SERVED_SAMPLES = 20
-_BODY = (
-    b'{"messages": [{"role": "user", "content": "How far is the moon from the earth?"}], "max_tokens": 40}'
+from bench.handler_harness import (
+    CHAT_BODY,
+    captured_output,
+    environment,
+    metric_series,
+    send_request,
+    silent_server,
+    table_calls,
+    table_reads,
+    table_writes,
 )
-_SEEDED_BODY = _BODY[:-1] + b', "seed": 1}'  # cacheable under the default CACHE_MODE=seeded
+
+SERVED_SAMPLES = 20
+_SEEDED_BODY = CHAT_BODY[:-1] + b', "seed": 1}'  # cacheable under the default CACHE_MODE=seeded
 _OUTCOMES = {
     "ok": 200,
     "cache_hit": 200,
@@ -74,6 +82,8 @@ key = "env:MEASURE_LOCAL_KEY"
 
 @dataclass(frozen=True)
 class Measured:
+    """The per-request figures `measure()` returns, which the cost model and capacity check read."""
+
     metric_series: int
     metric_series_detailed: int
     dynamodb_writes_per_request: float
@@ -88,76 +98,8 @@ class Measured:
     feature_writes_per_request: Mapping[str, float] = field(default_factory=dict)
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = dict(os.environ)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-@contextlib.contextmanager
-def _captured_output() -> Iterator[io.StringIO]:
-    """Everything the handler writes: the logger's stream and printed EMF."""
-    import handler
-
-    buffer = io.StringIO()
-    stream_handler: Any = handler.logger.registered_handler
-    previous = stream_handler.stream
-    stream_handler.setStream(buffer)
-    try:
-        with contextlib.redirect_stdout(buffer):
-            yield buffer
-    finally:
-        stream_handler.setStream(previous)
-
-
-def _series(output: str) -> set[tuple[Any, ...]]:
-    found = set()
-    for line in output.splitlines():
-        if not line.startswith("{") or '"_aws"' not in line:
-            continue
-        blob = json.loads(line)
-        for directive in blob["_aws"]["CloudWatchMetrics"]:
-            for dimensions in directive["Dimensions"]:
-                values = tuple(sorted((name, blob[name]) for name in dimensions))
-                for metric in directive["Metrics"]:
-                    found.add((directive["Namespace"], metric["Name"], values))
-    return found
-
-
-def _request(
-    path: str = "/v1/chat/completions",
-    body: bytes | None = _BODY,
-    headers: dict[str, str] | None = None,
-    source_ip: str = "127.0.0.1",
-) -> int:
-    import handler
-    from local.events import LambdaContext, http_api_event
-
-    event = http_api_event(
-        "POST",
-        path,
-        body=body,
-        headers=list((headers or {"content-type": "application/json"}).items()),
-        source_ip=source_ip,
-    )
-    return int(handler.api_handler(event, LambdaContext())["statusCode"])
-
-
 # A fresh source IP (a caller of its own, with AUTH_MODE=none) for every use, across rounds.
 _source_ips = (f"198.18.{number // 250}.{number % 250 + 1}" for number in itertools.count())
-
-
-def _silent_server() -> socket.socket:
-    """Accepts connections and never answers: an upstream that times out."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    return server
 
 
 def _each_outcome(model_url: str, table: str) -> Iterator[tuple[str, int]]:
@@ -173,30 +115,30 @@ def _each_outcome(model_url: str, table: str) -> Iterator[tuple[str, int]]:
         services.reset()
 
     fresh()
-    yield "ok", _request(source_ip=next(_source_ips))
+    yield "ok", send_request(source_ip=next(_source_ips))
     caller = next(_source_ips)
-    _request(body=_SEEDED_BODY, source_ip=caller)
-    yield "cache_hit", _request(body=_SEEDED_BODY, source_ip=caller)
-    yield "input_rejected", _request(body=b'{"messages": []}', source_ip=next(_source_ips))
+    send_request(body=_SEEDED_BODY, source_ip=caller)
+    yield "cache_hit", send_request(body=_SEEDED_BODY, source_ip=caller)
+    yield "input_rejected", send_request(body=b'{"messages": []}', source_ip=next(_source_ips))
     fresh(AUTH_MODE="keys")
-    yield "auth_failed", _request()
+    yield "auth_failed", send_request()
     fresh(RATE_LIMIT_BURST="1", RATE_LIMIT_RPM="1")
     caller = next(_source_ips)
-    _request(source_ip=caller)  # takes this caller's only token
-    yield "rate_limited", _request(source_ip=caller)
+    send_request(source_ip=caller)  # takes this caller's only token
+    yield "rate_limited", send_request(source_ip=caller)
     fresh(DAILY_TOKEN_BUDGET="1", RATE_LIMIT_RPM="100000")
     caller = next(_source_ips)
-    _request(source_ip=caller)  # uses up this caller's day
-    yield "budget_exceeded", _request(source_ip=caller)
+    send_request(source_ip=caller)  # uses up this caller's day
+    yield "budget_exceeded", send_request(source_ip=caller)
     fresh(AI_MODEL_ENDPOINT="http://127.0.0.1:9/v1", AI_MODEL_MAX_RETRIES="0", RATE_LIMIT_RPM="100000")
-    yield "upstream_error", _request(source_ip=next(_source_ips))
-    silent = _silent_server()
+    yield "upstream_error", send_request(source_ip=next(_source_ips))
+    silent = silent_server()
     try:
         port = silent.getsockname()[1]
         fresh(
             AI_MODEL_ENDPOINT=f"http://127.0.0.1:{port}/v1", AI_MODEL_TIMEOUT_S="0.2", RATE_LIMIT_RPM="100000"
         )
-        yield "upstream_timeout", _request(source_ip=next(_source_ips))
+        yield "upstream_timeout", send_request(source_ip=next(_source_ips))
     finally:
         silent.close()
 
@@ -218,7 +160,7 @@ def measure() -> Measured:
         "AI_MODEL_MAX_RETRIES": "0",
     }
     try:
-        with _environment(aws_environment), mock_aws():
+        with environment(aws_environment), mock_aws():
             import boto3
             from aws_lambda_powertools.metrics.provider import cold_start
 
@@ -230,10 +172,10 @@ def measure() -> Measured:
             series: dict[bool, set[tuple[Any, ...]]] = {}
             for detailed in (False, True):
                 os.environ["DETAILED_METRICS"] = str(detailed).lower()
-                with _captured_output() as output:
+                with captured_output() as output:
                     statuses = dict(_each_outcome(model.base_url, "measure"))
                 assert statuses == _OUTCOMES, f"an outcome was not produced as intended: {statuses}"
-                series[detailed] = _series(output.getvalue())
+                series[detailed] = metric_series(output.getvalue())
             os.environ["DETAILED_METRICS"] = "false"
             for left_by_an_outcome in ("AI_MODEL_TIMEOUT_S", "RATE_LIMIT_BURST", "ZERO_COST"):
                 os.environ.pop(left_by_an_outcome, None)
@@ -245,15 +187,15 @@ def measure() -> Measured:
                     "DAILY_TOKEN_BUDGET": "1000000000",
                 }
             )
-            with _captured_output() as output:
-                served = _table_calls(SERVED_SAMPLES, lambda: _request(source_ip="198.19.0.1"))
+            with captured_output() as output:
+                served = table_calls(SERVED_SAMPLES, lambda: send_request(source_ip="198.19.0.1"))
             log_bytes = round(len(output.getvalue().encode()) / SERVED_SAMPLES)
-            with _captured_output():
+            with captured_output():
                 seeds = iter(range(100, 100 + SERVED_SAMPLES))
-                cache = _table_calls(
+                cache = table_calls(
                     SERVED_SAMPLES,
-                    lambda: _request(
-                        body=_BODY[:-1] + f', "seed": {next(seeds)}}}'.encode(), source_ip="198.19.0.3"
+                    lambda: send_request(
+                        body=CHAT_BODY[:-1] + f', "seed": {next(seeds)}}}'.encode(), source_ip="198.19.0.3"
                     ),
                 )
                 refused, unknown_key = _junk_calls()
@@ -261,77 +203,48 @@ def measure() -> Measured:
                 for feature, settings in OPTIONAL_FEATURES.items():
                     with (
                         tempfile.TemporaryDirectory() as folder,
-                        _environment(_feature_environment(settings, model.base_url, Path(folder))),
+                        environment(_feature_environment(settings, model.base_url, Path(folder))),
                     ):
-                        calls = _table_calls(SERVED_SAMPLES, lambda: _request(source_ip="198.19.0.2"))
-                    features[feature] = _writes(calls) / SERVED_SAMPLES
+                        calls = table_calls(SERVED_SAMPLES, lambda: send_request(source_ip="198.19.0.2"))
+                    features[feature] = table_writes(calls) / SERVED_SAMPLES
             services.reset()
     finally:
         model.stop()
     return Measured(
         metric_series=len(series[False]),
         metric_series_detailed=len(series[True]),
-        dynamodb_writes_per_request=_writes(served) / SERVED_SAMPLES,
-        dynamodb_reads_per_request=_reads(served) / SERVED_SAMPLES,
+        dynamodb_writes_per_request=table_writes(served) / SERVED_SAMPLES,
+        dynamodb_reads_per_request=table_reads(served) / SERVED_SAMPLES,
         log_bytes_per_request=log_bytes,
-        cache_reads_per_cacheable_request=(_reads(cache) - _reads(served)) / SERVED_SAMPLES,
-        cache_writes_per_miss=(_writes(cache) - _writes(served)) / SERVED_SAMPLES,
-        dynamodb_writes_per_refusal=_writes(refused),
-        dynamodb_reads_per_refusal=_reads(refused),
-        dynamodb_reads_per_unknown_key=_reads(unknown_key),
+        cache_reads_per_cacheable_request=(table_reads(cache) - table_reads(served)) / SERVED_SAMPLES,
+        cache_writes_per_miss=(table_writes(cache) - table_writes(served)) / SERVED_SAMPLES,
+        dynamodb_writes_per_refusal=table_writes(refused),
+        dynamodb_reads_per_refusal=table_reads(refused),
+        dynamodb_reads_per_unknown_key=table_reads(unknown_key),
         feature_writes_per_request=features,
     )
 
 
 def _feature_environment(settings: Mapping[str, str], model_url: str, folder: Path) -> dict[str, str]:
-    environment = {name: value for name, value in settings.items() if name != "route"}
+    variables = {name: value for name, value in settings.items() if name != "route"}
     if "route" in settings:
         routes = folder / "routes.toml"
         routes.write_text(_ROUTES_FILE.format(url=model_url, fields=settings["route"]), encoding="utf-8")
-        environment.update({"ROUTES_FILE": str(routes), "MEASURE_LOCAL_KEY": "local"})
-    return environment
-
-
-def _table_calls(count: int, request: Callable[[], int], expect: int = 200) -> Counter[str]:
-    """The DynamoDB calls of `count` requests in a fresh container (its clients built first)."""
-    from lib import services
-
-    services.reset()
-    client = services.get_services().limiter._table._client  # type: ignore[union-attr]
-    calls: Counter[str] = Counter()
-
-    def count_call(model: Any, **_: Any) -> None:
-        calls.update([model.name])
-
-    client.meta.events.register("before-call", count_call)
-    try:
-        for _ in range(count):
-            status = request()
-            assert status == expect, f"expected {expect}, got {status}"
-    finally:
-        client.meta.events.unregister("before-call", count_call)
-    return calls
+        variables.update({"ROUTES_FILE": str(routes), "MEASURE_LOCAL_KEY": "local"})
+    return variables
 
 
 def _junk_calls() -> tuple[Counter[str], Counter[str]]:
     """What junk traffic costs the table: one refused request, in a container that has never seen its
     caller (another container took the token), and one request with a client key nobody issued."""
-    with _environment({"RATE_LIMIT_RPM": "1", "RATE_LIMIT_BURST": "1"}):
+    with environment({"RATE_LIMIT_RPM": "1", "RATE_LIMIT_BURST": "1"}):
         caller = next(_source_ips)
-        _table_calls(1, lambda: _request(source_ip=caller))
-        refused = _table_calls(1, lambda: _request(source_ip=caller), expect=429)
-    with _environment({"AUTH_MODE": "keys"}):
+        table_calls(1, lambda: send_request(source_ip=caller))
+        refused = table_calls(1, lambda: send_request(source_ip=caller), expect=429)
+    with environment({"AUTH_MODE": "keys"}):
         junk = {"content-type": "application/json", "x-api-key": "mg-" + "0" * 43}
-        unknown_key = _table_calls(1, lambda: _request(headers=junk), expect=401)
+        unknown_key = table_calls(1, lambda: send_request(headers=junk), expect=401)
     return refused, unknown_key
-
-
-def _writes(calls: Counter[str]) -> int:
-    return calls["UpdateItem"] + calls["PutItem"]
-
-
-def _reads(calls: Counter[str]) -> int:
-    return calls["GetItem"] + calls["Query"]
 
 
 if __name__ == "__main__":

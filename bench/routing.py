@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections import Counter
 
-from bench.measure import _captured_output, _environment, _request
+from bench.handler_harness import captured_output, environment, send_request
 
 ROUTES, KEYWORDS_PER_ROUTE, PROMPT_CHARS, SAMPLES, SERVED = 50, 5, 2048, 2000, 20
 
@@ -100,7 +100,7 @@ def calls_per_request() -> dict[str, tuple[float, float]]:
         "LOCAL_KEY": "local",
     }
     try:
-        with tempfile.TemporaryDirectory() as folder, _environment(base), mock_aws():
+        with tempfile.TemporaryDirectory() as folder, environment(base), mock_aws():
             import boto3
 
             os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -114,14 +114,14 @@ def calls_per_request() -> dict[str, tuple[float, float]]:
                         file.write(ROUTE.format(url=model.base_url, extra=extra))
                     os.environ["ROUTES_FILE"] = path
                 services.reset()
-                with _captured_output():
-                    assert _request() == 200  # build the clients before counting
+                with captured_output():
+                    assert send_request() == 200  # build the clients before counting
                     client = services.get_services().limiter._table._client  # type: ignore[union-attr]
                     calls: Counter[str] = Counter()
                     count = functools.partial(_count, calls)
                     client.meta.events.register("before-call", count)
                     for _ in range(SERVED):
-                        assert _request() == 200
+                        assert send_request() == 200
                     client.meta.events.unregister("before-call", count)
                 writes = (calls["UpdateItem"] + calls["PutItem"]) / SERVED
                 reads = (calls["GetItem"] + calls["Query"]) / SERVED

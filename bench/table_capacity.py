@@ -9,12 +9,9 @@ request into a 503. The per-request table calls are measured from the code (benc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from bench.deployment import Deployment
 from bench.measure import Measured
-
-if TYPE_CHECKING:
-    from bench.cost import Deployment
 
 # DynamoDB: an item up to 1 KB costs one write unit per write; an eventually consistent read of up
 # to 4 KB (client-key lookups) half a read unit.

@@ -2,7 +2,8 @@
 
 import pytest
 
-from bench.cost import deployment_from_template, free_tier_bounds
+from bench.cost_estimate import free_tier_bounds
+from bench.deployment import deployment_from_template
 from bench.measure import measure
 from bench.table_capacity import table_loads
 from local.template import load_template
@@ -14,7 +15,7 @@ def measured_and_sent():
     import bench.measure
 
     sent = []
-    request = bench.measure._request
+    request = bench.measure.send_request
 
     def recording(*args, **kwargs):
         status = request(*args, **kwargs)
@@ -22,7 +23,7 @@ def measured_and_sent():
         return status
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(bench.measure, "_request", recording)
+        patch.setattr(bench.measure, "send_request", recording)
         return measure(), sent
 
 

@@ -4,8 +4,10 @@ from dataclasses import replace
 
 import pytest
 
-from bench import cost
-from bench.cost import CostInputError, deployment_from_template, estimate, parse_requests
+from bench import aws_prices, cost, cost_report
+from bench.cost import parse_requests
+from bench.cost_estimate import estimate
+from bench.deployment import CostInputError, deployment_from_template
 from bench.measure import Measured
 from bench.table_capacity import capacity_report, table_loads
 from local.template import load_template
@@ -171,8 +173,8 @@ class TestFreeTierBoundsOfTheTemplate:
                 assert "LoggingConfig" in resource["Properties"], f"{name} would log to a group kept forever"
 
     def test_the_rendered_report_states_prices_and_their_date(self):
-        report = cost.render(default(), MEASURED, [10_000, 1_000_000], 2.0, {})
-        assert cost.PRICES_TAKEN in report and "free: 400,000 GB-seconds" in report
+        report = cost_report.render(default(), MEASURED, [10_000, 1_000_000], 2.0, {})
+        assert aws_prices.PRICES_TAKEN in report and "free: 400,000 GB-seconds" in report
         assert report.count("$") > 20 and "total" in report
 
 

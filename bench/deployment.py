@@ -1,0 +1,107 @@
+"""The deployment `make cost` prices: template.yaml's parameters (defaults, or values given with --set,
+checked against what the template allows) and the alarms and dashboards its resources create.
+
+Its own module because both the cost estimate and the table's capacity check (bench/table_capacity.py)
+read a Deployment, and neither should import the other for it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# Template parameters the estimate depends on.
+COST_PARAMETERS = (
+    "KeyStore",
+    "TableBillingMode",
+    "TableWriteCapacityUnits",
+    "TableReadCapacityUnits",
+    "ApiThrottleRateLimit",
+    "FunctionMemoryMB",
+    "EnableFunctionUrl",
+    "DetailedMetrics",
+    "LogRetentionDays",
+    "RotationDays",
+)
+
+
+class CostInputError(Exception):
+    """A bad request count or parameter value; the message says what is accepted."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the estimate and the capacity check need to know of the stack as it would be deployed."""
+
+    key_store: str
+    table_billing: str
+    table_write_capacity: int
+    table_read_capacity: int
+    api_rate_limit: int
+    api_burst_limit: int
+    memory_mb: int
+    function_url: bool
+    detailed_metrics: bool
+    log_retention_days: int
+    rotation_days: int
+    alarm_metrics: int
+    dashboards: int
+
+
+def deployment_from_template(template: Mapping[str, Any], overrides: Mapping[str, str]) -> Deployment:
+    """The template's parameter defaults with `overrides` on top, each checked against its allowed values."""
+    parameters = template["Parameters"]
+    values = {name: str(spec.get("Default", "")) for name, spec in parameters.items()}
+    for name, value in overrides.items():
+        if name not in parameters:
+            raise CostInputError(
+                f"unknown parameter {name!r}; the estimate depends on {', '.join(COST_PARAMETERS)}"
+            )
+        values[name] = _checked(name, value, parameters[name])
+    resources = template["Resources"]
+    alarm_metrics = sum(
+        _alarm_metric_count(resource)
+        for resource in resources.values()
+        if resource["Type"] == "AWS::CloudWatch::Alarm"
+    )
+    dashboards = sum(1 for resource in resources.values() if resource["Type"] == "AWS::CloudWatch::Dashboard")
+    return Deployment(
+        key_store=values["KeyStore"],
+        table_billing=values["TableBillingMode"],
+        table_write_capacity=int(values["TableWriteCapacityUnits"]),
+        table_read_capacity=int(values["TableReadCapacityUnits"]),
+        api_rate_limit=int(values["ApiThrottleRateLimit"]),
+        api_burst_limit=int(values["ApiThrottleBurstLimit"]),
+        memory_mb=int(values["FunctionMemoryMB"]),
+        function_url=values["EnableFunctionUrl"] == "true",
+        detailed_metrics=values["DetailedMetrics"] == "true",
+        log_retention_days=int(values["LogRetentionDays"]),
+        rotation_days=int(values["RotationDays"]),
+        alarm_metrics=alarm_metrics,
+        dashboards=dashboards,
+    )
+
+
+def _checked(name: str, value: str, spec: Mapping[str, Any]) -> str:
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and value not in [str(option) for option in allowed]:
+        raise CostInputError(f"{name}={value!r} is not allowed; use one of {', '.join(map(str, allowed))}")
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            raise CostInputError(f"{name}={value!r} must be a number") from None
+        low, high = spec.get("MinValue", -math.inf), spec.get("MaxValue", math.inf)
+        if not low <= number <= high:
+            raise CostInputError(f"{name}={value} must be between {low} and {high}")
+        value = str(int(number)) if number == int(number) else value
+    return value
+
+
+def _alarm_metric_count(alarm: Mapping[str, Any]) -> int:
+    metrics = alarm["Properties"].get("Metrics")
+    if metrics is None:
+        return 1
+    return sum(1 for metric in metrics if "MetricStat" in metric)
