@@ -1,6 +1,6 @@
 """OpenAI's streams (`chat.completion.chunk`, `text_completion` server-sent events): the stream format
-lib/stages/streaming.py writes for chat and legacy completions. A caller format's stream module offers
-`chunk`, `usage_chunk`, `error`, `DONE` and `replay` (a whole answer, from the cache, as a stream)."""
+lib/stages/streaming.py writes for chat and legacy completions (its `StreamFormat`): a `writer` per
+stream, and `replay` for a whole answer (a cached one) as a stream."""
 
 from __future__ import annotations
 
@@ -13,6 +13,32 @@ from lib.core.answer import Usage, completion_text
 from lib.core.pieces import ChunkHeader, StreamPiece, chunk_head
 from lib.core.request import ModelRequest
 from lib.providers.upstream_stream import StreamFault
+
+
+class OpenAIStreamWriter:
+    """One stream's chunks; the usage chunk when the caller asked for it (`stream_options`), then
+    `data: [DONE]`."""
+
+    def __init__(self, request: ModelRequest, header: ChunkHeader) -> None:
+        self._request = request
+        self._header = header
+
+    def start(self) -> bytes:
+        return b""
+
+    def piece(self, piece: StreamPiece) -> bytes:
+        return chunk(piece, self._request, self._header) or b""
+
+    def end(self, usage: Usage) -> bytes:
+        closing = usage_chunk(self._request, self._header, usage) if self._request.include_usage else b""
+        return closing + DONE
+
+    def fail(self, fault: StreamFault) -> bytes:
+        return error(fault)
+
+
+def writer(request: ModelRequest, header: ChunkHeader) -> OpenAIStreamWriter:
+    return OpenAIStreamWriter(request, header)
 
 
 def chunk(piece: StreamPiece, request: ModelRequest, header: ChunkHeader) -> bytes | None:

@@ -37,18 +37,35 @@ from lib.stages.context import Services
 from lib.stages.telemetry import RequestRecord, StreamFacts
 
 
+class StreamWriter(Protocol):
+    """One stream's events in the caller's format (server-sent events); it may keep state, such as open
+    content blocks or a sequence number."""
+
+    def start(self) -> bytes:
+        """The events before the first piece (b"" when the format has none)."""
+        ...
+
+    def piece(self, piece: StreamPiece) -> bytes:
+        """The events for one piece (b"" when it carries nothing the caller sees)."""
+        ...
+
+    def end(self, usage: Usage) -> bytes:
+        """The events after the last piece of a finished stream: usage where the format sends it, the end."""
+        ...
+
+    def fail(self, fault: StreamFault) -> bytes:
+        """The format's error event for a stream that broke off: never a clean end."""
+        ...
+
+
 class StreamFormat(Protocol):
-    """How a caller's API writes a stream (lib/apis/openai_stream.py): each writes server-sent events."""
+    """How a caller's API streams (lib/apis/openai_stream.py is one)."""
 
-    DONE: bytes
+    def writer(self, request: ModelRequest, header: ChunkHeader) -> StreamWriter: ...
 
-    def chunk(self, piece: StreamPiece, request: ModelRequest, header: ChunkHeader) -> bytes | None: ...
-
-    def usage_chunk(self, request: ModelRequest, header: ChunkHeader, usage: Usage) -> bytes: ...
-
-    def error(self, fault: StreamFault) -> bytes: ...
-
-    def replay(self, body: Mapping[str, Any], request: ModelRequest, usage: Usage) -> bytes: ...
+    def replay(self, body: Mapping[str, Any], request: ModelRequest, usage: Usage) -> bytes:
+        """A whole answer (a cached one) as the stream the format sends."""
+        ...
 
 
 def open_stream(
@@ -111,6 +128,7 @@ def _events(
         created=int(time.time()),
         model=record.model or "",
     )
+    writer = stream_format.writer(request, header)
     text: list[str] = []
     pieces: list[StreamPiece] = []
     counted: tuple[int, int] | None = None
@@ -118,19 +136,22 @@ def _events(
     healthy = True
     try:
         try:
+            opening = writer.start()
+            if opening:
+                yield opening
             for piece in claim.result:
                 counted = piece.usage or counted
                 text.append(piece.text)
                 pieces.append(piece)
-                data = stream_format.chunk(piece, request, header)
-                if data is not None:
+                data = writer.piece(piece)
+                if data:
                     facts.chunks += 1
                     yield data
         except StreamFault as fault:
             healthy = False
             facts.fault = fault.kind
             record.fail("upstream_error", f"stream_{fault.kind}")
-            yield stream_format.error(fault)
+            yield writer.fail(fault)
             return
         if counted is not None:
             usage = Usage(*counted)
@@ -140,9 +161,7 @@ def _events(
             cache_key, answer_of(pieces, request, header), usage
         ):
             record.store_failures += 1
-        if request.include_usage:
-            yield stream_format.usage_chunk(request, header, usage)
-        yield stream_format.DONE
+        yield writer.end(usage)
     except GeneratorExit:
         facts.disconnected = True  # the caller went away: stop reading the provider, settle below
         raise
