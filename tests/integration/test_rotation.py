@@ -16,8 +16,11 @@ from moto.secretsmanager.models import secretsmanager_backends
 from lib import services
 from lib.admin import cli as admin
 from lib.rotation import steps as rotation
+from lib.rotation.errors import RotationError
 from lib.rotation.issuers import KeyPoolIssuer, OpenAIServiceAccountIssuer
-from lib.rotation.steps import Rotation, RotationError, key_tester
+from lib.rotation.key_check import key_tester
+from lib.rotation.steps import Rotation
+from lib.rotation.stores import SsmParameterStore
 from tests.conftest import call
 from tests.support.fake_upstream import Behaviour, FakeUpstream
 
@@ -362,15 +365,15 @@ class TestSsm:
     ):
         # Given a rotation that crashed after writing the new current key, before its clean-up
         self.with_two_spares(ssm)
-        original = rotation.SsmParameterStore.discard_pending
+        original = SsmParameterStore.discard_pending
         monkeypatch.setattr(
-            rotation.SsmParameterStore,
+            SsmParameterStore,
             "discard_pending",
             lambda store, token: (_ for _ in ()).throw(TimeoutError),
         )
         with pytest.raises(TimeoutError):
             rotation.handle({"action": "rotate"}, self.rotation(ssm, upstream), request_id="first-invocation")
-        monkeypatch.setattr(rotation.SsmParameterStore, "discard_pending", original)
+        monkeypatch.setattr(SsmParameterStore, "discard_pending", original)
         assert self.value(ssm)["api_key"] == KEY_B
         # When it is run again (even as another invocation)
         result = rotation.handle({"action": "rotate"}, self.rotation(ssm, upstream), request_id="second")
@@ -403,7 +406,7 @@ class TestSsm:
 
     def test_a_rotation_that_stopped_before_finishing_is_resumed_with_its_pending_key(self, ssm, upstream):
         self.with_two_spares(ssm)
-        store = rotation.SsmParameterStore(ssm, self.PARAMETER)
+        store = SsmParameterStore(ssm, self.PARAMETER)
         rotation.create_secret(store, "stopped-run", KeyPoolIssuer())  # then the function was killed
         assert rotation.handle({"action": "rotate"}, self.rotation(ssm, upstream))["result"] == "done"
         value = self.value(ssm)
