@@ -14,7 +14,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.secretsmanager.models import secretsmanager_backends
 
 from lib import services
-from lib.admin import cli as admin
+from lib.admin import provider_key
 from lib.rotation import steps as rotation
 from lib.rotation.errors import RotationError
 from lib.rotation.issuers import KeyPoolIssuer, OpenAIServiceAccountIssuer
@@ -436,7 +436,7 @@ class TestAdminCommands:
     def test_set_key_keeps_the_spares_and_never_prints_the_key(self, secrets):
         out = io.StringIO()
         assert (
-            admin.set_provider_key(
+            provider_key.set_provider_key(
                 self.outputs("secretsmanager", SECRET), lambda _: secrets, KEY_C, False, out
             )
             == 0
@@ -448,15 +448,15 @@ class TestAdminCommands:
         with mock_aws():
             ssm = boto3.client("ssm", region_name="us-east-1")
             outputs = self.outputs("ssm", "/modelgate/provider-key")
-            admin.set_provider_key(outputs, lambda _: ssm, KEY_A, False, io.StringIO())
-            admin.set_provider_key(outputs, lambda _: ssm, KEY_B, True, io.StringIO())
+            provider_key.set_provider_key(outputs, lambda _: ssm, KEY_A, False, io.StringIO())
+            provider_key.set_provider_key(outputs, lambda _: ssm, KEY_B, True, io.StringIO())
             stored = ssm.get_parameter(Name="/modelgate/provider-key", WithDecryption=True)["Parameter"]
             assert stored["Type"] == "SecureString"
             assert json.loads(stored["Value"]) == {"api_key": KEY_A, "spare_keys": [KEY_B]}
 
     def test_set_key_refuses_something_that_is_not_a_key(self, secrets, capsys):
         assert (
-            admin.set_provider_key(
+            provider_key.set_provider_key(
                 self.outputs("secretsmanager", SECRET), lambda _: secrets, "a b", False, io.StringIO()
             )
             == 2
@@ -472,7 +472,8 @@ class TestAdminCommands:
                 {"FunctionName": "modelgate-rotation", "Payload": b'{"action": "rotate"}'},
             )
             assert (
-                admin.start_rotation(self.outputs("ssm", "/p"), lambda _: lambda_client, io.StringIO()) == 0
+                provider_key.start_rotation(self.outputs("ssm", "/p"), lambda _: lambda_client, io.StringIO())
+                == 0
             )
 
     def test_rotate_asks_secrets_manager_for_its_own_rotation(self):
@@ -484,7 +485,9 @@ class TestAdminCommands:
                 {"SecretId": SECRET},
             )
             assert (
-                admin.start_rotation(self.outputs("secretsmanager", SECRET), lambda _: client, io.StringIO())
+                provider_key.start_rotation(
+                    self.outputs("secretsmanager", SECRET), lambda _: client, io.StringIO()
+                )
                 == 0
             )
 
@@ -501,7 +504,8 @@ class TestAdminCommands:
                 },
             )
             assert (
-                admin.start_rotation(self.outputs("ssm", "/p"), lambda _: lambda_client, io.StringIO()) == 1
+                provider_key.start_rotation(self.outputs("ssm", "/p"), lambda _: lambda_client, io.StringIO())
+                == 1
             )
         assert "did not work" in capsys.readouterr().err
 
