@@ -196,8 +196,10 @@ def rotate(event: Mapping[str, Any], request_id: str | None) -> dict[str, str]:
 def build_rotation(environ: Any = None) -> Rotation:
     """The rotation function's dependencies, from its environment."""
     # Imported here: the API function never rotates, and its cold start should not pay for it.
+    from lib.rotation.errors import RotationError
     from lib.rotation.issuers import IssuerError, KeyIssuer, KeyPoolIssuer, OpenAIServiceAccountIssuer
-    from lib.rotation.steps import Rotation, RotationError, key_tester
+    from lib.rotation.key_check import key_tester
+    from lib.rotation.steps import Rotation
 
     try:
         settings = load_rotation_settings(environ)
@@ -238,7 +240,7 @@ def build_rotation(environ: Any = None) -> Rotation:
 
 
 def _wire_format(provider: str) -> Any:
-    from lib.rotation.steps import RotationError  # the rotation function's only (see build_rotation)
+    from lib.rotation.errors import RotationError  # the rotation function's only (see build_rotation)
 
     if provider not in PROVIDERS:
         raise RotationError(f"unknown provider {provider!r}; expected one of {', '.join(sorted(PROVIDERS))}")

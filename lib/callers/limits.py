@@ -15,6 +15,8 @@ Budget: a request is admitted while the day's tokens (including tokens reserved 
 in flight) are below the budget, and reserves `prompt characters + max_tokens` (an upper bound on
 its tokens). After the upstream answers, one more write replaces the reservation with the real
 usage. So the day's total can exceed the budget by at most the last admitted request's tokens.
+
+The counters' windows (day and month, UTC) and the usage read back from them: counters.py.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from lib.callers.counters import day_and_month, seconds_to_midnight, stale_counters, usage_report
 from lib.callers.identity import Caller
 from lib.platform.bounded import LruDict
 from lib.platform.config import Settings
@@ -84,7 +87,7 @@ class Limiter:
     def admit(self, caller: Caller, reserve_tokens: int) -> Admission:
         """Take one token from the caller's bucket and reserve tokens against the day's budget."""
         now = self._clock()
-        day, month = _windows(now)
+        day, month = day_and_month(now)
         admission = Admission(caller, day, month)
         if self._table is None:
             return admission
@@ -103,7 +106,7 @@ class Limiter:
             ) from None
         admission.reserved_tokens = reserve_tokens
         admission.recorded = True
-        admission.stale_counters = _stale_counters(item, now)
+        admission.stale_counters = stale_counters(item, now)
         return admission
 
     def settle(
@@ -126,7 +129,6 @@ class Limiter:
     def usage(self, caller: Caller) -> dict[str, Any]:
         """The caller's requests and tokens today, its limits and what is left."""
         now = self._clock()
-        day, month = _windows(now)
         item: dict[str, Any] = {}
         if self._table is not None:
             try:
@@ -138,25 +140,7 @@ class Limiter:
                 raise StoreUnavailable(
                     "the usage store is unavailable; try again shortly", retry_after_s=1
                 ) from None
-        tokens_today = int(item.get(f"tokens_{day}", 0))
-        return {
-            "object": "usage",
-            "caller": caller.caller_id,
-            "name": caller.name,
-            "day": f"{day[:4]}-{day[4:6]}-{day[6:]}",
-            "requests_today": int(item.get(f"requests_{day}", 0)),
-            "tokens_today": tokens_today,
-            "tokens_this_month": int(item.get(f"tokens_{month}", 0)),
-            "cost_usd_this_month": float(item.get(f"cost_{month}", 0.0)),
-            "limits": {
-                "requests_per_minute": caller.rpm,
-                "burst": caller.burst,
-                "daily_tokens": caller.daily_tokens,
-                "enforced": self._table is not None,
-            },
-            "remaining_tokens_today": max(0, caller.daily_tokens - tokens_today),
-            "resets_in_s": _seconds_to_midnight(now),
-        }
+        return usage_report(item, caller, now, enforced=self._table is not None)
 
     def _take(self, caller: Caller, day: str, now: float, reserve_tokens: int) -> dict[str, Any]:
         assert self._table is not None
@@ -225,7 +209,7 @@ class Limiter:
             if spends and int(seen.get(f"tokens_{day}", 0)) >= caller.daily_tokens:
                 raise BudgetExceeded(
                     f"the daily token budget ({caller.daily_tokens}) is used up; it resets at 00:00 UTC",
-                    retry_after_s=_seconds_to_midnight(now),
+                    retry_after_s=seconds_to_midnight(now),
                 )
             if tat_ms > now_ms + allowance_ms or attempt == _ATTEMPTS - 1:
                 # Refused on what the failed write returned: one write, no read. (The last attempt only
@@ -240,7 +224,7 @@ class Limiter:
         if budget is not None and seen_day == day and seen_tokens >= budget:
             raise BudgetExceeded(
                 "the gateway's global daily token budget is used up; it resets at 00:00 UTC",
-                retry_after_s=_seconds_to_midnight(now),
+                retry_after_s=seconds_to_midnight(now),
             )
 
     def _record(self, admission: Admission, used_tokens: int, cost_usd: float) -> None:
@@ -290,29 +274,3 @@ def _rate_limited(caller: Caller, tat_ms: int, limit_ms: int) -> RateLimited:
         f"rate limit of {caller.rpm} requests per minute (burst {caller.burst}) exceeded",
         retry_after_s=max(1, math.ceil((tat_ms - limit_ms) / 1000)),
     )
-
-
-def _windows(now: float) -> tuple[str, str]:
-    day = time.strftime("%Y%m%d", time.gmtime(now))
-    return day, day[:6]
-
-
-def _stale_counters(item: dict[str, Any], now: float) -> tuple[str, ...]:
-    """Counters of days before yesterday and months before last: nothing reads them any more, and an
-    item over 1 KB costs two write units per write. Yesterday's stays for requests that settle after
-    midnight; last month's for the same reason at a month's turn."""
-    today, _ = _windows(now)
-    yesterday, _ = _windows(now - 86_400)
-    _, last_month = _windows(now - int(today[6:]) * 86_400)  # the last day of the month before
-    stale = []
-    for name in item:
-        prefix, _, window = name.rpartition("_")
-        if prefix not in ("tokens", "requests", "cost") or not window.isdigit():
-            continue
-        if (len(window) == 8 and window < yesterday) or (len(window) == 6 and window < last_month):
-            stale.append(name)
-    return tuple(sorted(stale))
-
-
-def _seconds_to_midnight(now: float) -> int:
-    return max(1, 86_400 - int(now) % 86_400)

@@ -6,15 +6,14 @@ typo in a deployment gives one clear 503 message instead of a failure deep insid
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
-from lib.platform.blocklist import DEFAULT_BLOCKED_PATTERNS, compile_blocklist
+from lib.platform.blocklist import DEFAULT_BLOCKED_PATTERNS
+from lib.platform.env_reader import EnvReader
 from lib.platform.header_values import header_problem
 
 __all__ = ["DEFAULT_BLOCKED_PATTERNS", "ConfigError", "Settings", "load_settings"]
@@ -102,118 +101,9 @@ class Settings(NamedTuple):
         return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
 
 
-class _Reader:
-    """Typed, bounded reads of environment variables; every failure names the variable."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-
-    def text(self, name: str) -> str | None:
-        value = self._environ.get(name, "").strip()
-        return value or None
-
-    def integer(self, name: str, default: int, minimum: int, maximum: int) -> int:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigError(name, f"must be a whole number, got {raw!r}") from None
-        if not minimum <= value <= maximum:
-            raise ConfigError(name, f"must be between {minimum} and {maximum}, got {value}")
-        return value
-
-    def optional_integer(self, name: str, minimum: int, maximum: int) -> int | None:
-        return self.integer(name, 0, minimum, maximum) if self.text(name) is not None else None
-
-    def number(self, name: str, default: float, minimum: float, maximum: float) -> float:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(name, f"must be a number, got {raw!r}") from None
-        if not minimum <= value <= maximum:
-            raise ConfigError(name, f"must be between {minimum} and {maximum}, got {value}")
-        return value
-
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
-        value = (self.text(name) or default).lower()
-        if value not in choices:
-            raise ConfigError(name, f"must be one of {', '.join(choices)}, got {value!r}")
-        return value
-
-    def flag(self, name: str, default: bool) -> bool:
-        raw = self.text(name)
-        if raw is None:
-            return default
-        lowered = raw.lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(name, f"must be true or false, got {raw!r}")
-
-    def url(self, name: str) -> str | None:
-        raw = self.text(name)
-        if raw is None:
-            return None
-        parts = urlsplit(raw)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(name, "must be an http(s) URL such as https://api.openai.com/v1")
-        return raw.rstrip("/")
-
-    def pattern(self, name: str, default: str) -> re.Pattern[str] | None:
-        raw = self._environ.get(name)
-        source = default if raw is None else raw.strip()
-        if not source:
-            return None  # explicitly emptied: no blocklist
-        try:
-            return compile_blocklist(source)
-        except ValueError as exc:
-            raise ConfigError(name, str(exc)) from None
-
-    def names(self, name: str) -> tuple[str, ...] | None:
-        """A comma-separated list; None when the variable is absent (set but empty: an empty list)."""
-        raw = self._environ.get(name)
-        if raw is None:
-            return None
-        return tuple(item.strip() for item in raw.split(",") if item.strip())
-
-    def origins(self, name: str) -> tuple[str, ...]:
-        """A comma-separated list of browser origins (`https://app.example.com`), or `*` for any."""
-        origins = tuple(origin.rstrip("/") for origin in self.names(name) or ())
-        for origin in origins:
-            parts = urlsplit(origin)
-            if origin != "*" and (
-                parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query
-            ):
-                raise ConfigError(
-                    name, f"must list origins like https://app.example.com (or *), got {origin!r}"
-                )
-        return origins
-
-    def prices(self, name: str) -> dict[str, float]:
-        raw = self.text(name)
-        if raw is None:
-            return {}
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
-            raise ConfigError(name, 'must be JSON like {"gpt-4o-mini": 0.0006, "*": 0}') from None
-        if not isinstance(parsed, dict) or not all(
-            isinstance(price, int | float) and not isinstance(price, bool) and price >= 0
-            for price in parsed.values()
-        ):
-            raise ConfigError(name, "must map model names to non-negative USD prices per 1,000 tokens")
-        return {str(model): float(price) for model, price in parsed.items()}
-
-
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every variable; raises ConfigError naming the first bad one."""
-    read = _Reader(os.environ if environ is None else environ)
+    read = EnvReader(os.environ if environ is None else environ, ConfigError)
     rate_limit_rpm = read.integer("RATE_LIMIT_RPM", 60, 1, 100_000)
     temperature_min = read.number("TEMPERATURE_MIN", 0.1, 0.0, 2.0)
     temperature_max = read.number("TEMPERATURE_MAX", 0.9, 0.0, 2.0)
@@ -305,7 +195,7 @@ class RotationSettings(NamedTuple):
 
 
 def load_rotation_settings(environ: Mapping[str, str] | None = None) -> RotationSettings:
-    read = _Reader(os.environ if environ is None else environ)
+    read = EnvReader(os.environ if environ is None else environ, ConfigError)
     secret_id = read.text("AI_MODEL_SECRET_ID")
     if secret_id is None:
         raise ConfigError("AI_MODEL_SECRET_ID", "is required: it names the secret to rotate")

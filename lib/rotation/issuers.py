@@ -9,13 +9,12 @@ Secret values are dicts; the gateway reads only `api_key`.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any, Protocol
 
 import requests
 from aws_lambda_powertools import Logger
-
-from lib.callers.identity import hash_key
 
 logger = Logger(child=True)
 
@@ -32,7 +31,9 @@ class KeyIssuer(Protocol):
 
 def key_fingerprint(key: str | None) -> str | None:
     """What logs may say about a key: a short hash, never the key."""
-    return "sha256:" + hash_key(key)[:12] if key else None
+    # The same SHA-256 as lib.callers.identity.hash_key, computed here: rotation and callers are
+    # sibling layers that import nothing of each other.
+    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12] if key else None
 
 
 class KeyPoolIssuer:

@@ -118,12 +118,12 @@ def test_make_usage_shows_each_routes_tokens_against_its_allowance(aws, quota_ro
     import io
     import os
 
-    from lib.admin import cli as admin
+    from lib.admin.usage import print_route_usage
     from lib.platform.store import Table
 
     quota_routes(allowance=1000, zero_cost=False)
     call("POST", "/api/generate", {"prompt": "hi"})
     out = io.StringIO()
-    admin.print_route_usage(Table(aws, TABLE_NAME), os.environ["ROUTES_FILE"], out)
+    print_route_usage(Table(aws, TABLE_NAME), os.environ["ROUTES_FILE"], out)
     rows = {line.split()[0]: line.split()[1:] for line in out.getvalue().splitlines()[3:]}
     assert rows["free"] == ["1", "15", "1000", "985"]

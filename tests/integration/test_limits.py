@@ -14,6 +14,7 @@ import pytest
 
 from lib import services
 from lib.admin import cli as admin
+from lib.admin.usage import print_usage
 from lib.callers import limits
 from lib.callers.identity import Caller
 from lib.callers.limits import Limiter
@@ -429,7 +430,7 @@ class TestAdmin:
         gate.settle(gate.admit(caller(caller_id="key_aaaaaaaaaaaa"), 10), 120, 0.012)
         gate.settle(gate.admit(caller(caller_id="key_bbbbbbbbbbbb"), 10), 30, 0.003)
         out = io.StringIO()
-        admin.print_usage(Table(aws, TABLE_NAME), out, now=T0)
+        print_usage(Table(aws, TABLE_NAME), out, now=T0)
         lines = out.getvalue().splitlines()
         assert lines[0].startswith("usage for 2026-11-18")
         assert lines[3].split()[:5] == ["key_aaaaaaaaaaaa", "tester", "1", "120", "0.0120"]

@@ -17,7 +17,8 @@ from lib.providers import PROVIDERS, anthropic
 from lib.providers.base import ProviderContext, http_provider
 from lib.providers.call_stats import CallStats
 from lib.providers.upstream_stream import StreamLimits
-from lib.rotation.steps import RotationError, key_tester
+from lib.rotation.errors import RotationError
+from lib.rotation.key_check import key_tester
 from tests.conftest import call
 from tests.support.fake_anthropic import (
     FakeAnthropic,

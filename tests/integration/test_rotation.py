@@ -14,10 +14,13 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.secretsmanager.models import secretsmanager_backends
 
 from lib import services
-from lib.admin import cli as admin
+from lib.admin import provider_key
 from lib.rotation import steps as rotation
+from lib.rotation.errors import RotationError
 from lib.rotation.issuers import KeyPoolIssuer, OpenAIServiceAccountIssuer
-from lib.rotation.steps import Rotation, RotationError, key_tester
+from lib.rotation.key_check import key_tester
+from lib.rotation.steps import Rotation
+from lib.rotation.stores import SsmParameterStore
 from tests.conftest import call
 from tests.support.fake_upstream import Behaviour, FakeUpstream
 
@@ -362,15 +365,15 @@ class TestSsm:
     ):
         # Given a rotation that crashed after writing the new current key, before its clean-up
         self.with_two_spares(ssm)
-        original = rotation.SsmParameterStore.discard_pending
+        original = SsmParameterStore.discard_pending
         monkeypatch.setattr(
-            rotation.SsmParameterStore,
+            SsmParameterStore,
             "discard_pending",
             lambda store, token: (_ for _ in ()).throw(TimeoutError),
         )
         with pytest.raises(TimeoutError):
             rotation.handle({"action": "rotate"}, self.rotation(ssm, upstream), request_id="first-invocation")
-        monkeypatch.setattr(rotation.SsmParameterStore, "discard_pending", original)
+        monkeypatch.setattr(SsmParameterStore, "discard_pending", original)
         assert self.value(ssm)["api_key"] == KEY_B
         # When it is run again (even as another invocation)
         result = rotation.handle({"action": "rotate"}, self.rotation(ssm, upstream), request_id="second")
@@ -403,7 +406,7 @@ class TestSsm:
 
     def test_a_rotation_that_stopped_before_finishing_is_resumed_with_its_pending_key(self, ssm, upstream):
         self.with_two_spares(ssm)
-        store = rotation.SsmParameterStore(ssm, self.PARAMETER)
+        store = SsmParameterStore(ssm, self.PARAMETER)
         rotation.create_secret(store, "stopped-run", KeyPoolIssuer())  # then the function was killed
         assert rotation.handle({"action": "rotate"}, self.rotation(ssm, upstream))["result"] == "done"
         value = self.value(ssm)
@@ -433,7 +436,7 @@ class TestAdminCommands:
     def test_set_key_keeps_the_spares_and_never_prints_the_key(self, secrets):
         out = io.StringIO()
         assert (
-            admin.set_provider_key(
+            provider_key.set_provider_key(
                 self.outputs("secretsmanager", SECRET), lambda _: secrets, KEY_C, False, out
             )
             == 0
@@ -445,15 +448,15 @@ class TestAdminCommands:
         with mock_aws():
             ssm = boto3.client("ssm", region_name="us-east-1")
             outputs = self.outputs("ssm", "/modelgate/provider-key")
-            admin.set_provider_key(outputs, lambda _: ssm, KEY_A, False, io.StringIO())
-            admin.set_provider_key(outputs, lambda _: ssm, KEY_B, True, io.StringIO())
+            provider_key.set_provider_key(outputs, lambda _: ssm, KEY_A, False, io.StringIO())
+            provider_key.set_provider_key(outputs, lambda _: ssm, KEY_B, True, io.StringIO())
             stored = ssm.get_parameter(Name="/modelgate/provider-key", WithDecryption=True)["Parameter"]
             assert stored["Type"] == "SecureString"
             assert json.loads(stored["Value"]) == {"api_key": KEY_A, "spare_keys": [KEY_B]}
 
     def test_set_key_refuses_something_that_is_not_a_key(self, secrets, capsys):
         assert (
-            admin.set_provider_key(
+            provider_key.set_provider_key(
                 self.outputs("secretsmanager", SECRET), lambda _: secrets, "a b", False, io.StringIO()
             )
             == 2
@@ -469,7 +472,8 @@ class TestAdminCommands:
                 {"FunctionName": "modelgate-rotation", "Payload": b'{"action": "rotate"}'},
             )
             assert (
-                admin.start_rotation(self.outputs("ssm", "/p"), lambda _: lambda_client, io.StringIO()) == 0
+                provider_key.start_rotation(self.outputs("ssm", "/p"), lambda _: lambda_client, io.StringIO())
+                == 0
             )
 
     def test_rotate_asks_secrets_manager_for_its_own_rotation(self):
@@ -481,7 +485,9 @@ class TestAdminCommands:
                 {"SecretId": SECRET},
             )
             assert (
-                admin.start_rotation(self.outputs("secretsmanager", SECRET), lambda _: client, io.StringIO())
+                provider_key.start_rotation(
+                    self.outputs("secretsmanager", SECRET), lambda _: client, io.StringIO()
+                )
                 == 0
             )
 
@@ -498,7 +504,8 @@ class TestAdminCommands:
                 },
             )
             assert (
-                admin.start_rotation(self.outputs("ssm", "/p"), lambda _: lambda_client, io.StringIO()) == 1
+                provider_key.start_rotation(self.outputs("ssm", "/p"), lambda _: lambda_client, io.StringIO())
+                == 1
             )
         assert "did not work" in capsys.readouterr().err
 

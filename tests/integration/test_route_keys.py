@@ -11,8 +11,10 @@ from moto import mock_aws
 
 from lib import services
 from lib.rotation import steps as rotation
+from lib.rotation.errors import RotationError
 from lib.rotation.issuers import KeyPoolIssuer
-from lib.rotation.steps import Rotation, RotationError, key_tester
+from lib.rotation.key_check import key_tester
+from lib.rotation.steps import Rotation
 from tests.conftest import call
 from tests.integration.test_routing import write_routes
 

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lib.admin import cli as admin
+from lib.admin import provider_key
 from local.template import load_template
 
 PLACEHOLDER = load_template()["Resources"]["ProviderKeySecret"]["Properties"]["SecretString"]
@@ -56,7 +56,7 @@ def rotation_calls(client):
 def test_set_key_turns_rotation_on_with_the_stacks_function_and_days(deployed):
     client, outputs = deployed
     out = io.StringIO()
-    assert admin.set_provider_key(outputs, lambda _: client, KEY, False, out) == 0
+    assert provider_key.set_provider_key(outputs, lambda _: client, KEY, False, out) == 0
     described = client.describe_secret(SecretId=outputs["ProviderKeyId"])
     assert described["RotationEnabled"] and described["RotationLambdaARN"] == outputs["RotationFunctionArn"]
     assert described["RotationRules"]["AutomaticallyAfterDays"] == 90
@@ -66,7 +66,7 @@ def test_set_key_turns_rotation_on_with_the_stacks_function_and_days(deployed):
 def test_a_spare_added_to_the_placeholder_does_not_turn_rotation_on(deployed):
     client, outputs = deployed
     calls = rotation_calls(client)
-    admin.set_provider_key(outputs, lambda _: client, SPARE, True, io.StringIO())
+    provider_key.set_provider_key(outputs, lambda _: client, SPARE, True, io.StringIO())
     assert calls == [] and not client.describe_secret(SecretId=outputs["ProviderKeyId"]).get(
         "RotationEnabled"
     )
@@ -74,7 +74,7 @@ def test_a_spare_added_to_the_placeholder_does_not_turn_rotation_on(deployed):
 
 def test_setting_the_key_again_leaves_the_rotation_as_it_is(deployed):
     client, outputs = deployed
-    admin.set_provider_key(outputs, lambda _: client, KEY, False, io.StringIO())
+    provider_key.set_provider_key(outputs, lambda _: client, KEY, False, io.StringIO())
     calls = rotation_calls(client)
-    admin.set_provider_key(outputs, lambda _: client, SPARE, False, io.StringIO())
+    provider_key.set_provider_key(outputs, lambda _: client, SPARE, False, io.StringIO())
     assert calls == []

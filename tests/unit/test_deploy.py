@@ -292,6 +292,8 @@ def test_a_cold_start_imports_only_what_the_first_request_needs():
     assert "lib.http.routes" in loaded and "lib.providers.base" in loaded  # what it does need
     for never in (
         "lib.rotation.steps",
+        "lib.rotation.stores",
+        "lib.rotation.key_check",
         "lib.rotation.issuers",
         "lib.providers.anthropic",
         "lib.providers.bedrock",
