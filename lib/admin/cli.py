@@ -2,13 +2,13 @@
 parser and the dispatch); each command's work is in its own module beside it (client_keys.py,
 usage.py, provider_key.py), and stack.py finds the deployed stack and its AWS.
 
-    python -m lib.admin.cli keys create --name NAME [--rpm N] [--burst N] [--daily-tokens N]
-    python -m lib.admin.cli keys list
-    python -m lib.admin.cli keys disable KEY_ID
-    python -m lib.admin.cli keys enable KEY_ID
-    python -m lib.admin.cli usage
-    python -m lib.admin.cli provider-key set [--spare]     (reads the key from stdin or a hidden prompt)
-    python -m lib.admin.cli rotate                         (starts a key rotation of the deployed stack now)
+    python -m lib.admin keys create --name NAME [--rpm N] [--burst N] [--daily-tokens N]
+    python -m lib.admin keys list
+    python -m lib.admin keys disable KEY_ID
+    python -m lib.admin keys enable KEY_ID
+    python -m lib.admin usage
+    python -m lib.admin provider-key set [--spare]     (reads the key from stdin or a hidden prompt)
+    python -m lib.admin rotate                         (starts a key rotation of the deployed stack now)
 
 The table is --table, else TABLE_NAME, else the TableName output of --stack (a deployed stack).
 The provider key's home is the stack's ProviderKeyId and KeyStore outputs.
@@ -46,7 +46,7 @@ def positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m lib.admin.cli", description="modelgate client keys and usage"
+        prog="python -m lib.admin", description="modelgate client keys and usage"
     )
     parser.add_argument(
         "--table", help="DynamoDB table (default: TABLE_NAME, or the stack's TableName output)"
