@@ -6,6 +6,8 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from lib.core.token_estimate import input_tokens
+
 
 class ModelRequest(NamedTuple):
     """What the upstream is asked for, after validation."""
@@ -26,9 +28,14 @@ class ModelRequest(NamedTuple):
     domain: str | None = None  # /api/generate's explicit routing choice
 
     @property
+    def input_tokens(self) -> int:
+        """An upper bound of what a provider bills for the input (lib/core/token_estimate.py)."""
+        return input_tokens(self.messages, self.prompt if self.kind == "completion" else "", self.extra)
+
+    @property
     def reserved_tokens(self) -> int:
-        """The worst case the budget reserves: a token per character of input, plus `max_tokens`."""
-        return self.input_chars + self.max_tokens
+        """The worst case the budget and the free allowances reserve: the input's bound plus `max_tokens`."""
+        return self.input_tokens + self.max_tokens
 
     def upstream_path(self) -> str:
         return "/chat/completions" if self.kind == "chat" else "/completions"

@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from lib import services
 from lib.http import routes
 from lib.platform.errors import GatewayError, MethodNotAllowed, NotConfigured, NotFound
-from lib.stages.telemetry import CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER
+from lib.stages.telemetry import CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER, UPSTREAM_MODEL_HEADER
 
 logger = Logger(child=True)
 
@@ -40,7 +40,7 @@ CORS_ALLOW_HEADERS = (
     "x-stainless-runtime-version",
     "x-stainless-timeout",
 )
-CORS_EXPOSE_HEADERS = ("retry-after", CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER.lower())
+CORS_EXPOSE_HEADERS = ("retry-after", CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER.lower(), UPSTREAM_MODEL_HEADER)
 CORS_MAX_AGE_S = 600
 
 _current: tuple[tuple[str, ...], APIGatewayHttpResolver] | None = None
