@@ -120,11 +120,14 @@ class TestImageTokens:
         assert estimate.openai_image_tokens(1024, 1024) == 765
         assert estimate.openai_image_tokens(2048, 4096) == 1105
         assert estimate.openai_image_tokens(4096, 8192, low=True) == 85
-        assert max(
-            estimate.openai_image_tokens(width, height)
-            for width in range(64, 8193, 64)
-            for height in range(64, 8193, 512)
-        ) == estimate.OPENAI_LARGEST_IMAGE
+        assert (
+            max(
+                estimate.openai_image_tokens(width, height)
+                for width in range(64, 8193, 64)
+                for height in range(64, 8193, 512)
+            )
+            == estimate.OPENAI_LARGEST_IMAGE
+        )
 
     def test_anthropic_documented_examples(self):
         # Anthropic's table: 200 x 200 about 54 tokens, 1092 x 1092 about 1,590; larger ones are scaled down
