@@ -170,10 +170,9 @@ class Limiter:
         spends = reserve_tokens > 0  # what spends no tokens (listing models) is rate-limited, not budgeted
         within_budget = ""
         if spends:
+            # The reservation must fit in what is left; DynamoDB refuses a value no expression uses.
             within_budget = " AND (attribute_not_exists(#tok) OR #tok <= :headroom)"
-            shared[":headroom"] = (
-                caller.daily_tokens - reserve_tokens
-            )  # DynamoDB refuses a value no expression uses
+            shared[":headroom"] = caller.daily_tokens - reserve_tokens
         counters = (
             "#req = if_not_exists(#req, :zero) + :one, "
             "#tok = if_not_exists(#tok, :zero) + :reserve, #name = :name, #exp = :expires"

@@ -152,7 +152,7 @@ def complete(
     except (UpstreamError, UpstreamTimeout):
         if stats.maybe_billed:
             # The provider may have generated (and billed) an answer we never received: count the reservation.
-            used_tokens = admission.reserved_tokens
+            used_tokens = reserve_tokens
         raise
     finally:
         record.store_failures += trace.quota_store_failures

@@ -144,3 +144,18 @@ class TestUpstreamModelHeader:
         upstream.then(Behaviour(body=completion(model="evil\r\nSet-Cookie: x=1")))
         reply = call("POST", "/v1/chat/completions", {"model": "free", "messages": HI})
         assert reply.headers["x-modelgate-upstream-model"] == "openrouter/auto"
+
+    def test_a_first_chunk_that_breaks_still_ends_the_stream_with_its_error_event(
+        self, free_routes, upstream
+    ):
+        # Given a legacy completion stream whose very first chunk is not JSON (read early for the header)
+        free_routes()
+        upstream.then(Behaviour(words=("a", " b"), stream_garbage_after=0))
+        # When it is streamed
+        reply = call("POST", "/v1/completions", {"model": "free", "prompt": "hi", "stream": True})
+        # Then the stream ends with the format's error event, as a fault later in the stream would
+        assert reply.status == 200 and '"code": "upstream_stream_malformed"' in reply.text.replace(
+            '":', '": '
+        )
+        assert "[DONE]" not in reply.text
+        assert reply.headers["x-modelgate-upstream-model"] == "openrouter/auto"  # the model asked for
