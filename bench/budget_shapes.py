@@ -90,7 +90,8 @@ def worker(settings: dict[str, Any]) -> None:
     import handler  # noqa: F401 - imported before the start, as a warm container has it
     from lib import services
 
-    statuses = {mode: {shape: Counter[int]() for shape in SHAPES} for mode in MODES}
+    shapes = settings["shapes"]
+    statuses = {mode: {shape: Counter[int]() for shape in shapes} for mode in MODES}
     Path(f"{settings['out']}.ready").touch()
     go = Path(settings["go"])
     while not go.exists():  # waits for every process to be ready, so that they all start together
@@ -98,7 +99,8 @@ def worker(settings: dict[str, Any]) -> None:
     for mode in MODES:
         os.environ.update(settings["env"][mode])
         services.reset()
-        for index, (shape, body) in enumerate(SHAPES.items()):
+        for shape in shapes:
+            index, body = list(SHAPES).index(shape), SHAPES[shape]
             if mode == "budget":  # one caller per shape, shared by every process; the model passes on
                 source_ip, model = f"198.51.100.{index + 1}", model_for(mode, shape)
             else:  # a caller per process, one free route per shape
@@ -163,11 +165,20 @@ def _environments(folder: str, upstream_url: str, endpoint: str) -> dict[str, di
     }
 
 
-def _run_workers(folder: str, env: dict[str, dict[str, str]], processes: int, requests: int) -> list[Any]:
+def _run_workers(
+    folder: str, env: dict[str, dict[str, str]], processes: int, requests: int, shapes: list[str]
+) -> list[Any]:
     go, launched = Path(folder) / "go", []
     for index in range(processes):
         out = f"{folder}/{index}.json"
-        settings = {"env": env, "process": index, "requests": requests, "go": str(go), "out": out}
+        settings = {
+            "env": env,
+            "process": index,
+            "requests": requests,
+            "shapes": shapes,
+            "go": str(go),
+            "out": out,
+        }
         command = [sys.executable, "-m", "bench.budget_shapes", "--worker", json.dumps(settings)]
         launched.append(subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL))
     while not all(Path(f"{folder}/{index}.json.ready").exists() for index in range(processes)):
@@ -181,8 +192,10 @@ def _run_workers(folder: str, env: dict[str, dict[str, str]], processes: int, re
     return [json.loads(Path(f"{folder}/{index}.json").read_text()) for index in range(processes)]
 
 
-def run(processes: int, requests: int, out: TextIO | None = None) -> Figures:
-    """Figures per mode and shape: served, refused, recorded, billed and reported tokens."""
+def run(processes: int, requests: int, out: TextIO | None = None, shapes: list[str] | None = None) -> Figures:
+    """Figures per mode and shape (all of SHAPES unless named): served, refused, recorded, billed and
+    reported tokens."""
+    shapes = shapes or list(SHAPES)
     import boto3
 
     from bench.billing_upstream import BillingUpstream
@@ -200,12 +213,12 @@ def run(processes: int, requests: int, out: TextIO | None = None) -> Figures:
                 aws_secret_access_key="testing",
             )
             create_table(client, TABLE)
-            results = _run_workers(
-                folder, _environments(folder, upstream.base_url, endpoint), processes, requests
-            )
+            env = _environments(folder, upstream.base_url, endpoint)
+            results = _run_workers(folder, env, processes, requests, shapes)
             day, month = time.strftime("%Y%m%d", time.gmtime()), time.strftime("%Y%m", time.gmtime())
             figures: Figures = {mode: {} for mode in MODES}
-            for index, shape in enumerate(SHAPES):
+            for shape in shapes:
+                index = list(SHAPES).index(shape)
                 for mode in MODES:
                     if mode == "budget":
                         key, counter = (
