@@ -2,9 +2,9 @@
 
 For each candidate in order: skip it while its circuit breaker is open, or when ZERO_COST forbids it
 (allowance spent or too little left for the request's reservation, or a route that is not free);
-otherwise call its provider with the time that is
-left. A failure (connection, timeout, 429 or 5xx after the provider's own retries, or a key store
-that cannot be read) hands what is left of the deadline to the next candidate. The chosen route's
+otherwise call its provider with the time that is left. A failure (connection, timeout, 429 or 5xx
+after the provider's own retries, or a key store that cannot be read) hands what is left of the
+deadline to the next candidate. The chosen route's
 provider must accept the request (a 400 names the field); a fallback that cannot take it is skipped.
 Under ZERO_COST the same holds for a passed-through field that could make a free route bill
 (lib/routing/quotas.py: FREE_FIELDS and the route's `pass_fields`).
