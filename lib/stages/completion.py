@@ -72,16 +72,13 @@ def record_charge(record: RequestRecord, used_tokens: int, reserved_tokens: int)
     record.tokens_above_reservation = max(0, used_tokens - reserved_tokens)
 
 
-def upstream_model_name(reported: Any, route: Route, request: ModelRequest) -> str:
-    """The model the provider says answered (for the x-modelgate-upstream-model header), else the one
-    it was asked for; only what an HTTP header can carry."""
-    if (
-        isinstance(reported, str)
-        and 0 < len(reported) <= 256
-        and all(" " <= char <= "~" for char in reported)
-    ):
-        return reported
-    return route.upstream_model(request.model)
+def set_upstream_model(record: RequestRecord, reported: Any, route: Route, request: ModelRequest) -> None:
+    """The x-modelgate-upstream-model header: the model the provider says answered, else the one it was
+    asked for (in single-model mode, the caller's), else none: only what an HTTP header can carry."""
+    for name in (reported, route.upstream_model(request.model)):
+        if isinstance(name, str) and 0 < len(name) <= 256 and all(" " <= char <= "~" for char in name):
+            record.response_headers[UPSTREAM_MODEL_HEADER] = name
+            return
 
 
 class Admitted(NamedTuple):
@@ -133,9 +130,7 @@ def complete(
     try:
         served = services.dispatcher.serve(request, candidates, reserve_tokens, deadline, stats, trace)
         body = dict(served.body)
-        record.response_headers[UPSTREAM_MODEL_HEADER] = upstream_model_name(
-            body.get("model"), served.route, request
-        )
+        set_upstream_model(record, body.get("model"), served.route, request)
         if services.routes.from_file:
             body["model"] = served.route.name  # the public name of the route that answered
             record.model = served.route.name

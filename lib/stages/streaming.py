@@ -34,9 +34,9 @@ from lib.platform.errors import UpstreamError, UpstreamTimeout
 from lib.providers.call_stats import CallStats
 from lib.providers.upstream_stream import StreamFault, StreamLimits
 from lib.routing.dispatch import RouteTrace, StreamClaim
-from lib.stages.completion import admit, cost_of, public_model, record_charge, upstream_model_name
+from lib.stages.completion import admit, cost_of, public_model, record_charge, set_upstream_model
 from lib.stages.context import Services
-from lib.stages.telemetry import UPSTREAM_MODEL_HEADER, RequestRecord, StreamFacts
+from lib.stages.telemetry import RequestRecord, StreamFacts
 
 
 class StreamWriter(Protocol):
@@ -109,9 +109,7 @@ def open_stream(
     facts.first_event_ms = round((time.monotonic() - started) * 1000, 2)
     facts.buffered = trace.buffered_stream
     record.model = public_model(claim.route, request, services)
-    record.response_headers[UPSTREAM_MODEL_HEADER] = upstream_model_name(
-        _peek_model(claim), claim.route, request
-    )
+    set_upstream_model(record, _peek_model(claim), claim.route, request)
     keep = cache_key if claim.route.name == candidates[0].name and not stats.fallback_used else None
     return _events(stream_format, request, services, record, admission, claim, keep)
 

@@ -33,6 +33,7 @@ FOUND_BY_FUZZING = [
      % ("[" * 950 + "]" * 950)),
     ("/v1/chat/completions", '{"messages": [{"role": [], "content": "hi"}]}'),  # 500: unhashable role
     ("/api/generate", '{"prompt": "\u4e2d02,Z", "max_tokens": 3}'),  # issue 23 item 5: charged 8, reply 15
+    ("/api/generate", '{"prompt": "hi", "model": "m\\u009f\\udac5\\udf38"}'),  # a header no server can send
 ]  # fmt: skip
 PROVIDER_KEY = "sk-test-provider-key-0123456789abcdef"  # what gateway_env configures
 ERROR_FIELDS = {"message", "type", "code", "param"}
@@ -58,6 +59,8 @@ def check_reply(reply: Reply, logged: str, secrets: tuple[str, ...]) -> None:
         check_status_and_shape(reply.status, body)
         for result in body.get("results", []) if reply.status == 200 else []:  # a batch's items
             check_status_and_shape(result["status"], result["body"])
+    for value in reply.headers.values():
+        value.encode("latin-1")  # what an HTTP server can send (waitress answered 500 for one it could not)
     for secret in secrets:
         assert secret not in reply.text and secret not in json.dumps(reply.headers), "a secret in a reply"
         assert secret not in logged, "a secret in a log line"

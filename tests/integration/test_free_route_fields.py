@@ -139,6 +139,16 @@ class TestUpstreamModelHeader:
         assert reply.status_code == 200 and reply.text.endswith("data: [DONE]\n\n")
         assert reply.headers["x-modelgate-upstream-model"] == "openrouter/auto"  # what the fake's chunks say
 
+    def test_no_header_when_no_name_fits_one(self, gateway_env, upstream):
+        import handler
+
+        # Given single-model mode, where the caller's model is passed on and the fake echoes it
+        model = "m\u009f\U000c1738"  # found by make fuzz: no HTTP header can carry it (it was a 500)
+        with serving(handler.wsgi_app) as url:
+            reply = requests.post(f"{url}/api/generate", json={"prompt": "hi", "model": model}, timeout=10)
+        # Then the answer is served, without the header
+        assert reply.status_code == 200 and "x-modelgate-upstream-model" not in reply.headers
+
     def test_a_model_name_no_header_can_carry_gives_the_model_asked_for(self, free_routes, upstream):
         free_routes()
         upstream.then(Behaviour(body=completion(model="evil\r\nSet-Cookie: x=1")))
