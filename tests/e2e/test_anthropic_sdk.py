@@ -9,7 +9,7 @@ from lib import services
 from lib.apis.anthropic_messages import parse_messages
 from lib.platform.config import load_settings
 from local.server import serving
-from tests.support import three_providers
+from tests.support import claude_code, three_providers
 from tests.support.fake_anthropic import FakeAnthropic
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.three_providers import BEDROCK_MODEL_ID, KEYS, ROUTES, ROUTES_FILE
@@ -47,7 +47,11 @@ def gateway(gateway_env, servers, tmp_path):
     for name, key in KEYS.items():
         gateway_env.setenv(name, key)
     gateway_env.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", servers["bedrock"].base_url.removesuffix("/v1"))
-    gateway_env.setenv("AI_MODEL_MAX_RETRIES", "1")
+    gateway_env.setenv("AI_MODEL_MAX_RETRIES", "0")
+    # What a coding agent's requests need: its system prompt and tools are long, its output allowance large.
+    gateway_env.setenv("MAX_TOKENS_LIMIT", "32000")
+    gateway_env.setenv("MAX_PROMPT_CHARS", "100000")
+    gateway_env.setenv("MAX_INPUT_CHARS", "200000")
     services.reset()
     with serving(handler.wsgi_app) as url:
         yield url
@@ -229,3 +233,34 @@ def test_count_tokens_is_what_the_budget_reserves_for_the_input(client, servers)
     created = parse_messages({**asked, "max_tokens": 64}, load_settings({"AUTH_MODE": "none"}), {})
     assert counted.input_tokens == created.reserved_tokens - 64 > len("Be brief.Hi")
     assert all(server.received == [] for server in servers.values())
+
+
+def test_a_request_shaped_like_claude_code_s(client, route):
+    # Given the route's provider streaming an answer
+    route.server.then(
+        three_providers.text_streamed(route.provider, ("The", " assertion", " is", " wrong."), 900, 12)
+    )
+    body = claude_code.request(route)
+
+    # When the SDK sends what Claude Code sends: beta flags, cached system blocks, a dozen tools, a stream
+    with client.beta.messages.create(**body, betas=claude_code.BETAS) as stream:
+        events = list(stream)
+
+    # Then the answer streams back in Anthropic's events
+    assert (
+        "".join(e.delta.text for e in events if e.type == "content_block_delta") == "The assertion is wrong."
+    )
+    assert events[-2].type == "message_delta" and events[-2].usage.output_tokens == 12
+    sent = route.server.received[0]
+    if route.provider == "anthropic":
+        # ... passed through as it came but for the gateway's fields, beta flags included
+        expected = {**body, "model": "claude-sonnet-4-5", "temperature": 0.9}  # TEMPERATURE_POLICY=clamp
+        assert sent.body == expected
+        assert sent.headers["anthropic-beta"] == ",".join(claude_code.BETAS)
+    elif route.provider == "openai":
+        # ... translated: one system message, a user message of two text parts, twelve function tools
+        assert [message["role"] for message in sent.body["messages"]] == ["system", "user"]
+        assert len(sent.body["tools"]) == 12 and sent.body["tools"][0]["type"] == "function"
+        assert sent.body["user"] == body["metadata"]["user_id"] and sent.body["stream"] is True
+    else:
+        assert len(sent.body["toolConfig"]["tools"]) == 12 and len(sent.body["system"]) == 1

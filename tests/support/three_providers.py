@@ -130,7 +130,7 @@ def tool_call_streamed(provider: str, call_id: str, name: str, arguments: dict[s
 
 
 def failing(provider: str) -> list[Behaviour]:
-    """The provider failing every attempt (its 503, Bedrock's ServiceUnavailableException)."""
+    """The provider failing (its 503, Bedrock's ServiceUnavailableException), however often it is tried."""
     if provider == "bedrock":
         error = {"message": "unavailable"}
         return [Behaviour(503, error, headers={"x-amzn-ErrorType": "ServiceUnavailableException"})] * 4
