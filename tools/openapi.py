@@ -22,6 +22,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, Field
 
+from lib.http import messages_routes
 from lib.http.routes import ALLOWED_METHODS, OPENAPI_FILE
 
 TITLE = "modelgate"
@@ -157,6 +158,63 @@ class JsonObject(_Open):
     """A JSON object; docs/api.md describes its fields."""
 
 
+class AnthropicMessage(_Open):
+    role: Literal["user", "assistant"]
+    content: str | list[dict[str, Any]]
+
+
+class _MessagesInput(_Open):
+    """Anthropic's Messages API (docs/messages-api.md): on an `anthropic` route every field the gateway
+    does not decide is passed on as it came; other routes take what has an equivalent."""
+
+    model: str = Field(min_length=1, max_length=256)
+    messages: list[AnthropicMessage] = Field(min_length=1)
+    system: str | list[dict[str, Any]] | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: dict[str, Any] | None = None
+
+
+class MessagesRequest(_MessagesInput):
+    max_tokens: int = Field(ge=1, le=4096, description="1 to MAX_TOKENS_LIMIT (4096 by default)")
+    temperature: float | None = Field(None, ge=0, le=1)
+    top_p: float | None = Field(None, ge=0, le=1)
+    top_k: int | None = Field(None, ge=0)
+    stop_sequences: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    stream: bool | None = None
+
+
+class CountTokensRequest(_MessagesInput):
+    """The input of a Messages request; the count is the one the budget reserves."""
+
+
+class MessageReply(_Open):
+    id: str
+    type: Literal["message"]
+    role: Literal["assistant"]
+    model: str
+    content: list[dict[str, Any]]
+    stop_reason: str | None
+    stop_sequence: str | None
+    usage: dict[str, Any]
+
+
+class TokenCount(BaseModel):
+    input_tokens: int
+
+
+class AnthropicErrorDetail(BaseModel):
+    type: str
+    message: str
+
+
+class AnthropicErrorReply(BaseModel):
+    """Every error of the Messages API, Anthropic's shape (the anthropic SDK raises its classes from it)."""
+
+    type: Literal["error"]
+    error: AnthropicErrorDetail
+
+
 # What the route functions do not declare: (method, path) -> (summary, request body, reply).
 _OPERATIONS: dict[tuple[str, str], tuple[str, type[BaseModel] | None, type[BaseModel]]] = {
     ("POST", "/api/generate"): ("Generate text from one prompt", GenerateRequest, GenerateReply),
@@ -164,6 +222,8 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, type[BaseModel] | None, type[BaseM
     ("POST", "/v1/chat/completions"): ("OpenAI chat completions", ChatCompletionRequest, Completion),
     ("POST", "/v1/completions"): ("OpenAI legacy completions", CompletionRequest, Completion),
     ("GET", "/v1/models"): ("The upstream's model list", None, JsonObject),
+    ("POST", "/v1/messages"): ("Anthropic's Messages API", MessagesRequest, MessageReply),
+    ("POST", "/v1/messages/count_tokens"): ("The input's token count", CountTokensRequest, TokenCount),
     ("GET", "/v1/usage"): ("The caller's usage today and its limits", None, JsonObject),
     ("GET", "/health"): ("Configuration check, no upstream call", None, JsonObject),
     ("GET", "/openapi.json"): ("This document", None, JsonObject),
@@ -184,7 +244,7 @@ def build_document() -> dict[str, Any]:
                 path,
                 method,
                 summary=summary,
-                responses=_responses(method, body_model, reply_model),
+                responses=_responses(method, body_model, reply_model, _error_model(path)),
                 operation_id=_operation_id(method, path),
             )(_stub(path, body_model))
     document: dict[str, Any] = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION))
@@ -192,8 +252,15 @@ def build_document() -> dict[str, Any]:
     return document
 
 
+def _error_model(path: str) -> type[BaseModel]:
+    return AnthropicErrorReply if path.startswith(messages_routes.MESSAGES_PATH) else ErrorReply
+
+
 def _responses(
-    method: str, body_model: type[BaseModel] | None, reply_model: type[BaseModel]
+    method: str,
+    body_model: type[BaseModel] | None,
+    reply_model: type[BaseModel],
+    error_model: type[BaseModel],
 ) -> dict[int, Any]:
     if method == "HEAD":  # GET's status and headers, no body
         return {status: {"description": "as GET, without a body"} for status in (200, *_ERROR_STATUSES)}
@@ -202,7 +269,7 @@ def _responses(
         content["text/event-stream"] = {"schema": _SSE_EVENT}  # with "stream": true
     responses: dict[int, Any] = {200: {"description": "OK", "content": content}}
     for status in _ERROR_STATUSES:
-        responses[status] = {"description": "error", "content": {"application/json": {"model": ErrorReply}}}
+        responses[status] = {"description": "error", "content": {"application/json": {"model": error_model}}}
     return responses
 
 

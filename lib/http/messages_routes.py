@@ -27,9 +27,10 @@ from lib.http.routes import (
 from lib.stages.completion import complete
 
 router = APIGatewayHttpRouter()
+MESSAGES_PATH = "/v1/messages"
 
 
-@_route("POST", "/v1/messages", on=router)
+@_route("POST", MESSAGES_PATH, on=router)
 def create_message() -> Any:
     services = _begin()
     caller = _identify(services)
@@ -44,7 +45,7 @@ def create_message() -> Any:
     return message_reply(body, request, usage)
 
 
-@_route("POST", "/v1/messages/count_tokens", on=router)
+@_route("POST", f"{MESSAGES_PATH}/count_tokens", on=router)
 def count_tokens() -> dict[str, Any]:
     """The gateway's own count of the input, the one the budget reserves: no model is called."""
     services = _begin()

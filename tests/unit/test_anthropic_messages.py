@@ -383,3 +383,15 @@ class TestErrors:
     )
     def test_which_requests_speak_the_messages_api(self, path, headers, anthropic):
         assert speaks_messages_api(path, headers) is anthropic
+
+
+def test_the_openapi_document_describes_the_messages_api_with_anthropic_s_errors():
+    from lib.http.routes import OPENAPI_FILE
+
+    paths = json.loads(OPENAPI_FILE.read_text(encoding="utf-8"))["paths"]
+    create, count = paths["/v1/messages"]["post"], paths["/v1/messages/count_tokens"]["post"]
+    assert create["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/MessagesRequest")
+    assert "text/event-stream" in create["responses"]["200"]["content"]
+    assert count["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/TokenCount")
+    error = create["responses"]["429"]["content"]["application/json"]["schema"]["$ref"]
+    assert error.endswith("/AnthropicErrorReply")
