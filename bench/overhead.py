@@ -143,6 +143,10 @@ def main() -> None:
     for label, samples in rows:
         print(f"  {label:38}{percentile(samples, 0.5):>10.3f}{percentile(samples, 0.99):>10.3f}")
 
+    from bench import messages_overhead
+
+    messages_overhead.main()
+
     from bench.measure import measure
 
     measured = measure()
