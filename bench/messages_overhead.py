@@ -11,9 +11,15 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
-from bench.overhead import PAIRS, paired_differences_ms, percentile, stdout_to_devnull
+from bench.overhead import (
+    PAIRS,
+    bench_environment,
+    paired_differences_ms,
+    percentile,
+    stdout_to_devnull,
+    timing_upstream_calls,
+)
 
 QUESTION = '[{"role": "user", "content": "How far is the moon?"}]'
 CHAT = ("/v1/chat/completions", f'{{"messages": {QUESTION}, "max_tokens": 32}}'.encode())
@@ -36,19 +42,7 @@ def own_time_pairs(pairs: int) -> tuple[list[float], list[float], list[float]]:
     import handler
 
     services.reset()
-    upstream = services.get_services().upstream
-    assert upstream is not None
-    call = upstream.call
-    upstream_ms: list[float] = []
-
-    def timed_call(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return call(*args, **kwargs)
-        finally:
-            upstream_ms.append((time.perf_counter() - started) * 1000)
-
-    upstream.call = timed_call  # type: ignore[method-assign]
+    upstream_ms = timing_upstream_calls()
     own_ms: dict[str, list[float]] = {CHAT[0]: [], MESSAGES[0]: []}
 
     def through(path: str, body: bytes) -> None:
@@ -66,6 +60,7 @@ def own_time_pairs(pairs: int) -> tuple[list[float], list[float], list[float]]:
 
 
 def main() -> None:
+    bench_environment()
     chat_ms, messages_ms, differences_ms = own_time_pairs(PAIRS)
     print(
         f"the Messages API beside chat: {PAIRS} pairs of the same question, as a chat completion and, "

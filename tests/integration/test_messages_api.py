@@ -1,14 +1,13 @@
 """`POST /v1/messages` through the handler: passed through on an `anthropic` route (thinking, cache
 tokens, beta flags), the same limits, budgets and cache as chat, and every error in Anthropic's shape."""
 
-import io
 import json
 
 import pytest
 
 from lib import services
-from lib.admin import cli as admin
-from tests.conftest import TABLE_NAME, call
+from tests.conftest import call
+from tests.support.client_keys import new_client_key
 from tests.support.fake_anthropic import FakeAnthropic, event_stream, message, text_block
 from tests.support.fake_upstream import Behaviour
 
@@ -198,9 +197,7 @@ def client_key(aws, routed):
     routed.setenv("RATE_LIMIT_RPM", "1")
     routed.setenv("RATE_LIMIT_BURST", "1")
     services.reset()
-    out = io.StringIO()
-    admin.main(["--table", TABLE_NAME, "keys", "create", "--name", "sdk"], out=out, dynamodb_client=aws)
-    return out.getvalue().split("key:")[1].split()[0]
+    return new_client_key(aws)
 
 
 def test_the_key_comes_as_x_api_key_and_the_limits_answer_in_anthropic_s_shape(client_key):

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from tests.support import eventstream
+from tests.support.bedrock_loopback import converse_answer
 from tests.support.fake_anthropic import event_stream, message, text_block, text_stream, tool_use_block
 from tests.support.fake_upstream import Behaviour, completion
 
@@ -50,7 +51,9 @@ def text(provider: str, words: tuple[str, ...], input_tokens: int = 12, output_t
         return Behaviour(
             body=message(text_block(answer), input_tokens=input_tokens, output_tokens=output_tokens)
         )
-    return Behaviour(body=_converse({"text": answer}, "end_turn", input_tokens, output_tokens))
+    return Behaviour(
+        body=converse_answer({"text": answer}, input_tokens=input_tokens, output_tokens=output_tokens)
+    )
 
 
 def tool_call(provider: str, call_id: str, name: str, arguments: dict[str, Any]) -> Behaviour:
@@ -67,7 +70,7 @@ def tool_call(provider: str, call_id: str, name: str, arguments: dict[str, Any])
     if provider == "anthropic":
         return Behaviour(body=message(tool_use_block(call_id, name, arguments), stop_reason="tool_use"))
     block = {"toolUse": {"toolUseId": call_id, "name": name, "input": arguments}}
-    return Behaviour(body=_converse(block, "tool_use", 12, 5))
+    return Behaviour(body=converse_answer(block, stop_reason="tool_use"))
 
 
 def text_streamed(
@@ -135,21 +138,6 @@ def failing(provider: str) -> list[Behaviour]:
         error = {"message": "unavailable"}
         return [Behaviour(503, error, headers={"x-amzn-ErrorType": "ServiceUnavailableException"})] * 4
     return [Behaviour(503, {"error": {"message": "unavailable", "type": "server_error"}})] * 4
-
-
-def _converse(
-    block: dict[str, Any], stop_reason: str, input_tokens: int, output_tokens: int
-) -> dict[str, Any]:
-    return {
-        "output": {"message": {"role": "assistant", "content": [block]}},
-        "stopReason": stop_reason,
-        "usage": {
-            "inputTokens": input_tokens,
-            "outputTokens": output_tokens,
-            "totalTokens": input_tokens + output_tokens,
-        },
-        "metrics": {"latencyMs": 120},
-    }
 
 
 def _openai_stream(
