@@ -21,7 +21,7 @@ from lib.apis.anthropic_messages_content import (
     neutral_tools,
     system_texts,
 )
-from lib.core.request import ANTHROPIC_MESSAGES, ModelRequest, NativeBody, message_texts
+from lib.core.request import ANTHROPIC_MESSAGES, ModelRequest, Native, message_texts
 from lib.platform.config import Settings
 from lib.platform.errors import InvalidRequest
 from lib.stages.field_types import check_field_types
@@ -101,7 +101,7 @@ def _parse(
         extra=extra,
         prompt_chars=len(text),
         input_chars=input_chars + len(system_prompt or ""),
-        native=NativeBody(ANTHROPIC_MESSAGES, sent, _beta_header(headers)),
+        native=Native(ANTHROPIC_MESSAGES, sent, _beta_header(headers)),
     )
 
 

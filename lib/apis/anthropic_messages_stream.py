@@ -78,6 +78,8 @@ class MessagesStreamWriter:
         if piece.native is not None:
             self._native = self._started = True
             return self._native_event(piece.native)
+        if self._native:
+            return b""  # read from the route's own events, which went out as they came: for the gateway
         out = [self._start()]
         if piece.text:
             out.append(self._open_block("text", {"type": "text", "text": ""}))

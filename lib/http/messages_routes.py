@@ -22,7 +22,7 @@ from lib.http.routes import (
     _record,
     _refresh_cache,
     _route,
-    _stream_response,
+    _streamed,
 )
 from lib.stages.completion import complete
 
@@ -38,7 +38,7 @@ def create_message() -> Any:
     if request.stream:
         from lib.apis import anthropic_messages_stream  # on use: most requests are not streams
 
-        return _stream_response(anthropic_messages_stream, request, caller, services)
+        return _streamed(anthropic_messages_stream, request, caller, services)
     body, usage = complete(
         request, caller, services, _record(), _deadline(services), refresh_cache=_refresh_cache()
     )

@@ -55,6 +55,7 @@ ANSWER_MARGIN_S = 2.5
 
 
 def _route(method: str, path: str, on: APIGatewayHttpRouter = router) -> Any:
+    """Register a route (on this module's router, or on an area's own: lib/http/messages_routes.py)."""
     # HEAD is answered wherever GET is (same handler; the HTTP layer sends no body for HEAD).
     methods = [method, "HEAD"] if method == "GET" else [method]
     ALLOWED_METHODS.setdefault(path, set()).update(methods)
@@ -196,18 +197,18 @@ def _openai_answer(request: ModelRequest, caller: Caller, services: Services) ->
     if request.stream:
         from lib.apis import openai_stream  # on use: most requests are not streams
 
-        return _stream_response(openai_stream, request, caller, services)
+        return _streamed(openai_stream, request, caller, services)
     body, usage = complete(
         request, caller, services, _record(), _deadline(services), refresh_cache=_refresh_cache()
     )
     return openai_reply(body, request, usage)
 
 
-def _stream_response(
+def _streamed(
     stream_format: StreamFormat, request: ModelRequest, caller: Caller, services: Services
 ) -> Response:
-    """The answer as server-sent events in the caller's format: the body is written by the gateway core
-    as the model writes it (lib/http/gateway.py)."""
+    """A `text/event-stream` answer in the caller's format, written by the gateway core as the model
+    writes it (lib/http/gateway.py)."""
     from lib.stages.streaming import open_stream
 
     record = _record()

@@ -94,39 +94,41 @@ def parse_stream(
     events: Iterable[ServerEvent], request: ModelRequest, *, native: bool = False
 ) -> Iterator[StreamPiece]:
     """The Messages API's events (message_start, content blocks and their deltas, message_delta,
-    message_stop) as pieces. With `native`, one piece per event, each carrying its event (the
-    Messages API's caller gets them as they came). A stream that ends before message_stop was cut."""
+    message_stop) as pieces. With `native`, each event also comes as it was sent, in a piece of its own
+    before the pieces read from it (for a caller of the Messages API). A stream that ends before
+    message_stop was cut."""
     prompt_tokens: int | None = None
     tool_calls = StreamedToolCalls()
     for event in events:
         data = _event_data(event)
         kind = data.get("type")
-        piece: StreamPiece | None = None
+        if native and kind != "error":
+            yield StreamPiece(native=data)
         if kind == "message_start":
             message = data.get("message")
             usage = message.get("usage") if isinstance(message, dict) else None
             prompt_tokens = _prompt_tokens(usage) if isinstance(usage, dict) else None
-            piece = StreamPiece(role="assistant")
+            yield StreamPiece(role="assistant")
         elif kind == "content_block_start":
             block = _field(data, "content_block")
             if block.get("type") == "tool_use":
                 if not isinstance(block.get("id"), str) or not isinstance(block.get("name"), str):
                     raise StreamFault("malformed", "the model sent a tool call without an id or a name")
-                piece = tool_calls.started(data.get("index"), block["id"], block["name"])
+                yield tool_calls.started(data.get("index"), block["id"], block["name"])
             elif block.get("type") == "text" and isinstance(block.get("text"), str) and block["text"]:
-                piece = StreamPiece(text=block["text"])
+                yield StreamPiece(text=block["text"])
         elif kind == "content_block_delta":
             delta = _field(data, "delta")
             if delta.get("type") == "text_delta" and isinstance(delta.get("text"), str):
-                piece = StreamPiece(text=delta["text"])
+                yield StreamPiece(text=delta["text"])
             elif delta.get("type") == "input_json_delta" and isinstance(delta.get("partial_json"), str):
-                piece = tool_calls.arguments(data.get("index"), delta["partial_json"])
+                yield tool_calls.arguments(data.get("index"), delta["partial_json"])
             # Other deltas (thinking, signatures, citations) hold no part of the answer.
         elif kind == "message_delta":
             stop_reason, usage = _field(data, "delta").get("stop_reason"), data.get("usage")
             prompt_tokens = (_prompt_tokens(usage) if isinstance(usage, dict) else None) or prompt_tokens
             output_tokens = _counted(usage.get("output_tokens")) if isinstance(usage, dict) else None
-            piece = StreamPiece(
+            yield StreamPiece(
                 finish_reason=_FINISH_REASONS.get(stop_reason, "stop")
                 if isinstance(stop_reason, str)
                 else None,
@@ -134,16 +136,11 @@ def parse_stream(
                 if prompt_tokens is not None and output_tokens is not None
                 else None,
             )
+        elif kind == "message_stop":
+            return
         elif kind == "error":
             raise StreamFault("malformed", "the model sent an error event instead of the rest of its answer")
         # ping, and event types Anthropic adds later, carry nothing to forward.
-        if native:
-            piece = piece or StreamPiece()
-            piece.native = data
-        if piece is not None:
-            yield piece
-        if kind == "message_stop":
-            return
     raise StreamFault("cut", "the stream ended before the answer did")
 
 

@@ -323,9 +323,11 @@ class TestStream:
 
         events = write(
             [
-                StreamPiece(role="assistant", native=start),
+                StreamPiece(native=start),
+                StreamPiece(role="assistant"),  # what the gateway read from it: not the caller's
                 StreamPiece(native=thinking),
                 StreamPiece(native=stop),
+                StreamPiece(finish_reason="stop", usage=(3, 1)),
             ]
         )
 
