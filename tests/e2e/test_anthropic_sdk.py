@@ -22,18 +22,34 @@ WEATHER_TOOL = {
 HI = [{"role": "user", "content": "Hi"}]
 
 
-@pytest.fixture
-def servers(upstream):
-    claude, bedrock = FakeAnthropic().start(), FakeUpstream().start()
-    yield {"openai": upstream, "anthropic": claude, "bedrock": bedrock}
-    claude.stop()
-    bedrock.stop()
+@pytest.fixture(scope="module")
+def model_servers():
+    """One loopback server per provider, started once for the module (each test clears them)."""
+    started = {"openai": FakeUpstream(), "anthropic": FakeAnthropic(), "bedrock": FakeUpstream()}
+    yield {provider: server.start() for provider, server in started.items()}
+    for server in started.values():
+        server.stop()
 
 
-@pytest.fixture
-def gateway(gateway_env, servers, tmp_path):
+@pytest.fixture(scope="module")
+def served():
+    """The gateway as `make run` serves it, for the module; each test configures it (services.reset)."""
     import handler
 
+    with serving(handler.wsgi_app) as url:
+        yield url
+
+
+@pytest.fixture
+def servers(model_servers):
+    for server in model_servers.values():
+        server.queue.clear()
+        server.received.clear()
+    return model_servers
+
+
+@pytest.fixture
+def gateway(gateway_env, servers, served, tmp_path):
     routes = tmp_path / "routes.toml"
     routes.write_text(
         ROUTES_FILE.format(
@@ -53,8 +69,7 @@ def gateway(gateway_env, servers, tmp_path):
     gateway_env.setenv("MAX_PROMPT_CHARS", "100000")
     gateway_env.setenv("MAX_INPUT_CHARS", "200000")
     services.reset()
-    with serving(handler.wsgi_app) as url:
-        yield url
+    return served
 
 
 @pytest.fixture
