@@ -234,7 +234,7 @@ def test_images_are_described_from_their_data_url_and_an_https_one_is_never_fetc
     ]
     # When it is asked about them
     reply = chat(model, [{"role": "user", "content": content}])
-    # Then it names each one's kind and size, and the https one's host only (pytest-socket would refuse a fetch)
+    # Then it names each one's kind and size, and the https one's host only (pytest-socket refuses a fetch)
     text = reply["choices"][0]["message"]["content"]
     assert "[image 1: a PNG image (image/png), 640x480 pixels, 29 bytes]" in text
     assert "[image 2: an image at images.example.com (not fetched" in text and "secret" not in text
