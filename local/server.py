@@ -5,9 +5,9 @@ It is the HTTP server the streaming Function URL runs on AWS (lib/http/wsgi.py, 
 same core as `handler.api_handler`, and `stream: true` answers are written chunk by chunk. Requests
 are handled one at a time, as one Lambda container does; others wait their turn.
 
-Before it serves it prints one block that says everything that is on (local/startup.py); then one
-short line per request (local/console.py; `--json-logs` for Lambda's JSON lines), and
-writes what the admin commands need to reach its local table to a git-ignored file while it runs.
+Before it serves, it prints one block that says everything that is on (local/startup.py); then one
+short line per request (local/console.py; `--json-logs` for Lambda's JSON lines). While it runs, it
+writes what the admin commands need to reach its local table to a git-ignored file.
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ def _route_summary(route: Route, stack: LocalStack, environ: Mapping[str, str]) 
         where = f"{route.provider} {route.model} at {host}"
     terms = []
     if route.free_tokens_per_month is not None:
-        terms.append(f"{route.free_tokens_per_month:,} free tokens a month")
+        terms.append(f"{route.free_tokens_per_month:,} free tokens/month")
     if route.price_per_1k_tokens is not None:
         terms.append(
             "free (price 0)"
@@ -108,7 +108,9 @@ def _route_summary(route: Route, stack: LocalStack, environ: Mapping[str, str]) 
         terms.append(f"fallbacks {', '.join(route.fallbacks)}")
     scheme, _, variable = (route.key or "").partition(":")
     if scheme == "env" and not (environ.get(variable) or "").strip():
-        terms.append(f"{variable} unset: 503, or its fallbacks, until set")
+        terms.append(
+            f"key {variable} unset ({'its fallbacks serve' if route.fallbacks else '503'} until set)"
+        )
     return "; ".join([where, *terms])
 
 

@@ -61,7 +61,7 @@ def test_start_names_each_route_whose_key_variable_is_unset_and_no_key(tmp_path)
     # Then the lines of the two routes that would fail name their variables, and no key's value shows
     unset = {line.split()[0]: line for line in said if "unset" in line}
     assert list(unset) == ["general", "legal"]
-    assert "DEEPSEEK_API_KEY unset" in unset["general"] and "ZHIPU_API_KEY unset" in unset["legal"]
+    assert "key DEEPSEEK_API_KEY unset" in unset["general"] and "key ZHIPU_API_KEY unset" in unset["legal"]
     assert not any("sk-dashscope-secret-1234" in line for line in said)
 
 
@@ -144,7 +144,7 @@ def test_the_block_lists_the_routes_their_allowances_and_the_variables_a_routes_
     assert f"  routes     from {routes} (to run without it: ROUTES_FILE= make run)" in said
     # and each route with its provider, model, allowance and price, and the names a client may send
     assert (
-        "general  openai deepseek-chat at api.deepseek.com; 100,000 free tokens a month; $0.0011/1k tokens"
+        "general  openai deepseek-chat at api.deepseek.com; 100,000 free tokens/month; $0.0011/1k tokens"
         in text
     )
     assert "  models     general (the default, when none is sent), qwen, legal, stored" in said
