@@ -5,7 +5,8 @@
   valid for its JSON schema (local/schema_instance.py). Under `auto` it answers in text once the last
   message is a tool's result, as a model does when it has what it asked for.
 - With `response_format` `json_schema`, a JSON value valid for the schema; with `json_object`, an object.
-- Otherwise it echoes the last user message, describing each image in it (local/images.py).
+- Otherwise it echoes the last user message, describing each image in it (local/images.py), up to the
+  first `stop` sequence.
 
 Everything it reads counts toward `prompt_tokens` (text, images as their description, tool definitions,
 the schema, earlier tool calls), everything it writes toward `completion_tokens`, and the answer is cut
@@ -75,7 +76,9 @@ def chat_answer(body: dict[str, Any]) -> Answer:
                 {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
             ]
         return answer
-    content, answer.completion_tokens, was_cut = cut(_content(body, messages, prompt), max_tokens)
+    content, answer.completion_tokens, was_cut = cut(
+        _before_stop(_content(body, messages, prompt), body), max_tokens
+    )
     answer.content = content
     answer.finish_reason = "length" if was_cut else "stop"
     return answer
@@ -86,7 +89,7 @@ def completion_answer(body: dict[str, Any]) -> Answer:
     prompt = body.get("prompt")
     prompt = " ".join(p for p in prompt if isinstance(p, str)) if isinstance(prompt, list) else prompt
     prompt = prompt if isinstance(prompt, str) else ""
-    content, written, was_cut = cut(_echo(prompt), _max_tokens(body))
+    content, written, was_cut = cut(_before_stop(_echo(prompt), body), _max_tokens(body))
     logprobs = body.get("logprobs")
     return Answer(
         content=content,
@@ -133,6 +136,14 @@ def _content(body: dict[str, Any], messages: list[dict[str, Any]], prompt: str) 
     if kind == "json_object":
         return json.dumps({"reply": text})
     return text
+
+
+def _before_stop(text: str, body: dict[str, Any]) -> str:
+    """The text up to the first of the `stop` sequences, which a model does not write."""
+    stop = body.get("stop")
+    sequences = [stop] if isinstance(stop, str) else [s for s in stop or [] if isinstance(s, str)]
+    found = [text.find(sequence) for sequence in sequences if sequence and sequence in text]
+    return text[: min(found)] if found else text
 
 
 def _tool_to_call(body: dict[str, Any], messages: list[dict[str, Any]]) -> tuple[str, Any, bool] | None:

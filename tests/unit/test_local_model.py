@@ -201,6 +201,14 @@ def test_an_answer_past_max_tokens_is_cut_there_json_or_not(model):
     assert count(choice["message"]["tool_calls"][0]["function"]["arguments"]) == 5 - count("get_weather")
 
 
+def test_a_stop_sequence_ends_the_answer_before_it(model):
+    reply = chat(model, [{"role": "user", "content": "one two three"}], stop=[" three", "zzz"])
+    assert reply["choices"][0]["message"]["content"] == "Local model reply: one two"
+    assert reply["choices"][0]["finish_reason"] == "stop" and reply["usage"]["completion_tokens"] == 6
+    legacy = post(model, "/completions", {"prompt": "a b c", "stop": " b"}).json()["choices"][0]
+    assert legacy["text"] == "Local model reply: a"
+
+
 def test_logprobs_cover_each_token_written_whole_and_streamed(model):
     ask = {
         "messages": [{"role": "user", "content": "Hello there, world"}],
