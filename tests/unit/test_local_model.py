@@ -181,6 +181,30 @@ def test_tool_choice_is_obeyed_and_a_tool_result_is_answered_in_text(model):
     assert unknown.status_code == 400 and unknown.json()["error"]["param"] == "tool_choice"
 
 
+def test_the_legacy_functions_api_gets_a_function_call_whole_and_streamed(model):
+    body = {"messages": [{"role": "user", "content": "Weather in Oslo"}], "functions": [WEATHER["function"]]}
+    whole = post(model, "/chat/completions", body).json()["choices"][0]
+    assert (
+        whole["finish_reason"] == "function_call"
+        and whole["message"]["function_call"]["name"] == "get_weather"
+    )
+    jsonschema.validate(
+        json.loads(whole["message"]["function_call"]["arguments"]), WEATHER["function"]["parameters"]
+    )
+    deltas = [c["choices"][0]["delta"] for c in streamed(model, "/chat/completions", body) if c["choices"]]
+    sent = "".join(d["function_call"]["arguments"] for d in deltas if "function_call" in d)
+    assert (
+        deltas[0]["function_call"]["name"] == "get_weather"
+        and sent == whole["message"]["function_call"]["arguments"]
+    )
+    assert (
+        "function_call"
+        not in post(model, "/chat/completions", {**body, "function_call": "none"}).json()["choices"][0][
+            "message"
+        ]
+    )
+
+
 def test_structured_output_is_valid_for_the_schema_and_json_mode_is_an_object(model):
     schema_format = {
         "type": "json_schema",
