@@ -161,7 +161,8 @@ def _tool_to_call(body: dict[str, Any], messages: list[dict[str, Any]]) -> tuple
     if not named or choice == "none":
         return None
     if isinstance(choice, dict):
-        wanted = (choice.get("function") or {}).get("name") if not legacy else choice.get("name")
+        function = choice if legacy else choice.get("function")
+        wanted = function.get("name") if isinstance(function, dict) else None
         if wanted is not None:
             match = [t for t in named if t["name"] == wanted]
             if not match:

@@ -73,6 +73,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(404, f"no such endpoint: POST {path}", None)
         except BadRequest as exc:
             self._error(400, str(exc), exc.param)
+        except Exception as exc:  # noqa: BLE001 - a model's own failure is its 500, never a dropped connection
+            self._error(500, f"the built-in model failed on this request ({type(exc).__name__})", None)
 
     def _answer(self, kind: str, model: str, answer: Answer, body: dict[str, Any]) -> None:
         chat, streamed = kind == "chat.completion", bool(body.get("stream"))
@@ -127,10 +129,11 @@ class _Handler(BaseHTTPRequestHandler):
         return server.pace_s if isinstance(server, _ModelServer) else PACE_S
 
     def _error(self, status: int, message: str, param: str | None) -> None:
-        code = "invalid_request_error" if status == 400 else "not_found"
+        kind = "server_error" if status >= 500 else "invalid_request_error"
+        code = {400: "invalid_request_error", 404: "not_found"}.get(status, "server_error")
         self._send(
             status,
-            {"error": {"message": message, "type": "invalid_request_error", "code": code, "param": param}},
+            {"error": {"message": message, "type": kind, "code": code, "param": param}},
         )
 
     def log_message(self, format: str, *args: Any) -> None:

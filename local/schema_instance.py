@@ -53,6 +53,8 @@ class _Generator:
 
     def value(self, schema: Any, depth: int, variant: int) -> Any:
         """`variant` > 0 asks for another value than variant 0 (items of a `uniqueItems` array)."""
+        if depth > 4 * MAX_DEPTH:
+            return None  # references that only lead to each other (`{"$ref": "#"}`): nothing to make
         if not isinstance(schema, dict):
             return self._string({}, variant)  # true, or no schema: any value will do
         if isinstance(schema.get("$ref"), str):
@@ -191,7 +193,12 @@ def _number(schema: dict[str, Any], integer: bool, variant: int) -> int | float:
     if high is not None:
         value = min(value, high)
     step = schema.get("multipleOf")
-    if isinstance(step, int | float) and not isinstance(step, bool) and step > 0:
+    if (
+        isinstance(step, int | float)
+        and not isinstance(step, bool)
+        and step > 0
+        and math.isfinite(value / step)
+    ):
         multiples = [math.ceil(value / step) * step, math.floor(value / step) * step]
         inside = [m for m in multiples if (low is None or m >= low) and (high is None or m <= high)]
         value = (inside or multiples)[0]

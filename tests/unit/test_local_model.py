@@ -130,6 +130,20 @@ def test_an_instance_is_valid_for_its_schema_and_the_same_every_time(schema):
     assert first == second
 
 
+def test_a_schema_that_only_refers_to_itself_ends():
+    assert instance({"$ref": "#"}) is None
+    assert instance({"type": "object", "properties": {"a": {"$ref": "#"}}})["a"]["a"] is not None
+
+
+def test_a_failure_of_its_own_is_a_500_in_openai_s_shape_not_a_dropped_connection(model, monkeypatch):
+    def broken(body):
+        raise OverflowError
+
+    monkeypatch.setattr("local.model.chat_answer", broken)
+    reply = post(model, "/chat/completions", {"messages": [{"role": "user", "content": "hi"}]})
+    assert reply.status_code == 500 and reply.json()["error"]["type"] == "server_error"
+
+
 def test_pieces_join_back_to_the_text_and_cut_at_token_boundaries():
     text = "Local model reply:  héllo, 世界!\n"
     assert "".join(pieces(text)) == text
