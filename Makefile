@@ -33,10 +33,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP) ## create .venv with every dependency (the other targets do it themselves)
 
-# routes.toml at the top level is used when ROUTES_FILE is not set (see routes.example.toml).
+# routes.toml at the top level is used when ROUTES_FILE is not set (see routes.example.toml);
+# `ROUTES_FILE= make run` runs without it.
 # JSON_LOGS=1 prints the JSON log lines and EMF metrics as Lambda writes them.
 run: $(STAMP) ## serve the gateway at http://127.0.0.1:3000 (PORT=...); JSON_LOGS=1 for Lambda's JSON lines
-	$(if $(wildcard routes.toml),ROUTES_FILE=$${ROUTES_FILE:-routes.toml}) PORT=$(PORT) $(PY) -m local.server \
+	$(if $(wildcard routes.toml),ROUTES_FILE=$${ROUTES_FILE-routes.toml}) PORT=$(PORT) $(PY) -m local.server \
 		--run-env $(RUN_ENV) $(if $(JSON_LOGS),--json-logs)
 
 # The suite runs in TEST_WORKERS processes (pytest-xdist): most tests wait on loopback servers, so even

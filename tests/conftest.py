@@ -108,6 +108,9 @@ def aws(gateway_env: pytest.MonkeyPatch) -> Iterator[Any]:
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_table(client, TABLE_NAME)
         gateway_env.setenv("TABLE_NAME", TABLE_NAME)
+        # In-process moto on a loaded machine can take longer than DynamoDB's worst call: room for it.
+        # (tests/integration/test_store_faults.py holds the gateway to the real limit, on its own store.)
+        gateway_env.setattr(services, "REQUEST_CALL_LIMIT_S", 15.0)
         services.reset()
         yield client
         services.reset()

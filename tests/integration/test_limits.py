@@ -277,9 +277,11 @@ class TestThroughTheHandler:
     def test_a_failed_call_that_may_have_been_billed_is_charged_its_reservation(
         self, aws, gateway_env, upstream
     ):
-        gateway_env.setenv("AI_MODEL_TIMEOUT_S", "0.5")
+        # A deadline with room for the admission's store calls on a loaded machine: the call must reach
+        # the upstream, which answers long after it.
+        gateway_env.setenv("AI_MODEL_TIMEOUT_S", "2")
         services.reset()
-        upstream.then(*[Behaviour(delay_s=2) for _ in range(4)])
+        upstream.then(*[Behaviour(delay_s=30) for _ in range(4)])
         assert call("POST", "/api/generate", {"prompt": "12345", "max_tokens": 10}).status == 504
         assert call("GET", "/v1/usage").json["tokens_today"] == 15  # 5 prompt characters + 10 max_tokens
 
