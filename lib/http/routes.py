@@ -25,7 +25,7 @@ from lib.platform.deadline import Deadline
 from lib.platform.errors import NotConfigured, NotFound
 from lib.providers.call_stats import CallStats
 from lib.services import get_services
-from lib.stages.cache import no_cache_requested
+from lib.stages.cache import CacheDirectives, cache_directives
 from lib.stages.completion import complete
 from lib.stages.context import Services
 from lib.stages.request_body import parse_json_body
@@ -236,8 +236,8 @@ def _json_body(services: Services, max_bytes: int | None = None) -> dict[str, An
     )
 
 
-def _refresh_cache() -> bool:
-    return no_cache_requested(router.current_event.headers or {})
+def _refresh_cache() -> CacheDirectives:
+    return cache_directives(router.current_event.headers or {})
 
 
 def _deadline(services: Services) -> Deadline:
