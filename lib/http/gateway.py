@@ -5,6 +5,10 @@ model writes them. The Lambda handler behind the HTTP API joins it (API Gateway 
 HTTP server (`make run`, and the streaming Function URL behind the Lambda Web Adapter) writes each
 piece as it comes. Either way the access line and metrics are written once, when the body is done,
 so a stream's line has its real usage, and a caller that goes away still gets its request counted.
+
+Every body and header leaves through here, so this is where every key value the gateway holds is
+scrubbed from them, whatever the caller's format (lib/platform/redaction.py); the log handler gets
+the same scrubbing as a filter.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any, NamedTuple
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
+from lib.platform.redaction import LogScrubber, StreamScrubber, scrub_bytes, scrub_text
 from lib.stages import telemetry
 
 
@@ -32,6 +37,9 @@ class Gateway:
         self._app = app  # the resolver for this request (lib.http.app.get_app: built once per configuration)
         self._logger = logger
         self._metrics = metrics
+        log_handler = logger.registered_handler  # every line goes through it, the child loggers' too
+        if not any(isinstance(existing, LogScrubber) for existing in log_handler.filters):
+            log_handler.addFilter(LogScrubber())
 
     def handle(self, event: dict[str, Any], context: Any, *, flush_metrics: bool = False) -> GatewayResponse:
         record = telemetry.RequestRecord.start(event)
@@ -43,11 +51,13 @@ class Gateway:
         for name, values in (response.get("multiValueHeaders") or {}).items():
             headers[str(name)] = ", ".join(str(value) for value in values)
         headers.update(record.response_headers)  # what the stages tell the caller beside the body (x-cache)
+        headers = {name: scrub_text(value) for name, value in headers.items()}
         cookies = [str(cookie) for cookie in response.get("cookies") or []]
         stream = record.stream_body if status == 200 else None
         if stream is None:
             raw = response.get("body") or ""
             data = base64.b64decode(raw) if response.get("isBase64Encoded") else str(raw).encode("utf-8")
+            data = scrub_bytes(data)
             body: Iterator[bytes] = iter([data])
             length: int | None = len(data)
             self._finish(record, status, flush_metrics)
@@ -72,8 +82,15 @@ class Gateway:
     def _finishing(
         self, stream: Iterator[bytes], record: telemetry.RequestRecord, status: int, flush_metrics: bool
     ) -> Iterator[bytes]:
+        scrubber = StreamScrubber()
         try:
-            yield from stream
+            for piece in stream:
+                scrubbed = scrubber.feed(piece)
+                if scrubbed:
+                    yield scrubbed
+            rest = scrubber.flush()
+            if rest:
+                yield rest
         finally:
             close = getattr(stream, "close", None)
             if callable(close):
