@@ -83,6 +83,22 @@ def http_api_event(
     return event
 
 
+def seconds_since_arrival(event: Mapping[str, Any], limit_s: float) -> float:
+    """Seconds since API Gateway or the Function URL received the request (`requestContext.timeEpoch`,
+    a cold start included).
+
+    0 when the event says nothing usable: no timeEpoch, or one no live request can carry (over
+    `limit_s` ago: a saved event replayed with `make invoke`, a clock far off), since those would only
+    cut a healthy request.
+    """
+    context = event.get("requestContext") or {}
+    epoch_ms = context.get("timeEpoch") if isinstance(context, Mapping) else None
+    if isinstance(epoch_ms, bool) or not isinstance(epoch_ms, int | float):
+        return 0.0
+    waited = time.time() - epoch_ms / 1000
+    return waited if 0.0 < waited < limit_s else 0.0
+
+
 ADAPTER_REQUEST_CONTEXT = "x-amzn-request-context"
 ADAPTER_LAMBDA_CONTEXT = "x-amzn-lambda-context"
 

@@ -14,12 +14,15 @@ the same scrubbing as a filter.
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
+from lib.http.events import seconds_since_arrival
+from lib.http.routes import ANSWER_MARGIN_S, ARRIVAL_LIMIT_S, LAMBDA_SAFETY_MARGIN_S
 from lib.platform.redaction import LogScrubber, StreamScrubber, scrub_bytes, scrub_text
 from lib.stages import telemetry
 
@@ -67,7 +70,7 @@ class Gateway:
 
     def lambda_response(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         """The API Gateway (payload v2) response: the whole body, streams included, in one piece."""
-        answer = self.handle(event, context)
+        answer = self.handle(event, HttpApiContext(context, event))
         data = b"".join(answer.body)
         response: dict[str, Any] = {
             "statusCode": answer.status,
@@ -101,3 +104,26 @@ class Gateway:
         telemetry.finish(record, status, self._logger, self._metrics)
         if flush_metrics:
             self._metrics.flush_metrics()  # outside Lambda's handler decorator, each request flushes its own
+
+
+class HttpApiContext:
+    """The Lambda context of a request through the HTTP API, whose body is joined (streams included)
+    and which API Gateway cuts ARRIVAL_LIMIT_S after the request arrived, however much the Lambda has
+    left. So the time it reports left ends with the answer budget counted from the arrival (plus the
+    safety margin lib/http/routes.py takes off it again): a stream stops where a whole answer's
+    deadline does, with its error event, and still settles and answers in time."""
+
+    def __init__(self, context: Any, event: dict[str, Any]) -> None:
+        self._context = context
+        budget_s = ARRIVAL_LIMIT_S - ANSWER_MARGIN_S - seconds_since_arrival(event, ARRIVAL_LIMIT_S)
+        self._answer_by = time.monotonic() + budget_s + LAMBDA_SAFETY_MARGIN_S
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+    def get_remaining_time_in_millis(self) -> int:
+        left_ms = int((self._answer_by - time.monotonic()) * 1000)
+        own = getattr(self._context, "get_remaining_time_in_millis", None)
+        if callable(own):
+            left_ms = min(left_ms, int(own()))
+        return max(0, left_ms)

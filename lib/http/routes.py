@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import re
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -21,6 +20,7 @@ from lib.apis.openai_replies import model_entries, models_reply, openai_reply
 from lib.apis.openai_requests import parse_chat, parse_completion
 from lib.callers.identity import Caller
 from lib.core.request import ModelRequest
+from lib.http.events import seconds_since_arrival
 from lib.platform.deadline import Deadline
 from lib.platform.errors import NotConfigured, NotFound
 from lib.providers.call_stats import CallStats
@@ -257,17 +257,7 @@ def _lambda_remaining_s() -> float | None:
 
 
 def _since_arrival() -> float:
-    """Seconds since API Gateway or the Function URL received the request (its cold start included).
-
-    0 when the event says nothing usable: no timeEpoch, or one no live request can carry (a saved
-    event replayed with `make invoke`, a clock far off), since those would only cut a healthy request.
-    """
-    context = router.current_event.get("requestContext") or {}
-    epoch_ms = context.get("timeEpoch")
-    if isinstance(epoch_ms, bool) or not isinstance(epoch_ms, int | float):
-        return 0.0
-    waited = time.time() - epoch_ms / 1000
-    return waited if 0.0 < waited < ARRIVAL_LIMIT_S else 0.0
+    return seconds_since_arrival(router.current_event.raw_event, ARRIVAL_LIMIT_S)
 
 
 def _record() -> RequestRecord:
