@@ -20,7 +20,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from lib.http.events import context_from_wsgi, event_from_wsgi
+from lib.http.events import BEHIND_ADAPTER, context_from_wsgi, event_from_wsgi
 from lib.http.gateway import Gateway
 
 READY_PATH = "/_ready"
@@ -117,6 +117,12 @@ def create_server(app: Any, host: str, port: int, *, loop_timeout_s: float = 1.0
 
 
 def serve_on_adapter_port(app: Any) -> None:
-    """Inside Lambda (run.sh): serve on the adapter's port until the container is recycled."""
+    """Inside Lambda (run.sh): serve on the adapter's port until the container is recycled. Only this
+    server believes the adapter's headers (lib/http/events.py): the adapter sets them itself."""
     port = int(os.environ.get("AWS_LWA_PORT") or os.environ.get("PORT") or "8080")
-    create_server(app, "127.0.0.1", port).run()
+
+    def behind_adapter(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        environ[BEHIND_ADAPTER] = True
+        return app(environ, start_response)
+
+    create_server(behind_adapter, "127.0.0.1", port).run()
