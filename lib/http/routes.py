@@ -21,6 +21,7 @@ from lib.apis.openai_requests import parse_chat, parse_completion
 from lib.callers.identity import Caller
 from lib.core.request import ModelRequest
 from lib.http.events import seconds_since_arrival
+from lib.platform.config import LAMBDA_MAX_PAYLOAD_BYTES
 from lib.platform.deadline import Deadline
 from lib.platform.errors import NotConfigured, NotFound
 from lib.providers.call_stats import CallStats
@@ -39,8 +40,6 @@ ALLOWED_METHODS: dict[str, set[str]] = {}
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
 # Time kept back from the Lambda's remaining time for settling usage and answering.
 LAMBDA_SAFETY_MARGIN_S = 1.0
-# Lambda's own cap on a request payload.
-LAMBDA_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 # API Gateway cuts an HTTP API integration 30 s after the request arrived, a cold start included, and
 # answers a bare 503; the gateway's own 504 must reach the caller first. The answer budget is counted
 # from the arrival (requestContext.timeEpoch), and the upstream deadline ends a margin before it, for
@@ -232,7 +231,10 @@ def _identify(services: Services) -> Caller:
 def _json_body(services: Services, max_bytes: int | None = None) -> dict[str, Any]:
     event = router.current_event
     return parse_json_body(
-        event.body, bool(event.is_base64_encoded), max_bytes or services.settings.max_body_bytes
+        event.body,
+        bool(event.is_base64_encoded),
+        max_bytes or services.settings.max_body_bytes,
+        declared_bytes=(event.headers or {}).get("content-length"),
     )
 
 
