@@ -4,21 +4,10 @@ and Greek text is not refused for it."""
 
 import pytest
 
-from lib.apis.generate import parse_generate
 from lib.platform.config import load_settings
-from lib.platform.errors import InvalidRequest
+from tests.unit.test_text_rules import refused
 
-DEFAULT = load_settings({"AUTH_MODE": "none", "AI_MODEL_NAME": "m"})
 PASSWORD = load_settings({"AUTH_MODE": "none", "AI_MODEL_NAME": "m", "BLOCKED_PATTERNS": "password"})
-
-
-def refused(prompt: str, settings=DEFAULT) -> bool:
-    try:
-        parse_generate({"prompt": prompt}, settings)
-    except InvalidRequest as error:
-        assert error.code == "content_blocked"
-        return True
-    return False
 
 
 @pytest.mark.parametrize(
