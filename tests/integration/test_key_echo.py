@@ -69,9 +69,12 @@ def test_a_stream_written_piece_by_piece_by_the_http_server_is_scrubbed(gateway_
     assert KEY not in text and REDACTED in text
 
 
-@pytest.mark.parametrize(("model", "key"), [("deepseek", KEY_SSM), ("qwen", KEY_SECRET)])
-def test_route_keys_from_ssm_and_secrets_manager_are_scrubbed(stores, upstream, model, key):  # noqa: F811
-    upstream.then(echoing(key))
-    reply = call("POST", "/v1/chat/completions", {"model": model, "messages": HELLO})
-    assert reply.status == 200 and key not in reply.text and REDACTED in reply.text
-    assert upstream.received[-1].headers["Authorization"] == f"Bearer {key}"  # the key was the route's
+def test_route_keys_from_ssm_and_secrets_manager_are_scrubbed(stores, upstream):  # noqa: F811
+    # Given two routes whose keys come from SSM and from Secrets Manager, and a provider echoing them
+    for model, key in (("deepseek", KEY_SSM), ("qwen", KEY_SECRET)):
+        upstream.then(echoing(key))
+        # When each route answers
+        reply = call("POST", "/v1/chat/completions", {"model": model, "messages": HELLO})
+        # Then its key, which it did send, is not in the answer
+        assert upstream.received[-1].headers["Authorization"] == f"Bearer {key}"
+        assert reply.status == 200 and key not in reply.text and REDACTED in reply.text
