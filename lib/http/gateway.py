@@ -55,7 +55,7 @@ class Gateway:
             headers[str(name)] = ", ".join(str(value) for value in values)
         headers.update(record.response_headers)  # what the stages tell the caller beside the body (x-cache)
         headers = {name: scrub_text(value) for name, value in headers.items()}
-        cookies = [str(cookie) for cookie in response.get("cookies") or []]
+        cookies = [scrub_text(str(cookie)) for cookie in response.get("cookies") or []]
         stream = record.stream_body if status == 200 else None
         if stream is None:
             raw = response.get("body") or ""

@@ -1,13 +1,14 @@
 """The gateway as an HTTP server: `make run` locally, and inside the streaming Lambda function behind
-the Lambda Web Adapter (`python -m lib.http.wsgi`, started by run.sh), so what streams on AWS is
+the Lambda Web Adapter (`python -m handler`, started by run.sh), so what streams on AWS is
 what is tested locally.
 
 waitress (a pure-Python production WSGI server) does the HTTP: keep-alive, chunked requests, a real
-listen backlog, clients that hang up, and a streamed reply written piece by piece. Requests are
-handled one at a time, as one Lambda container handles them: others wait in the backlog, they are not
-refused. `READY_PATH` answers 200 whenever the process can serve, for the adapter's readiness check
-(not /health, which answers 503 while the gateway is unconfigured, so that the 503 naming the missing
-variable reaches the caller).
+listen backlog, clients that hang up, and a streamed reply written piece by piece, within the limits
+lib/http/waitress_limits.py sets (bodies, connections). Requests are handled one at a time, as one
+Lambda container handles them: others wait in the backlog, they are not refused. `READY_PATH`
+answers 200 whenever the process can serve, for the adapter's readiness check (not /health, which
+answers 503 while the gateway is unconfigured, so that the 503 naming the missing variable reaches
+the caller).
 """
 
 from __future__ import annotations
