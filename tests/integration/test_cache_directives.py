@@ -21,6 +21,16 @@ def content(reply) -> str:
     return reply.json["choices"][0]["message"]["content"]
 
 
+@pytest.fixture
+def patient_store(aws, gateway_env):
+    """The in-process moto, given all the time it needs: a loaded machine can take a call past the 1.5 s
+    a store call gets, and a store failure skips the cache, which is not what these tests are about."""
+    gateway_env.setattr(services, "REQUEST_CALL_LIMIT_S", 30.0)
+    services.reset()
+    return aws
+
+
+@pytest.mark.usefixtures("patient_store")
 class TestCallerDirectives:
     def test_no_store_neither_reads_nor_writes_the_entry(self, aws, upstream):
         # Given an entry the first request kept
