@@ -19,12 +19,14 @@ class StreamPiece:
         tool_calls: list[dict[str, Any]] | None = None,  # OpenAI's delta shape: index, id, type, function
         finish_reason: str | None = None,
         usage: tuple[int, int] | None = None,  # (prompt_tokens, completion_tokens), when the provider says
+        native: dict[str, Any] | None = None,  # the provider's own event, in a piece of its own (Native)
     ) -> None:
         self.text = text
         self.role = role
         self.tool_calls = tool_calls
         self.finish_reason = finish_reason
         self.usage = usage
+        self.native = native
 
 
 class ChunkHeader(NamedTuple):

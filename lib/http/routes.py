@@ -9,12 +9,14 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from lib.apis.anthropic_messages_errors import speaks_messages_api
+from lib.apis.anthropic_messages_reply import model_info, models_page
 from lib.apis.generate import generate_reply, parse_generate
 from lib.apis.openai_replies import model_entries, models_reply, openai_reply
 from lib.apis.openai_requests import parse_chat, parse_completion
@@ -32,6 +34,9 @@ from lib.stages.context import Services
 from lib.stages.request_body import parse_json_body
 from lib.stages.telemetry import RequestRecord
 
+if TYPE_CHECKING:
+    from lib.stages.streaming import StreamFormat
+
 router = APIGatewayHttpRouter()
 
 # Path rule -> methods it answers, so that a wrong method is a 405 and not a 404.
@@ -48,11 +53,12 @@ ARRIVAL_LIMIT_S = 30.0
 ANSWER_MARGIN_S = 2.5
 
 
-def _route(method: str, path: str) -> Any:
+def _route(method: str, path: str, on: APIGatewayHttpRouter = router) -> Any:
+    """Register a route (on this module's router, or on an area's own: lib/http/messages_routes.py)."""
     # HEAD is answered wherever GET is (same handler; the HTTP layer sends no body for HEAD).
     methods = [method, "HEAD"] if method == "GET" else [method]
     ALLOWED_METHODS.setdefault(path, set()).update(methods)
-    return router.route(path, methods)
+    return on.route(path, methods)
 
 
 def allowed_methods(path: str) -> set[str]:
@@ -151,7 +157,8 @@ def completions() -> Any:
 
 @_route("GET", "/v1/models")
 def list_models() -> dict[str, Any]:
-    return models_reply(_served_models(_begin()))
+    entries = _served_models(_begin())
+    return models_page(entries) if _in_anthropic_shape() else models_reply(entries)
 
 
 @_route("GET", "/v1/models/<model_id>")
@@ -160,7 +167,7 @@ def retrieve_model(model_id: str) -> dict[str, Any]:
     wanted = unquote(model_id)
     for entry in _served_models(services):
         if entry["id"] == wanted:
-            return entry
+            return model_info(entry) if _in_anthropic_shape() else entry
     raise NotFound(
         f"the model {wanted!r} is not served here (GET /v1/models lists them)", code="model_not_found"
     )
@@ -186,32 +193,46 @@ def usage() -> dict[str, Any]:
 
 
 def _openai_answer(request: ModelRequest, caller: Caller, services: Services) -> Any:
-    record = _record()
     if request.stream:
         from lib.apis import openai_stream  # on use: most requests are not streams
-        from lib.stages.streaming import open_stream
 
-        # The body is written by the gateway core as the model writes it (lib/http/gateway.py).
-        record.stream_body = open_stream(
-            openai_stream,
-            request,
-            caller,
-            services,
-            record,
-            _deadline(services),
-            _lambda_remaining_s(),
-            refresh_cache=_refresh_cache(),
-        )
-        return Response(
-            status_code=200,
-            content_type="text/event-stream",
-            body="",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return _streamed(openai_stream, request, caller, services)
     body, usage = complete(
-        request, caller, services, record, _deadline(services), refresh_cache=_refresh_cache()
+        request, caller, services, _record(), _deadline(services), refresh_cache=_refresh_cache()
     )
     return openai_reply(body, request, usage)
+
+
+def _streamed(
+    stream_format: StreamFormat, request: ModelRequest, caller: Caller, services: Services
+) -> Response:
+    """A `text/event-stream` answer in the caller's format, written by the gateway core as the model
+    writes it (lib/http/gateway.py)."""
+    from lib.stages.streaming import open_stream
+
+    record = _record()
+    record.stream_body = open_stream(
+        stream_format,
+        request,
+        caller,
+        services,
+        record,
+        _deadline(services),
+        _lambda_remaining_s(),
+        refresh_cache=_refresh_cache(),
+    )
+    return Response(
+        status_code=200,
+        content_type="text/event-stream",
+        body="",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _in_anthropic_shape() -> bool:
+    """A request the anthropic SDK sent (it always sends `anthropic-version`) to a path both APIs share."""
+    event = router.current_event
+    return speaks_messages_api(event.path, event.headers or {})
 
 
 def _begin() -> Services:
