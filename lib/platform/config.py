@@ -16,7 +16,11 @@ from lib.platform.blocklist import DEFAULT_BLOCKED_PATTERNS
 from lib.platform.env_reader import EnvReader
 from lib.platform.header_values import header_problem
 
-__all__ = ["DEFAULT_BLOCKED_PATTERNS", "ConfigError", "Settings", "load_settings"]
+__all__ = ["DEFAULT_BLOCKED_PATTERNS", "LAMBDA_MAX_PAYLOAD_BYTES", "ConfigError", "Settings", "load_settings"]
+
+# Lambda's cap on a request payload (a Function URL's body, an invocation's event): the most a
+# request body can be, so the default body limit (MAX_BODY_BYTES), its bound, and the HTTP server's.
+LAMBDA_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 
 
 class ConfigError(Exception):
@@ -52,7 +56,7 @@ class Settings(NamedTuple):
     temperature_policy: str = "clamp"
     default_max_tokens: int = 500
     max_tokens_limit: int = 4096
-    max_body_bytes: int = 64 * 1024
+    max_body_bytes: int = LAMBDA_MAX_PAYLOAD_BYTES
     # Callers, limits and budgets.
     auth_mode: str = "keys"
     table_name: str | None = None
@@ -142,7 +146,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         temperature_policy=read.choice("TEMPERATURE_POLICY", "clamp", ("clamp", "reject")),
         default_max_tokens=default_max_tokens,
         max_tokens_limit=max_tokens_limit,
-        max_body_bytes=read.integer("MAX_BODY_BYTES", 64 * 1024, 1024, 6 * 1024 * 1024),
+        max_body_bytes=read.integer(
+            "MAX_BODY_BYTES", LAMBDA_MAX_PAYLOAD_BYTES, 1024, LAMBDA_MAX_PAYLOAD_BYTES
+        ),
         auth_mode=read.choice("AUTH_MODE", "keys", ("keys", "none")),
         table_name=read.text("TABLE_NAME"),
         rate_limit_rpm=rate_limit_rpm,

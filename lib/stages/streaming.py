@@ -32,6 +32,7 @@ from lib.platform.errors import UpstreamError, UpstreamTimeout
 from lib.providers.call_stats import CallStats
 from lib.providers.upstream_stream import StreamFault, StreamLimits
 from lib.routing.dispatch import RouteTrace, StreamClaim
+from lib.stages.cache import DEFAULT_DIRECTIVES, CacheDirectives, store_failed_in
 from lib.stages.completion import admit, charged_tokens, cost_of, public_model
 from lib.stages.context import Services
 from lib.stages.telemetry import RequestRecord, StreamFacts
@@ -77,7 +78,7 @@ def open_stream(
     deadline: Deadline,
     lambda_remaining_s: float | None,
     *,
-    refresh_cache: bool = False,
+    refresh_cache: CacheDirectives = DEFAULT_DIRECTIVES,
 ) -> Iterator[bytes]:
     settings = services.settings
     admitted = admit(request, caller, services, record, refresh_cache)
@@ -107,7 +108,8 @@ def open_stream(
     facts.first_event_ms = round((time.monotonic() - started) * 1000, 2)
     facts.buffered = trace.buffered_stream
     record.model = public_model(claim.route, request, services)
-    keep = cache_key if claim.route.name == candidates[0].name and not stats.fallback_used else None
+    as_chosen = claim.route.name == candidates[0].name and not stats.fallback_used
+    keep = cache_key if as_chosen and not store_failed_in(record) else None
     return _events(stream_format, request, services, record, admission, claim, prompt, keep)
 
 

@@ -91,6 +91,7 @@ def check_sent_upstream(upstream: Any, already: int) -> None:
 def open_gateway(gateway_env):
     """AUTH_MODE=none and no table: every event reaches validation and the upstream."""
     gateway_env.setenv("DETAILED_METRICS", "true")  # the metric paths see the hostile values too
+    gateway_env.setenv("MAX_BODY_BYTES", "65536")  # (the default is 6 MiB) so that huge_text reaches it
     services.reset()
     return gateway_env
 
