@@ -97,11 +97,14 @@ load: $(STAMP) ## concurrent clients against make run, then the usage check (LOA
 		$(if $(URL),--url $(URL))
 
 # The stack's monthly AWS cost: make cost [REQUESTS=10k,100k,1M] [SET="KeyStore=secretsmanager ..."] [CACHEABLE_SHARE=1]
+# [STREAM_SHARE=0.5] (with EnableStreaming=true) [WITH="feature,feature"] (bench/measure.py's OPTIONAL_FEATURES)
 REQUESTS ?= 10k,100k,1M
+comma := ,
+COST_OPTIONS = $(foreach item,$(SET),--set "$(item)") $(if $(UPSTREAM_SECONDS),--upstream-seconds $(UPSTREAM_SECONDS)) \
+	$(if $(CACHEABLE_SHARE),--cacheable-share $(CACHEABLE_SHARE)) $(if $(STREAM_SHARE),--stream-share $(STREAM_SHARE)) \
+	$(if $(WITH),--with "$(subst $(comma),"  --with ",$(WITH))")
 cost: $(STAMP) ## monthly AWS cost of the stack: REQUESTS=10k,100k,1M SET="KeyStore=secretsmanager ..."
-	$(PY) -m bench.cost --requests "$(REQUESTS)" $(foreach item,$(SET),--set "$(item)") \
-		$(if $(UPSTREAM_SECONDS),--upstream-seconds $(UPSTREAM_SECONDS)) \
-		$(if $(CACHEABLE_SHARE),--cacheable-share $(CACHEABLE_SHARE))
+	$(PY) -m bench.cost --requests "$(REQUESTS)" $(strip $(COST_OPTIONS))
 
 invoke: $(STAMP) ## one event through the handler: EVENT=events/<file>.json
 	$(PY) -m local.invoke $(EVENT)
@@ -168,10 +171,11 @@ build-ApiFunction build-StreamFunction build-RotationFunction: $(PACKAGE_DIR).zi
 	cp -R $(PACKAGE_DIR)/. "$(ARTIFACTS_DIR)"
 
 # Build and deploy STACK: guided the first time (it saves the answers in samconfig.toml, under the
-# stack's name), from the saved answers after. Needs the SAM CLI and AWS credentials (docs/deploying.md:
-# in five steps).
-deploy: ## build and deploy STACK: guided the first time, from the saved answers after
+# stack's name), from the saved answers after. Needs the SAM CLI and AWS credentials and a region, both
+# checked before the first question (deploy/preflight.py; docs/deploying.md: in five steps).
+deploy: $(STAMP) ## build and deploy STACK: guided the first time, from the saved answers after
 	@command -v $(SAM) >/dev/null || { echo "make deploy: needs the AWS SAM CLI (docs/deploying.md: Deploy in five steps)"; exit 2; }
+	@$(PY) -m deploy.preflight
 	$(SAM) build
 	@if grep -qs '^\[$(STACK)\.deploy' samconfig.toml && { [ ! -f routes.toml ] || grep -qs RoutesFile samconfig.toml; }; then \
 		echo "$(SAM) deploy --config-env $(STACK)   (the answers saved in samconfig.toml)"; \
