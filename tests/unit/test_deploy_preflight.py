@@ -2,6 +2,7 @@
 what to do when they are missing."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +65,17 @@ def test_it_stops_before_anything_is_asked(tmp_path):
     # Then it exits with one line per missing thing, each saying what to do
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.splitlines() == [f"make deploy: {NO_CREDENTIALS}", f"make deploy: {NO_REGION}"]
+
+
+def test_the_docs_list_every_question_of_the_guided_deploy_in_order_with_its_default():
+    from local.template import load_template
+
+    # Given the questions docs/deploying.md lists, and the parameters SAM asks for, in template order
+    docs = (REPO / "docs" / "deploying.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^\| \d+ \| `Parameter (\w+) \[([^\]]*)\]`", docs, re.MULTILINE)
+    parameters = load_template()["Parameters"]
+    # Then each is there, in order, with the default Enter takes
+    assert listed == [(name, str(spec.get("Default", ""))) for name, spec in parameters.items()]
+    numbers = [int(n) for n in re.findall(r"^\| (\d+) \| `", docs, re.MULTILINE)]
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert "`Save arguments to configuration file [Y/n]`" in docs
