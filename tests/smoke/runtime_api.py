@@ -15,11 +15,14 @@ import subprocess
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from tests.support.loopback import LoopbackHTTPServer
+
 PREFIX = "/2018-06-01/runtime"
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:smoke"
 
 
 class RuntimeApi:
@@ -28,8 +31,7 @@ class RuntimeApi:
         self._events: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self._results: dict[str, queue.Queue[tuple[str, Any]]] = {}
         self.init_error: Any = None
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = LoopbackHTTPServer(("127.0.0.1", 0), self._handler())
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     @property
@@ -59,23 +61,22 @@ class RuntimeApi:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # the client keeps its connection, as with Lambda's
 
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
             def do_GET(self) -> None:
                 if self.path != f"{PREFIX}/invocation/next":
                     return self._reply(404, b"{}")
                 request_id, body = api._events.get()  # the function waits here for its next event
                 deadline_ms = int((time.time() + api.timeout_s) * 1000)
-                self.send_response(200)
-                self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
-                self.send_header("Lambda-Runtime-Deadline-Ms", str(deadline_ms))
-                self.send_header(
-                    "Lambda-Runtime-Invoked-Function-Arn",
-                    "arn:aws:lambda:us-east-1:123456789012:function:smoke",
-                )
-                self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                headers = {
+                    "Lambda-Runtime-Aws-Request-Id": request_id,
+                    "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
+                    "Lambda-Runtime-Invoked-Function-Arn": FUNCTION_ARN,
+                    "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000",
+                    "Content-Type": "application/json",
+                }
+                self._reply(200, body, headers)
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -89,14 +90,12 @@ class RuntimeApi:
                     return self._reply(404, b"{}")
                 self._reply(202, b'{"status": "OK"}')
 
-            def _reply(self, status: int, body: bytes) -> None:
+            def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
                 self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
+                for name, value in {**(headers or {}), "Content-Length": str(len(body))}.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
 
         return Handler
 
