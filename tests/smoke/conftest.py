@@ -37,6 +37,8 @@ class Aws(NamedTuple):
     credentials: dict[str, tuple[str, str]]  # function name or "admin" -> (access key id, secret)
     client_key: str
     limited_key: str  # a client key with a burst of one request
+    secret_arn: str  # the provider key with KeyStore=secretsmanager
+    secrets_stack: Stack  # the same stack with KeyStore=secretsmanager
 
     def client(self, service: str) -> Any:
         access, secret = self.credentials["admin"]
@@ -74,17 +76,21 @@ def aws(model: FakeUpstream) -> Iterator[Aws]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    stack = Stack(
-        {"ModelEndpoint": model.base_url, "EnableStreaming": "true"}, physical={"GatewayTable": TABLE}
-    )
+    stacks = [
+        Stack(
+            {"ModelEndpoint": model.base_url, "EnableStreaming": "true", "KeyStore": store},
+            {"GatewayTable": TABLE},
+        )
+        for store in ("ssm", "secretsmanager")
+    ]
     try:
-        yield _set_up(endpoint, stack)
+        yield _set_up(endpoint, *stacks)
     finally:
         requests.post(f"{endpoint}/moto-api/reset-auth", data=b"inf", timeout=5)
         server.stop()
 
 
-def _set_up(endpoint: str, stack: Stack) -> Aws:
+def _set_up(endpoint: str, stack: Stack, secrets_stack: Stack) -> Aws:
     def client(service: str) -> Any:
         return boto3.client(
             service,
@@ -102,6 +108,10 @@ def _set_up(endpoint: str, stack: Stack) -> Aws:
     key_name = stack.environment("ApiFunction")["AI_MODEL_SECRET_ID"]
     value = json.dumps({"api_key": PROVIDER_KEY, "spare_keys": [SPARE_KEY]})
     client("ssm").put_parameter(Name=key_name, Value=value, Type="SecureString")
+    secret_name = secrets_stack.resolve(
+        secrets_stack.template["Resources"]["ProviderKeySecret"]["Properties"]["Name"]
+    )
+    secret_arn = client("secretsmanager").create_secret(Name=secret_name, SecretString=value)["ARN"]
     keys = {}
     records = KeyRecords(Table(client("dynamodb"), TABLE))
     for name, limits in (("smoke", {"rpm": None, "burst": None}), ("limited", {"rpm": 1, "burst": 1})):
@@ -114,6 +124,7 @@ def _set_up(endpoint: str, stack: Stack) -> Aws:
         name: _actions_only(stack.statements(name))
         for name in ("ApiFunction", "StreamFunction", "RotationFunction")
     }
+    policies["RotationFunction-secretsmanager"] = _actions_only(secrets_stack.statements("RotationFunction"))
     policies["admin"] = [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
     for name, statements in policies.items():
         iam.create_user(UserName=name)
@@ -123,7 +134,7 @@ def _set_up(endpoint: str, stack: Stack) -> Aws:
         credentials[name] = (created["AccessKeyId"], created["SecretAccessKey"])
     # From here on every call is signed and checked against its user's policy.
     requests.post(f"{endpoint}/moto-api/reset-auth", data=b"0", timeout=5).raise_for_status()
-    return Aws(endpoint, stack, credentials, keys["smoke"], keys["limited"])
+    return Aws(endpoint, stack, credentials, keys["smoke"], keys["limited"], secret_arn, secrets_stack)
 
 
 def _actions_only(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
