@@ -8,6 +8,7 @@ stack would give them (`physical`), so an ARN in a grant is the ARN a call would
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +23,12 @@ SECRET_ARN_SUFFIX = "-AbCdEf"
 _NO_VALUE = object()
 
 
+@functools.cache
+def _template() -> dict[str, Any]:
+    """template.yaml, parsed once per process (nothing here changes it)."""
+    return load_template()
+
+
 class Stack:
     """One stack of template.yaml: its parameters (defaults overridden by `parameters`) and conditions."""
 
@@ -31,7 +38,7 @@ class Stack:
         physical: Mapping[str, str] | None = None,
         template: Mapping[str, Any] | None = None,
     ) -> None:
-        self.template = template or load_template()
+        self.template = template or _template()
         self.parameters: dict[str, Any] = {}
         for name, spec in self.template["Parameters"].items():
             value = (parameters or {}).get(name, spec.get("Default", ""))
