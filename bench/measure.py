@@ -22,6 +22,7 @@ output, its table calls) is bench/handler_harness.py.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import tempfile
 from collections import Counter
@@ -102,6 +103,14 @@ class Measured:
 _source_ips = (f"198.18.{number // 250}.{number % 250 + 1}" for number in itertools.count())
 
 
+def _reservation(body: bytes) -> int:
+    """What a chat request reserves against the budget (the input's upper bound plus max_tokens)."""
+    from lib.core.request import ModelRequest
+
+    fields = json.loads(body)
+    return ModelRequest("chat", "", fields["max_tokens"], messages=tuple(fields["messages"])).reserved_tokens
+
+
 def _each_outcome(model_url: str, table: str) -> Iterator[tuple[str, int]]:
     from lib import services
 
@@ -126,9 +135,9 @@ def _each_outcome(model_url: str, table: str) -> Iterator[tuple[str, int]]:
     caller = next(_source_ips)
     send_request(source_ip=caller)  # takes this caller's only token
     yield "rate_limited", send_request(source_ip=caller)
-    fresh(DAILY_TOKEN_BUDGET="1", RATE_LIMIT_RPM="100000")
+    fresh(DAILY_TOKEN_BUDGET=str(_reservation(CHAT_BODY)), RATE_LIMIT_RPM="100000")
     caller = next(_source_ips)
-    send_request(source_ip=caller)  # uses up this caller's day
+    send_request(source_ip=caller)  # fits the day's budget exactly; its usage leaves too little for another
     yield "budget_exceeded", send_request(source_ip=caller)
     fresh(AI_MODEL_ENDPOINT="http://127.0.0.1:9/v1", AI_MODEL_MAX_RETRIES="0", RATE_LIMIT_RPM="100000")
     yield "upstream_error", send_request(source_ip=next(_source_ips))

@@ -6,6 +6,8 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from lib.core.token_estimate import input_tokens
+
 
 class Native(NamedTuple):
     """The caller's own request, for a route whose provider speaks the caller's API: it is sent as it
@@ -43,9 +45,14 @@ class ModelRequest(NamedTuple):
     native: Native | None = None  # the caller's own body, for a provider that speaks its API
 
     @property
+    def input_tokens(self) -> int:
+        """An upper bound of what a provider bills for the input (lib/core/token_estimate.py)."""
+        return input_tokens(self.messages, self.prompt if self.kind == "completion" else "", self.extra)
+
+    @property
     def reserved_tokens(self) -> int:
-        """The worst case the budget reserves: a token per character of input, plus `max_tokens`."""
-        return self.input_chars + self.max_tokens
+        """The worst case the budget and the free allowances reserve: the input's bound plus `max_tokens`."""
+        return self.input_tokens + self.max_tokens
 
     def upstream_path(self) -> str:
         return "/chat/completions" if self.kind == "chat" else "/completions"
