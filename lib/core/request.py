@@ -7,6 +7,14 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 
+class Native(NamedTuple):
+    """The caller's own request, for a route whose provider speaks the caller's API: it is sent as it
+    came, except for the model id and the fields the gateway decides (lib/providers/openai_responses.py)."""
+
+    api: str  # the caller's API: "responses"
+    body: Mapping[str, Any]
+
+
 class ModelRequest(NamedTuple):
     """What the upstream is asked for, after validation."""
 
@@ -24,6 +32,7 @@ class ModelRequest(NamedTuple):
     prompt_chars: int = 0  # the caller's message text (MAX_PROMPT_CHARS)
     input_chars: int = 0  # every text sent upstream, passed-through fields and the system prompt included
     domain: str | None = None  # /api/generate's explicit routing choice
+    native: Native | None = None  # set only when the chosen route speaks the caller's API
 
     @property
     def reserved_tokens(self) -> int:

@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 from lib import services
-from lib.http import routes
+from lib.http import responses_routes, routes
 from lib.platform.errors import GatewayError, MethodNotAllowed, NotConfigured, NotFound
 from lib.stages.telemetry import CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER
 
@@ -74,6 +74,7 @@ def create_app(cors_origins: tuple[str, ...] = ()) -> APIGatewayHttpResolver:
 
     app.use(middlewares=[gateway_headers])
     app.include_router(routes.router)
+    app.include_router(responses_routes.router)
 
     @app.exception_handler(GatewayError)
     def gateway_error(error: GatewayError) -> Response:

@@ -32,8 +32,11 @@ _FIELDS = frozenset(
         "fallbacks",
         "free_tokens_per_month",
         "price_per_1k_tokens",
+        "apis",
     }
 )
+# The caller APIs a route's provider also speaks natively, by provider: such a request is passed through.
+NATIVE_APIS = {"openai": ("responses",)}
 # Providers that authenticate with the function's IAM role, not with a key.
 KEYLESS_PROVIDERS = frozenset({"bedrock"})
 
@@ -51,6 +54,7 @@ class Route(NamedTuple):
     price_per_1k_tokens: float | None = None
     fallback_endpoint: str | None = None  # single-model mode only: AI_MODEL_FALLBACK_ENDPOINT
     default_model: str | None = None  # single-model mode only: AI_MODEL_NAME, when the caller sends none
+    apis: tuple[str, ...] = ()  # caller APIs the provider speaks itself ("responses"): passed through
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -192,7 +196,19 @@ def _parse_route(index: int, entry: Any, providers: Collection[str]) -> Route:
         fallbacks=read.texts("fallbacks"),
         free_tokens_per_month=read.count("free_tokens_per_month"),
         price_per_1k_tokens=read.price("price_per_1k_tokens"),
+        apis=_native_apis(read, provider),
     )
+
+
+def _native_apis(read: _RouteReader, provider: str) -> tuple[str, ...]:
+    apis = read.texts("apis")
+    known = NATIVE_APIS.get(provider, ())
+    for api in apis:
+        if api not in known:
+            raise read.error(
+                "apis", f"lists {api!r}; a {provider} route may list: {', '.join(known) or 'nothing'}"
+            )
+    return apis
 
 
 class _RouteReader:

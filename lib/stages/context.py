@@ -15,6 +15,7 @@ from lib.routing.choice import RouteChooser
 from lib.routing.dispatch import Dispatcher
 from lib.routing.quotas import FreeQuotas
 from lib.stages.cache import ResponseCache
+from lib.stages.stored_responses import ResponseStore
 
 
 class Services(NamedTuple):
@@ -27,6 +28,7 @@ class Services(NamedTuple):
     callers: CallerResolver
     limiter: Limiter
     cache: ResponseCache
+    responses: ResponseStore | None = None  # stored Responses (None: off)
 
     @property
     def upstream(self) -> UpstreamClient | None:
