@@ -12,10 +12,10 @@ Any other field follows chat's rule: passed on, with the types OpenAI documents.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from lib.apis.openai_responses_fields import read_hints, read_includes, read_metadata
 from lib.apis.openai_responses_items import Untranslatable, chat_messages, input_items
 from lib.apis.openai_responses_tools import chat_tool_choice, chat_tools, response_format
 from lib.core.request import ModelRequest, Native, message_texts
@@ -26,7 +26,6 @@ from lib.stages.text_rules import check_input, field_strings, message_strings
 from lib.stages.validation import (
     check_prompt,
     check_single_choice,
-    is_int,
     read_domain,
     read_max_tokens,
     read_model,
@@ -76,19 +75,6 @@ _CHAT_NAMES = {
     "max_tokens": "max_output_tokens",
     "max_completion_tokens": "max_output_tokens",
 }
-# `include` values: honoured (input image URLs are kept; no translated answer has reasoning items or
-# hosted tool calls whose details could be left out), or only a route that passes through can honour.
-_INCLUDES = frozenset(
-    {
-        "reasoning.encrypted_content",
-        "message.input_image.image_url",
-        "file_search_call.results",
-        "web_search_call.results",
-        "web_search_call.action.sources",
-        "code_interpreter_call.outputs",
-        "computer_call_output.output.image_url",
-    }
-)
 # Fields a route that passes the request through gets from the gateway, not from the caller's body.
 _NOT_PASSED = frozenset({"store", "previous_response_id", "stream", "metadata", "domain", "seed", "n"})
 
@@ -133,7 +119,7 @@ def parse_responses(body: Mapping[str, Any], settings: Settings) -> ResponsesCal
     store = body.get("store", True)
     if store is not None and not isinstance(store, bool):
         raise InvalidRequest("store must be true or false", param="store")
-    untranslatable = [*_hints_only_passed(body), *_includes(body.get("include"))]
+    untranslatable = [*read_hints(body), *read_includes(body.get("include"))]
     extra: dict[str, Any] = {}
     tools, missing = chat_tools(body.get("tools"))
     untranslatable += missing
@@ -165,7 +151,7 @@ def parse_responses(body: Mapping[str, Any], settings: Settings) -> ResponsesCal
         store=store is not False,
         previous_response_id=previous,
         stream=options["stream"],
-        metadata=_metadata(body.get("metadata")),
+        metadata=read_metadata(body.get("metadata")),
         extra=extra,
         untranslatable=tuple(untranslatable),
         options=options,
@@ -184,7 +170,9 @@ def neutral_request(
     if instructions:
         messages.insert(0, {"role": "system", "content": instructions})
     text = "".join(message_texts(messages))
-    check_prompt(text, settings, "input")
+    untranslatable = [*call.untranslatable, *missing]
+    if text.strip() or not untranslatable:  # else what has no chat form (a file, a reference) is the input
+        check_prompt(text, settings, "input")
     texts = {"input": list(message_strings(messages)), **field_strings(call.extra)}
     input_chars = check_input(texts, settings)
     request = ModelRequest(
@@ -195,7 +183,7 @@ def neutral_request(
         extra=call.extra,
         **call.options,
     )
-    return request, [*call.untranslatable, *missing]
+    return request, untranslatable
 
 
 def with_native(
@@ -216,29 +204,6 @@ def with_native(
     )
 
 
-def in_responses_terms(error: InvalidRequest) -> InvalidRequest:
-    """A provider's refusal of the translated request, naming the Responses API's fields."""
-
-    def renamed(text: str) -> str:
-        for pattern, name in _RESPONSES_NAMES:
-            text = pattern.sub(name, text)
-        return text
-
-    return InvalidRequest(
-        renamed(error.message), param=renamed(error.param) if error.param else None, code=error.code
-    )
-
-
-# Chat's names (the translated request's) -> the Responses API's. Message indexes differ (instructions
-# and stored turns come first), so a message is named `input`.
-_RESPONSES_NAMES = (
-    (re.compile(r"\bresponse_format\b"), "text.format"),
-    (re.compile(r"\bmessages(\[\d+\])?"), "input"),
-    (re.compile(r"\b(tools\[\d+\])\.function\."), r"\1."),
-    (re.compile(r"\bmax_tokens\b"), "max_output_tokens"),
-)
-
-
 def _resendable(item: dict[str, Any]) -> bool:
     # The provider keeps nothing (the gateway sends store: false): a reasoning item is only any use
     # to it with its encrypted content.
@@ -250,53 +215,3 @@ def _as_input(item: dict[str, Any]) -> dict[str, Any]:
     if item.get("type") == "message" and item.get("role") != "assistant":
         return {name: value for name, value in item.items() if name != "id"}
     return item
-
-
-def _hints_only_passed(body: Mapping[str, Any]) -> list[Untranslatable]:
-    """Hints that ask for something only the Responses API's own provider can do."""
-    missing = []
-    if body.get("prompt") is not None:
-        if not isinstance(body["prompt"], dict):
-            raise InvalidRequest(
-                "prompt must be a prompt template reference (an object); use input", param="prompt"
-            )
-        missing.append(Untranslatable("prompt", "a stored prompt template"))
-    top_logprobs = body.get("top_logprobs")
-    if top_logprobs is not None:
-        if not is_int(top_logprobs) or not 0 <= top_logprobs <= 20:
-            raise InvalidRequest("top_logprobs must be a whole number from 0 to 20", param="top_logprobs")
-        if top_logprobs:
-            missing.append(Untranslatable("top_logprobs", "log probabilities"))
-    truncation = body.get("truncation")
-    if truncation is not None and truncation not in ("auto", "disabled"):
-        raise InvalidRequest('truncation must be "auto" or "disabled"', param="truncation")
-    return missing
-
-
-def _includes(include: Any) -> list[Untranslatable]:
-    if include is None:
-        return []
-    if not isinstance(include, list) or not all(isinstance(value, str) for value in include):
-        raise InvalidRequest("include must be an array of strings", param="include")
-    return [
-        Untranslatable(f"include[{index}]", f"include {value!r}")
-        for index, value in enumerate(include)
-        if value not in _INCLUDES
-    ]
-
-
-def _metadata(value: Any) -> dict[str, str]:
-    """OpenAI's rule: at most 16 pairs, keys up to 64 characters, values up to 512, all strings."""
-    if value is None:
-        return {}
-    if (
-        not isinstance(value, dict)
-        or len(value) > 16
-        or not all(isinstance(key, str) and len(key) <= 64 for key in value)
-        or not all(isinstance(text, str) and len(text) <= 512 for text in value.values())
-    ):
-        raise InvalidRequest(
-            "metadata must be an object of at most 16 strings (keys up to 64 characters, values up to 512)",
-            param="metadata",
-        )
-    return dict(value)

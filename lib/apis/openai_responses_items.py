@@ -149,7 +149,7 @@ def chat_messages(
     for where, item in labelled:
         kind = item.get("type")
         if kind == "message":
-            content, missing = _chat_content(item["content"], item["role"], where)
+            content, missing = _chat_content(item["content"], item["role"], f"{where}.content")
             untranslatable.extend(missing)
             messages.append({"role": item["role"], "content": content})
         elif kind == "function_call":
@@ -173,7 +173,7 @@ def chat_messages(
                 output = text if isinstance(text, str) else "".join(part.get("text", "") for part in text)
             messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": output})
         elif kind != "reasoning":
-            untranslatable.append(Untranslatable(where, f"a {kind} item"))
+            untranslatable.append(Untranslatable(where, f"the {kind} item"))
     return messages, untranslatable
 
 
@@ -195,7 +195,7 @@ def _chat_content(
                 image["detail"] = part["detail"]
             chat.append({"type": "image_url", "image_url": image})
         else:
-            missing.append(Untranslatable(f"{where}[{index}]", f"an {kind} part"))
+            missing.append(Untranslatable(f"{where}[{index}]", f"the {kind} part"))
     if all(part["type"] == "text" for part in chat) and len(chat) <= 1:
         return (chat[0]["text"] if chat else ""), missing
     return chat, missing

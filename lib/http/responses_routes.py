@@ -17,7 +17,8 @@ from urllib.parse import unquote
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from lib.apis.openai_responses import in_responses_terms, neutral_request, parse_responses, with_native
+from lib.apis.openai_responses import neutral_request, parse_responses, with_native
+from lib.apis.openai_responses_fields import in_responses_terms
 from lib.apis.openai_responses_replies import Turn, deleted, input_items_page, reply
 from lib.callers.identity import Caller
 from lib.core.request import ModelRequest
