@@ -14,7 +14,6 @@ import time
 from typing import Any
 from urllib.parse import unquote
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from lib.apis.openai_responses import neutral_request, parse_responses, with_native
@@ -27,10 +26,10 @@ from lib.http.routes import (
     _deadline,
     _identify,
     _json_body,
-    _lambda_remaining_s,
     _record,
     _refresh_cache,
     _route,
+    _streamed,
 )
 from lib.platform.errors import InvalidRequest, NotFound
 from lib.stages.completion import complete
@@ -65,24 +64,8 @@ def create_response() -> Any:
 
     if request.stream:
         from lib.apis.openai_responses_stream import ResponsesStream  # on use: most are not streams
-        from lib.stages.streaming import open_stream
 
-        record.stream_body = open_stream(
-            ResponsesStream(call, turn, keep),
-            request,
-            caller,
-            services,
-            record,
-            _deadline(services),
-            _lambda_remaining_s(),
-            refresh_cache=_refresh_cache(),
-        )
-        return Response(
-            status_code=200,
-            content_type="text/event-stream",
-            body="",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return _streamed(ResponsesStream(call, turn, keep), request, caller, services)
     body, usage = complete(
         request, caller, services, record, _deadline(services), refresh_cache=_refresh_cache()
     )

@@ -10,7 +10,7 @@ import functools
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -30,6 +30,9 @@ from lib.stages.completion import complete
 from lib.stages.context import Services
 from lib.stages.request_body import parse_json_body
 from lib.stages.telemetry import RequestRecord
+
+if TYPE_CHECKING:
+    from lib.stages.streaming import StreamFormat
 
 router = APIGatewayHttpRouter()
 
@@ -188,32 +191,40 @@ def usage() -> dict[str, Any]:
 
 
 def _openai_answer(request: ModelRequest, caller: Caller, services: Services) -> Any:
-    record = _record()
     if request.stream:
         from lib.apis import openai_stream  # on use: most requests are not streams
-        from lib.stages.streaming import open_stream
 
-        # The body is written by the gateway core as the model writes it (lib/http/gateway.py).
-        record.stream_body = open_stream(
-            openai_stream,
-            request,
-            caller,
-            services,
-            record,
-            _deadline(services),
-            _lambda_remaining_s(),
-            refresh_cache=_refresh_cache(),
-        )
-        return Response(
-            status_code=200,
-            content_type="text/event-stream",
-            body="",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return _streamed(openai_stream, request, caller, services)
     body, usage = complete(
-        request, caller, services, record, _deadline(services), refresh_cache=_refresh_cache()
+        request, caller, services, _record(), _deadline(services), refresh_cache=_refresh_cache()
     )
     return openai_reply(body, request, usage)
+
+
+def _streamed(
+    stream_format: StreamFormat, request: ModelRequest, caller: Caller, services: Services
+) -> Response:
+    """A `text/event-stream` answer in the caller's format, written by the gateway core as the model
+    writes it (lib/http/gateway.py)."""
+    from lib.stages.streaming import open_stream
+
+    record = _record()
+    record.stream_body = open_stream(
+        stream_format,
+        request,
+        caller,
+        services,
+        record,
+        _deadline(services),
+        _lambda_remaining_s(),
+        refresh_cache=_refresh_cache(),
+    )
+    return Response(
+        status_code=200,
+        content_type="text/event-stream",
+        body="",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 def _begin() -> Services:
