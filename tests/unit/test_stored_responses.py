@@ -4,6 +4,7 @@ read with one Query, turns walked back along `previous` (branches never mix), pe
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
 
@@ -25,8 +26,9 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def dynamodb():
+@pytest.fixture(scope="module")
+def embedded_dynamodb():
+    """One embedded table for the module: every test makes conversations of its own (random ids)."""
     with mock_aws():
         client = boto3.client(
             "dynamodb", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
@@ -35,6 +37,12 @@ def dynamodb():
         calls = []
         client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
         yield client, calls
+
+
+@pytest.fixture
+def dynamodb(embedded_dynamodb):
+    embedded_dynamodb[1].clear()
+    return embedded_dynamodb
 
 
 @pytest.fixture
@@ -152,6 +160,7 @@ def test_a_store_that_cannot_be_reached_is_a_503_never_a_500():
         endpoint_url="http://127.0.0.1:9",
         aws_access_key_id="t",
         aws_secret_access_key="t",
+        config=Config(retries={"max_attempts": 1}),
     )
     unreachable.meta.events.register(
         "before-send.dynamodb.*", lambda **_: (_ for _ in ()).throw(EndpointConnectionError(endpoint_url="x"))
