@@ -155,7 +155,7 @@ def test_the_deadline_is_chats(gateway_env, upstream):
     assert reply.status == 504 and reply.error["code"] == "upstream_timeout"
 
 
-def test_a_stream_that_breaks_off_ends_with_response_failed_and_is_charged(gateway_env, upstream, output):
+def test_a_stream_that_breaks_off_ends_with_response_failed_and_is_charged(aws, upstream, output):
     upstream.then(Behaviour(words=("one", " two", " three"), stream_cut_after=1))
 
     reply = create({**HI, "stream": True})
