@@ -3,7 +3,9 @@ stored response keeps them, and a conversation's items as chat messages, the neu
 
 What chat messages cannot say (a file, an image given by file id, an item reference, a hosted tool's
 call) is not refused here: it is returned as `Untranslatable`, which is a 400 naming it unless the
-chosen route passes Responses requests through to a provider that takes them. Reasoning items hold
+chosen route passes Responses requests through to a provider that takes them; the translation keeps
+it as it came, so that a fallback which does not speak the Responses API refuses it rather than
+answering without it. Reasoning items hold
 no text a model other than their author can read: they are left out of the translation.
 """
 
@@ -170,10 +172,11 @@ def chat_messages(
             if not isinstance(output, str):
                 text, missing = _chat_content(output, "tool", f"{where}.output")
                 untranslatable.extend(missing)
-                output = text if isinstance(text, str) else "".join(part.get("text", "") for part in text)
+                output = text
             messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": output})
         elif kind != "reasoning":
             untranslatable.append(Untranslatable(where, f"the {kind} item"))
+            messages.append({"role": "user", "content": [dict(item)]})  # as it is: see _chat_content
     return messages, untranslatable
 
 
@@ -195,6 +198,9 @@ def _chat_content(
                 image["detail"] = part["detail"]
             chat.append({"type": "image_url", "image_url": image})
         else:
+            # Kept as it is: a fallback that does not speak the Responses API refuses it by name, and
+            # never answers without it (the chosen route, if it does not, is a 400 before any call).
+            chat.append(dict(part))
             missing.append(Untranslatable(f"{where}[{index}]", f"the {kind} part"))
     if all(part["type"] == "text" for part in chat) and len(chat) <= 1:
         return (chat[0]["text"] if chat else ""), missing

@@ -271,6 +271,25 @@ def test_a_passing_through_route_that_fails_falls_back_to_a_translated_one(route
     assert upstream.received[0].body["messages"][0] == {"role": "system", "content": "Be brief."}
 
 
+def test_a_fallback_that_does_not_speak_responses_gets_what_chat_cannot_say_as_it_came(
+    routed, native_api, upstream
+):
+    # Given a request with a file part, which only the Responses API carries, and its route failing
+    native_api.then(Behaviour(503, {"error": {"message": "overloaded"}}))
+    part = {"type": "input_file", "file_id": "file-abc"}
+
+    # When its chat fallback serves it
+    create(
+        {
+            "model": "gpt",
+            "input": [{"role": "user", "content": [{"type": "input_text", "text": "Sum it"}, part]}],
+        }
+    )
+
+    # Then the fallback was sent the part as it came (its provider refuses it by name), never a request without it
+    assert upstream.received[0].body["messages"][0]["content"][1] == part
+
+
 def test_a_passing_through_stream_sends_the_providers_events_on(routed, native_api):
     answer = responses.response(responses.reasoning(), responses.message("Found it."))
     native_api.then(Behaviour(body=responses.stream_events(answer)))
