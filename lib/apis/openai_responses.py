@@ -86,7 +86,6 @@ class ResponsesCall(NamedTuple):
     items: list[dict[str, Any]]  # its input items, with ids
     store: bool
     previous_response_id: str | None
-    stream: bool
     metadata: dict[str, str]
     extra: dict[str, Any]  # translated options, in chat's shape, and other fields passed on
     untranslatable: tuple[Untranslatable, ...]
@@ -150,7 +149,6 @@ def parse_responses(body: Mapping[str, Any], settings: Settings) -> ResponsesCal
         items=input_items(body.get("input")),
         store=store is not False,
         previous_response_id=previous,
-        stream=options["stream"],
         metadata=read_metadata(body.get("metadata")),
         extra=extra,
         untranslatable=tuple(untranslatable),
@@ -211,7 +209,9 @@ def _resendable(item: dict[str, Any]) -> bool:
 
 
 def _as_input(item: dict[str, Any]) -> dict[str, Any]:
-    """A stored item as an input item: input messages take no id."""
-    if item.get("type") == "message" and item.get("role") != "assistant":
+    """A stored item as an input item: input messages take no id, and a tool output's id (the gateway
+    may have made it) is optional."""
+    kind = item.get("type")
+    if (kind == "message" and item.get("role") != "assistant") or kind == "function_call_output":
         return {name: value for name, value in item.items() if name != "id"}
     return item

@@ -16,8 +16,9 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from lib.apis.openai_responses import neutral_request, parse_responses, with_native
+from lib.apis.openai_responses import ResponsesCall, neutral_request, parse_responses, with_native
 from lib.apis.openai_responses_fields import in_responses_terms
+from lib.apis.openai_responses_items import Untranslatable
 from lib.apis.openai_responses_replies import Turn, deleted, input_items_page, reply
 from lib.callers.identity import Caller
 from lib.core.request import ModelRequest
@@ -77,9 +78,9 @@ def create_response() -> Any:
 
 def _for_route(
     request: ModelRequest,
-    untranslatable: list[Any],
+    untranslatable: list[Untranslatable],
     services: Services,
-    call: Any,
+    call: ResponsesCall,
     history: list[dict[str, Any]],
 ) -> ModelRequest:
     """The request in the form the chosen route takes (the dispatcher chooses the same route again)."""
