@@ -11,15 +11,11 @@ translated to chat, and what cannot be translated is a 400 naming it, before any
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from lib.apis.openai_responses import ResponsesCall, neutral_request, parse_responses, with_native
-from lib.apis.openai_responses_fields import in_responses_terms
-from lib.apis.openai_responses_items import Untranslatable
-from lib.apis.openai_responses_replies import Turn, deleted, input_items_page, reply
 from lib.callers.identity import Caller
 from lib.core.request import ModelRequest
 from lib.http.routes import (
@@ -37,12 +33,20 @@ from lib.stages.completion import complete
 from lib.stages.context import Services
 from lib.stages.stored_responses import ResponseStore
 
+if TYPE_CHECKING:
+    from lib.apis.openai_responses import ResponsesCall
+    from lib.apis.openai_responses_items import Untranslatable
+
+# The Responses API's own modules are imported on use: a cold start serves chat first more often.
 router = APIGatewayHttpRouter()
 _INPUT_ITEMS_LIMIT = 100
 
 
 @_route("POST", "/v1/responses", on=router)
 def create_response() -> Any:
+    from lib.apis.openai_responses import neutral_request, parse_responses
+    from lib.apis.openai_responses_replies import Turn, reply
+
     services = _begin()
     caller = _identify(services)
     settings = services.settings
@@ -84,6 +88,9 @@ def _for_route(
     history: list[dict[str, Any]],
 ) -> ModelRequest:
     """The request in the form the chosen route takes (the dispatcher chooses the same route again)."""
+    from lib.apis.openai_responses import with_native
+    from lib.apis.openai_responses_fields import in_responses_terms
+
     route = services.chooser.choose(request.model, request.domain, request.prompt_text())
     if "responses" in route.apis:
         return with_native(request, call, history, services.settings)
@@ -114,6 +121,8 @@ def retrieve_response(response_id: str) -> dict[str, Any]:
 
 @_route("DELETE", "/v1/responses/<response_id>", on=router)
 def delete_response(response_id: str) -> dict[str, Any]:
+    from lib.apis.openai_responses_replies import deleted
+
     services = _begin()
     caller = _admitted(services)
     wanted = unquote(response_id)
@@ -124,6 +133,8 @@ def delete_response(response_id: str) -> dict[str, Any]:
 
 @_route("GET", "/v1/responses/<response_id>/input_items", on=router)
 def list_input_items(response_id: str) -> dict[str, Any]:
+    from lib.apis.openai_responses_replies import input_items_page
+
     services = _begin()
     caller = _admitted(services)
     query = _query()

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from lib.callers.identity import CallerResolver
 from lib.callers.limits import Limiter
@@ -15,7 +15,9 @@ from lib.routing.choice import RouteChooser
 from lib.routing.dispatch import Dispatcher
 from lib.routing.quotas import FreeQuotas
 from lib.stages.cache import ResponseCache
-from lib.stages.stored_responses import ResponseStore
+
+if TYPE_CHECKING:
+    from lib.stages.stored_responses import ResponseStore
 
 
 class Services(NamedTuple):
