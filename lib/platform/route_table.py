@@ -33,12 +33,15 @@ _FIELDS = frozenset(
         "free_tokens_per_month",
         "price_per_1k_tokens",
         "pass_fields",
+        "apis",
     }
 )
 # Keywords in the whole file, and characters in one: the matcher of every keyword is built at a
 # container's first request, and at these bounds that takes about 0.2 s (tests/unit/test_route_table.py).
 MAX_KEYWORDS = 500
 MAX_KEYWORD_CHARS = 64
+# The caller APIs a route's provider also speaks natively, by provider: such a request is passed through.
+NATIVE_APIS = {"openai": ("responses",)}
 # Providers that authenticate with the function's IAM role, not with a key.
 KEYLESS_PROVIDERS = frozenset({"bedrock"})
 
@@ -57,6 +60,7 @@ class Route(NamedTuple):
     pass_fields: tuple[str, ...] = ()  # under ZERO_COST, request fields sent to it beyond the free ones
     fallback_endpoint: str | None = None  # single-model mode only: AI_MODEL_FALLBACK_ENDPOINT
     default_model: str | None = None  # single-model mode only: AI_MODEL_NAME, when the caller sends none
+    apis: tuple[str, ...] = ()  # caller APIs the provider speaks itself ("responses"): passed through
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -207,7 +211,19 @@ def _parse_route(index: int, entry: Any, providers: Collection[str]) -> Route:
         free_tokens_per_month=read.count("free_tokens_per_month"),
         price_per_1k_tokens=read.price("price_per_1k_tokens"),
         pass_fields=read.texts("pass_fields", unique=True),
+        apis=_native_apis(read, provider),
     )
+
+
+def _native_apis(read: _RouteReader, provider: str) -> tuple[str, ...]:
+    apis = read.texts("apis")
+    known = NATIVE_APIS.get(provider, ())
+    for api in apis:
+        if api not in known:
+            raise read.error(
+                "apis", f"lists {api!r}; a {provider} route may list: {', '.join(known) or 'nothing'}"
+            )
+    return apis
 
 
 class _RouteReader:
