@@ -13,11 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 from lib.platform.config import ConfigError, Settings
+from lib.platform.route_fields import VARIABLE, RouteReader
 
-VARIABLE = "ROUTES_FILE"
 KEY_SCHEMES = ("env", "ssm", "secret")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
 _FIELDS = frozenset(
@@ -36,10 +35,9 @@ _FIELDS = frozenset(
         "apis",
     }
 )
-# Keywords in the whole file, and characters in one: the matcher of every keyword is built at a
-# container's first request, and at these bounds that takes about 0.2 s (tests/unit/test_route_table.py).
+# Keywords in the whole file (characters in one: lib/platform/route_fields.py): the matcher of every
+# keyword is built at a container's first request; at these bounds that takes about 0.2 s.
 MAX_KEYWORDS = 500
-MAX_KEYWORD_CHARS = 64
 # The caller APIs a route's provider also speaks natively, by provider: such a request is passed through.
 NATIVE_APIS = {"openai": ("responses",)}
 # Providers that authenticate with the function's IAM role, not with a key.
@@ -179,7 +177,7 @@ def _parse_route(index: int, entry: Any, providers: Collection[str]) -> Route:
             VARIABLE,
             f"route #{index + 1}: field 'name' must be 1-64 letters, digits or . _ : / -",
         )
-    read = _RouteReader(name, entry)
+    read = RouteReader(name, entry)
     unknown = sorted(set(entry) - _FIELDS)
     if unknown:
         raise read.error(unknown[0], f"is not a route field (fields: {', '.join(sorted(_FIELDS))})")
@@ -215,7 +213,7 @@ def _parse_route(index: int, entry: Any, providers: Collection[str]) -> Route:
     )
 
 
-def _native_apis(read: _RouteReader, provider: str) -> tuple[str, ...]:
+def _native_apis(read: RouteReader, provider: str) -> tuple[str, ...]:
     apis = read.texts("apis")
     known = NATIVE_APIS.get(provider, ())
     for api in apis:
@@ -224,75 +222,6 @@ def _native_apis(read: _RouteReader, provider: str) -> tuple[str, ...]:
                 "apis", f"lists {api!r}; a {provider} route may list: {', '.join(known) or 'nothing'}"
             )
     return apis
-
-
-class _RouteReader:
-    def __init__(self, name: str, entry: Mapping[str, Any]) -> None:
-        self._name = name
-        self._entry = entry
-
-    def error(self, field: str, problem: str) -> ConfigError:
-        return ConfigError(VARIABLE, f"route {self._name!r}: field {field!r} {problem}")
-
-    def optional_text(self, field: str) -> str | None:
-        value = self._entry.get(field)
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(field, "must be a non-empty string")
-        return value.strip()
-
-    def required_text(self, field: str) -> str:
-        value = self.optional_text(field)
-        if value is None:
-            raise self.error(field, "is required")
-        return value
-
-    def url(self, field: str, *, required: bool) -> str | None:
-        value = self.optional_text(field)
-        if value is None:
-            if required:
-                raise self.error(field, "is required: the API's base URL with its version path")
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise self.error(field, "must be an http(s) URL such as https://api.deepseek.com/v1")
-        return value.rstrip("/")
-
-    def texts(self, field: str, *, unique: bool = False) -> tuple[str, ...]:
-        value = self._entry.get(field, [])
-        if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
-            raise self.error(field, "must be a list of non-empty strings")
-        texts = tuple(item.strip() for item in value)
-        repeated = [text for index, text in enumerate(texts) if text in texts[:index]]
-        if unique and repeated:  # fallbacks = ["b", "b"] would call a failing route twice
-            raise self.error(field, f"names {repeated[0]!r} more than once")
-        return texts
-
-    def keywords(self) -> tuple[str, ...]:
-        keywords = self.texts("keywords")
-        for keyword in keywords:
-            if len(keyword) > MAX_KEYWORD_CHARS:
-                raise self.error(
-                    "keywords", f"has {keyword[:20]!r}..., longer than {MAX_KEYWORD_CHARS} characters"
-                )
-        return keywords
-
-    def count(self, field: str) -> int | None:
-        value = self._entry.get(field)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise self.error(field, f"must be a whole number of tokens (0 or more), got {value!r}")
-        return value
-
-    def price(self, field: str) -> float | None:
-        value = self._entry.get(field)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1000:
-            raise self.error(field, f"must be a USD price per 1,000 tokens (0 or more), got {value!r}")
-        return float(value)
 
 
 def _check_unique_domains(routes: Mapping[str, Route]) -> None:
