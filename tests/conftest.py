@@ -24,6 +24,7 @@ os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "modelgate"
 from lib import services
 from local.aws import create_table
 from local.events import LambdaContext, http_api_event
+from tests.support.aws_calls import Plugin as AwsCallsPlugin
 from tests.support.fake_upstream import FakeUpstream
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
@@ -55,6 +56,11 @@ _GATEWAY_VARIABLES = (
     "BEDROCK_MODEL_IDS",
     "BREAKER_",
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every AWS call the code makes is recorded and checked against template.yaml's grants."""
+    config.pluginmanager.register(AwsCallsPlugin(), "modelgate-aws-calls")
 
 
 @dataclass

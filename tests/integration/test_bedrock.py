@@ -12,6 +12,7 @@ from botocore.stub import Stubber
 
 from lib import services
 from lib.core.request import ModelRequest
+from lib.core.token_estimate import MESSAGE_TOKENS, REQUEST_TOKENS
 from lib.platform.deadline import Deadline
 from lib.platform.errors import InvalidRequest, UpstreamError, UpstreamTimeout
 from lib.platform.route_table import Route
@@ -19,7 +20,7 @@ from lib.providers.bedrock import BedrockProvider
 from lib.providers.bedrock_clients import ClientsByTimeout, boto3_client
 from lib.providers.call_stats import CallStats
 from tests.conftest import call
-from tests.support.bedrock_loopback import bedrock_provider
+from tests.support.bedrock_loopback import bedrock_provider, converse_answer
 from tests.support.eventstream import CONTENT_TYPE, exception, text_answer
 from tests.support.fake_upstream import Behaviour, FakeUpstream
 
@@ -38,19 +39,6 @@ STREAM_BODY = {
 
 def chat(*messages, **fields):
     return ModelRequest(kind="chat", model="claude", max_tokens=256, messages=messages, **fields)
-
-
-def converse_answer(*blocks, stop_reason="end_turn", input_tokens=12, output_tokens=5):
-    return {
-        "output": {"message": {"role": "assistant", "content": list(blocks)}},
-        "stopReason": stop_reason,
-        "usage": {
-            "inputTokens": input_tokens,
-            "outputTokens": output_tokens,
-            "totalTokens": input_tokens + output_tokens,
-        },
-        "metrics": {"latencyMs": 120},
-    }
 
 
 @pytest.fixture
@@ -603,8 +591,9 @@ class TestThroughTheHandler:
         assert "".join(json.loads(e)["choices"][0]["delta"].get("content", "") for e in events[:-1]) == "Hej"
         access = output.access_lines()[-1]
         assert access["stream"]["fault"] == "malformed"
-        assert access["charged_tokens"] == len("hi") + 40  # usage unknown after a break: the reservation
-        assert tokens_today() == len("hi") + 40
+        # Usage unknown after a break: the input's bound and what streamed, not the whole reservation
+        charged = REQUEST_TOKENS + MESSAGE_TOKENS + len("hi") + len("Hej")
+        assert access["charged_tokens"] == charged and tokens_today() == charged
         assert len(bedrock_server.received) == 1 and upstream.received == []  # no retry, no fallback
 
     def test_a_stream_throttled_before_its_first_piece_falls_back(self, bedrock_server, upstream):
