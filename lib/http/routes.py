@@ -54,7 +54,8 @@ ANSWER_MARGIN_S = 2.5
 
 
 def _route(method: str, path: str, on: APIGatewayHttpRouter = router) -> Any:
-    """Register a route (on this module's router, or on an area's own: lib/http/messages_routes.py)."""
+    """Register a route (on this module's router, or on an area's own: lib/http/messages_routes.py,
+    lib/http/responses_routes.py)."""
     # HEAD is answered wherever GET is (same handler; the HTTP layer sends no body for HEAD).
     methods = [method, "HEAD"] if method == "GET" else [method]
     ALLOWED_METHODS.setdefault(path, set()).update(methods)

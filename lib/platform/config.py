@@ -89,6 +89,9 @@ class Settings(NamedTuple):
     cache_scope: str = "caller"
     cache_ttl_s: int = 86_400
     batch_max_items: int = 16
+    # Stored Responses (POST /v1/responses with store, previous_response_id): on, and for how long.
+    responses_store: bool = True
+    responses_ttl_days: int = 30
 
     def price_per_1k_tokens(self, model: str) -> float:
         """USD per 1,000 tokens for `model`; `*` in MODEL_PRICES is the default, otherwise free."""
@@ -176,6 +179,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         cache_scope=read.choice("CACHE_SCOPE", "caller", ("caller", "shared")),
         cache_ttl_s=read.integer("CACHE_TTL_S", 86_400, 1, 30 * 86_400),
         batch_max_items=read.integer("BATCH_MAX_ITEMS", 16, 1, 64),
+        responses_store=read.flag("RESPONSES_STORE", True),
+        responses_ttl_days=read.integer("RESPONSES_TTL_DAYS", 30, 1, 365),
     )
     if settings.auth_mode == "keys" and settings.table_name is None:
         raise ConfigError("TABLE_NAME", "is required when AUTH_MODE=keys (client keys live in the table)")

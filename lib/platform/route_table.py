@@ -32,8 +32,16 @@ _FIELDS = frozenset(
         "fallbacks",
         "free_tokens_per_month",
         "price_per_1k_tokens",
+        "pass_fields",
+        "apis",
     }
 )
+# Keywords in the whole file, and characters in one: the matcher of every keyword is built at a
+# container's first request, and at these bounds that takes about 0.2 s (tests/unit/test_route_table.py).
+MAX_KEYWORDS = 500
+MAX_KEYWORD_CHARS = 64
+# The caller APIs a route's provider also speaks natively, by provider: such a request is passed through.
+NATIVE_APIS = {"openai": ("responses",)}
 # Providers that authenticate with the function's IAM role, not with a key.
 KEYLESS_PROVIDERS = frozenset({"bedrock"})
 
@@ -49,8 +57,10 @@ class Route(NamedTuple):
     fallbacks: tuple[str, ...] = ()
     free_tokens_per_month: int | None = None
     price_per_1k_tokens: float | None = None
+    pass_fields: tuple[str, ...] = ()  # under ZERO_COST, request fields sent to it beyond the free ones
     fallback_endpoint: str | None = None  # single-model mode only: AI_MODEL_FALLBACK_ENDPOINT
     default_model: str | None = None  # single-model mode only: AI_MODEL_NAME, when the caller sends none
+    apis: tuple[str, ...] = ()  # caller APIs the provider speaks itself ("responses"): passed through
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -120,11 +130,19 @@ def parse_route_table(
     if not isinstance(entries, list) or not entries:
         raise ConfigError(VARIABLE, "has no routes: add at least one [[route]] table")
     routes: dict[str, Route] = {}
+    keywords = 0
     for index, entry in enumerate(entries):
         route = _parse_route(index, entry, providers)
         if route.name in routes:
             raise ConfigError(VARIABLE, f"route {route.name!r}: the name is used by another route")
         routes[route.name] = route
+        keywords += len(route.keywords)
+        if keywords > MAX_KEYWORDS:
+            raise ConfigError(
+                VARIABLE,
+                f"route {route.name!r}: field 'keywords' brings the file's keywords to {keywords}; at most "
+                f"{MAX_KEYWORDS} in all (choose routes by model or domain beyond that)",
+            )
     for route in routes.values():
         for fallback in route.fallbacks:
             if fallback not in routes or fallback == route.name:
@@ -188,11 +206,24 @@ def _parse_route(index: int, entry: Any, providers: Collection[str]) -> Route:
         endpoint=endpoint,
         key=key,
         domains=read.texts("domains"),
-        keywords=read.texts("keywords"),
-        fallbacks=read.texts("fallbacks"),
+        keywords=read.keywords(),
+        fallbacks=read.texts("fallbacks", unique=True),
         free_tokens_per_month=read.count("free_tokens_per_month"),
         price_per_1k_tokens=read.price("price_per_1k_tokens"),
+        pass_fields=read.texts("pass_fields", unique=True),
+        apis=_native_apis(read, provider),
     )
+
+
+def _native_apis(read: _RouteReader, provider: str) -> tuple[str, ...]:
+    apis = read.texts("apis")
+    known = NATIVE_APIS.get(provider, ())
+    for api in apis:
+        if api not in known:
+            raise read.error(
+                "apis", f"lists {api!r}; a {provider} route may list: {', '.join(known) or 'nothing'}"
+            )
+    return apis
 
 
 class _RouteReader:
@@ -228,11 +259,24 @@ class _RouteReader:
             raise self.error(field, "must be an http(s) URL such as https://api.deepseek.com/v1")
         return value.rstrip("/")
 
-    def texts(self, field: str) -> tuple[str, ...]:
+    def texts(self, field: str, *, unique: bool = False) -> tuple[str, ...]:
         value = self._entry.get(field, [])
         if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
             raise self.error(field, "must be a list of non-empty strings")
-        return tuple(item.strip() for item in value)
+        texts = tuple(item.strip() for item in value)
+        repeated = [text for index, text in enumerate(texts) if text in texts[:index]]
+        if unique and repeated:  # fallbacks = ["b", "b"] would call a failing route twice
+            raise self.error(field, f"names {repeated[0]!r} more than once")
+        return texts
+
+    def keywords(self) -> tuple[str, ...]:
+        keywords = self.texts("keywords")
+        for keyword in keywords:
+            if len(keyword) > MAX_KEYWORD_CHARS:
+                raise self.error(
+                    "keywords", f"has {keyword[:20]!r}..., longer than {MAX_KEYWORD_CHARS} characters"
+                )
+        return keywords
 
     def count(self, field: str) -> int | None:
         value = self._entry.get(field)

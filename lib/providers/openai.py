@@ -69,7 +69,8 @@ def parse_stream(events: Iterable[ServerEvent], request: ModelRequest) -> Iterat
 
 
 def _piece(chunk: dict[str, Any], request: ModelRequest) -> StreamPiece:
-    piece = StreamPiece(usage=_usage(chunk.get("usage")))
+    model = chunk.get("model")
+    piece = StreamPiece(usage=_usage(chunk.get("usage")), model=model if isinstance(model, str) else None)
     choices = chunk.get("choices")
     if not isinstance(choices, list) or not choices:
         return piece

@@ -76,6 +76,8 @@ def cache_key(request: ModelRequest, route: Route, settings: Settings, caller_id
         "seed": request.seed,
         "extra": dict(request.extra),
     }
+    if request.native is not None:  # passed through as the caller wrote it: all of it shapes the answer
+        material["native"] = {"api": request.native.api, "body": dict(request.native.body)}
     canonical = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8", errors="surrogatepass")).hexdigest()
 
