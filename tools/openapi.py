@@ -118,6 +118,28 @@ class CompletionRequest(_OpenAIOptions):
     suffix: str | None = None
 
 
+class EmbeddingsRequest(_Open):
+    """Each input at most MAX_PROMPT_CHARS, all of them at most MAX_INPUT_CHARS (docs/embeddings.md)."""
+
+    model: str | None = Field(None, max_length=256)
+    input: _PromptText | Annotated[list[_PromptText], Field(min_length=1, max_length=2048)]
+    dimensions: int | None = Field(None, ge=1, le=65536)
+    encoding_format: Literal["float", "base64"] | None = None
+    user: str | None = None
+
+
+class EmbeddingsUsage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class Embeddings(_Open):
+    object: str
+    data: list[dict[str, Any]]
+    model: str
+    usage: EmbeddingsUsage
+
+
 class Usage(BaseModel):
     prompt_tokens: int
     completion_tokens: int
@@ -163,6 +185,7 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, type[BaseModel] | None, type[BaseM
     ("POST", "/api/generate/batch"): ("Several /api/generate requests at once", BatchRequest, BatchReply),
     ("POST", "/v1/chat/completions"): ("OpenAI chat completions", ChatCompletionRequest, Completion),
     ("POST", "/v1/completions"): ("OpenAI legacy completions", CompletionRequest, Completion),
+    ("POST", "/v1/embeddings"): ("OpenAI embeddings", EmbeddingsRequest, Embeddings),
     ("GET", "/v1/models"): ("The upstream's model list", None, JsonObject),
     ("GET", "/v1/usage"): ("The caller's usage today and its limits", None, JsonObject),
     ("GET", "/health"): ("Configuration check, no upstream call", None, JsonObject),

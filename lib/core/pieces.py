@@ -10,7 +10,11 @@ from lib.core.request import ModelRequest
 
 
 class StreamPiece:
-    """One step of a streamed answer, in provider-neutral terms (built from known fields only)."""
+    """One step of a streamed answer, in provider-neutral terms.
+
+    A provider that speaks OpenAI's own stream also hands over its `chunk` (its documented fields,
+    lib/core/openai_shape.py), so an OpenAI caller gets it as sent; every other caller format, and the
+    gateway itself (usage, the cached text, faults), reads the neutral fields."""
 
     def __init__(
         self,
@@ -19,12 +23,16 @@ class StreamPiece:
         tool_calls: list[dict[str, Any]] | None = None,  # OpenAI's delta shape: index, id, type, function
         finish_reason: str | None = None,
         usage: tuple[int, int] | None = None,  # (prompt_tokens, completion_tokens), when the provider says
+        usage_details: Mapping[str, Any] | None = None,  # OpenAI's prompt/completion_tokens_details
+        chunk: Mapping[str, Any] | None = None,  # the provider's OpenAI chunk, documented fields only
     ) -> None:
         self.text = text
         self.role = role
         self.tool_calls = tool_calls
         self.finish_reason = finish_reason
         self.usage = usage
+        self.usage_details = usage_details
+        self.chunk = chunk
 
 
 class ChunkHeader(NamedTuple):

@@ -150,6 +150,19 @@ def completions() -> Any:
     return _openai_answer(request, caller, services)
 
 
+@_route("POST", "/v1/embeddings")
+def embeddings() -> dict[str, Any]:
+    from lib.apis.openai_embeddings import embeddings_reply, parse_embeddings  # on use, as batches
+
+    services = _begin()
+    caller = _identify(services)
+    request = parse_embeddings(_json_body(services), services.settings)
+    body, usage = complete(
+        request, caller, services, _record(), _deadline(services), refresh_cache=_refresh_cache()
+    )
+    return embeddings_reply(body, request, usage)
+
+
 @_route("GET", "/v1/models")
 def list_models() -> dict[str, Any]:
     return models_reply(_served_models(_begin()))

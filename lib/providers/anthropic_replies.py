@@ -75,6 +75,7 @@ def parse(body: dict[str, Any], request: ModelRequest) -> dict[str, Any]:
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
+            **(usage_details(usage) or {}),
         },
     }
     if isinstance(body.get("id"), str):
@@ -94,6 +95,7 @@ def parse_stream(events: Iterable[ServerEvent], request: ModelRequest) -> Iterat
     """The Messages API's events (message_start, content blocks and their deltas, message_delta,
     message_stop) as pieces. A stream that ends before message_stop was cut."""
     prompt_tokens: int | None = None
+    details: dict[str, Any] | None = None
     tool_calls = StreamedToolCalls()
     for event in events:
         data = _event_data(event)
@@ -102,6 +104,7 @@ def parse_stream(events: Iterable[ServerEvent], request: ModelRequest) -> Iterat
             message = data.get("message")
             usage = message.get("usage") if isinstance(message, dict) else None
             prompt_tokens = _prompt_tokens(usage) if isinstance(usage, dict) else None
+            details = usage_details(usage) if isinstance(usage, dict) else None
             yield StreamPiece(role="assistant")
         elif kind == "content_block_start":
             block = _field(data, "content_block")
@@ -121,6 +124,7 @@ def parse_stream(events: Iterable[ServerEvent], request: ModelRequest) -> Iterat
         elif kind == "message_delta":
             stop_reason, usage = _field(data, "delta").get("stop_reason"), data.get("usage")
             prompt_tokens = (_prompt_tokens(usage) if isinstance(usage, dict) else None) or prompt_tokens
+            details = (usage_details(usage) if isinstance(usage, dict) else None) or details
             output_tokens = _counted(usage.get("output_tokens")) if isinstance(usage, dict) else None
             yield StreamPiece(
                 finish_reason=_FINISH_REASONS.get(stop_reason, "stop")
@@ -129,6 +133,7 @@ def parse_stream(events: Iterable[ServerEvent], request: ModelRequest) -> Iterat
                 usage=(prompt_tokens, output_tokens)
                 if prompt_tokens is not None and output_tokens is not None
                 else None,
+                usage_details=details,
             )
         elif kind == "message_stop":
             return
@@ -165,6 +170,20 @@ def _prompt_tokens(usage: Mapping[str, Any]) -> int | None:
     ):
         return None
     return sum(value or 0 for value in counts)
+
+
+def usage_details(usage: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The prompt cache's reads and writes in OpenAI's usage details (`cached_tokens`; writes as
+    `cache_write_tokens`, as OpenAI-compatible gateways name them); None when Anthropic says nothing."""
+    read, written = (
+        _counted(usage.get(name)) for name in ("cache_read_input_tokens", "cache_creation_input_tokens")
+    )
+    if read is None and written is None:
+        return None
+    prompt_details = {"cached_tokens": read or 0}
+    if written is not None:
+        prompt_details["cache_write_tokens"] = written
+    return {"prompt_tokens_details": prompt_details}
 
 
 def _counted(value: Any) -> int | None:

@@ -176,6 +176,16 @@ class TestBuild:
             "source": {"type": "base64", "media_type": "image/png", "data": PIXEL},
         }
 
+    def test_an_https_image_becomes_a_url_image_block_alone_in_its_message(self):
+        # Given a user message holding only an image at an https URL
+        part = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+        # When it is built for Anthropic
+        payload = build(chat(user([part])))
+        # Then Anthropic gets its URL source (Anthropic fetches it; the gateway never does)
+        assert payload["messages"][0]["content"] == [
+            {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}}
+        ]
+
     def test_a_final_assistant_prefill_loses_its_trailing_whitespace(self):
         payload = build(chat(user("Name a colour"), {"role": "assistant", "content": "The colour is "}))
         assert payload["messages"][-1]["content"] == [{"type": "text", "text": "The colour is"}]
@@ -239,13 +249,9 @@ class TestRefusals:
 
     @pytest.mark.parametrize(
         "url",
-        [
-            "https://example.com/cat.png",
-            f"data:image/bmp;base64,{PIXEL}",
-            "data:image/png;base64,not*base64",
-        ],
+        [f"data:image/bmp;base64,{PIXEL}", "data:image/png;base64,not*base64"],
     )
-    def test_images_that_are_not_base64_data_urls_are_refused(self, url):
+    def test_images_that_are_not_https_or_base64_data_urls_are_refused(self, url):
         request = chat(
             user([{"type": "text", "text": "What?"}, {"type": "image_url", "image_url": {"url": url}}])
         )
