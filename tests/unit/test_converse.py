@@ -246,6 +246,29 @@ def test_text_blocks_are_joined_and_other_blocks_skipped():
     assert body["choices"][0]["message"] == {"role": "assistant", "content": "ab"}
 
 
+def test_prompt_cache_tokens_are_prompt_tokens_and_reach_openais_usage_details():
+    # Given a Converse answer that read 30 prompt tokens from the cache and wrote 20 to it
+    answer = {
+        "output": {"message": {"role": "assistant", "content": [{"text": "Hi"}]}},
+        "stopReason": "end_turn",
+        "usage": {
+            "inputTokens": 10,
+            "outputTokens": 2,
+            "cacheReadInputTokens": 30,
+            "cacheWriteInputTokens": 20,
+        },
+    }
+    # When it becomes the OpenAI body
+    usage = converse_reply.parse(answer, chat_request({}), ROUTE)["usage"]
+    # Then every billed prompt token counts, and the details say which were the cache's
+    assert usage == {
+        "prompt_tokens": 60,
+        "completion_tokens": 2,
+        "total_tokens": 62,
+        "prompt_tokens_details": {"cached_tokens": 30, "cache_write_tokens": 20},
+    }
+
+
 def test_usage_in_an_odd_shape_is_left_for_the_gateway_to_estimate():
     body = converse_reply.parse(answer("end_turn", usage={"inputTokens": "3"}), CHAT, ROUTE)
 

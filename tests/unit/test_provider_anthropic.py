@@ -361,6 +361,16 @@ class TestParse:
         body["usage"].update(cache_creation_input_tokens=100, cache_read_input_tokens=1000)
         assert anthropic.parse(body, chat(user("Hi")))["usage"]["prompt_tokens"] == 1112
 
+    def test_prompt_cache_reads_and_writes_reach_openais_usage_details(self):
+        # Given an answer that read 1000 prompt tokens from the cache and wrote 100 to it
+        body = message()
+        body["usage"].update(cache_creation_input_tokens=100, cache_read_input_tokens=1000)
+        request = chat(user("Hi"))
+        # When it becomes the caller's OpenAI reply
+        reply = openai_reply(anthropic.parse(body, request), request, Usage(1112, 6))
+        # Then the usage details say so, as OpenAI (reads) and OpenAI-compatible gateways (writes) do
+        assert reply["usage"]["prompt_tokens_details"] == {"cached_tokens": 1000, "cache_write_tokens": 100}
+
     @pytest.mark.parametrize(
         "body",
         [
@@ -434,6 +444,7 @@ class TestParseStream:
         assert "".join(piece.text for piece in pieces) == "Hello"
         assert pieces[-1].finish_reason == "stop"
         assert pieces[-1].usage == (125, 15)
+        assert pieces[-1].usage_details == {"prompt_tokens_details": {"cached_tokens": 100}}
 
     def test_a_tool_call_streams_as_openai_tool_call_deltas(self):
         pieces = list(anthropic.parse_stream(events_of(*tool_stream()), chat(user("Oslo?"))))
