@@ -27,26 +27,31 @@ def tokens(text: str) -> int:
     return len(_WORD.findall(text))
 
 
-def example(schema: Any, definitions: dict[str, Any] | None = None) -> Any:
-    """A value that fits a JSON schema (what a model fills a tool's arguments or a schema with)."""
+def example(schema: Any, quotes: list[str] | None = None, definitions: dict[str, Any] | None = None) -> Any:
+    """A value that fits a JSON schema (what a model fills a tool's arguments or a schema with); its
+    strings are the ones the user quoted, in order, then "hello"."""
+    quotes = [] if quotes is None else quotes
     if not isinstance(schema, dict):
         return "example"
     definitions = {**(definitions or {}), **schema.get("$defs", {}), **schema.get("definitions", {})}
     if "$ref" in schema:
-        return example(definitions.get(schema["$ref"].rsplit("/", 1)[-1], {}), definitions)
+        return example(definitions.get(schema["$ref"].rsplit("/", 1)[-1], {}), quotes, definitions)
     for choice in ("anyOf", "oneOf", "allOf"):
         options = [option for option in schema.get(choice, []) if option.get("type") != "null"]
         if options:
-            return example(options[0], definitions)
+            return example(options[0], quotes, definitions)
     if "enum" in schema:
         return schema["enum"][0]
     kind = schema.get("type")
     kind = next((item for item in kind if item != "null"), "string") if isinstance(kind, list) else kind
     if kind == "object" or "properties" in schema:
-        return {name: example(child, definitions) for name, child in schema.get("properties", {}).items()}
+        properties = schema.get("properties", {})
+        return {name: example(child, quotes, definitions) for name, child in properties.items()}
     if kind == "array":
-        return [example(schema.get("items", {}), definitions)]
-    return {"integer": 3, "number": 3, "boolean": True, "null": None}.get(kind or "string", "hello")
+        return [example(schema.get("items", {}), quotes, definitions)]
+    if kind in (None, "string"):
+        return quotes.pop(0) if quotes else "hello"
+    return {"integer": 3, "number": 3, "boolean": True, "null": None}.get(kind, "hello")
 
 
 def text_of(content: Any) -> str:
@@ -66,7 +71,8 @@ def chat_answer(body: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]],
     if tools and choice != "none" and last.get("role") != "tool":
         named = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
         tool = next((t for t in tools if t["function"].get("name") == named), tools[0])
-        arguments = json.dumps(example(tool["function"].get("parameters") or {}), ensure_ascii=False)
+        quotes = re.findall(r"'([^']+)'", text_of(last.get("content")))
+        arguments = json.dumps(example(tool["function"].get("parameters") or {}, quotes), ensure_ascii=False)
         call = {"id": f"call_{uuid.uuid4().hex[:12]}", "type": "function"}
         call["function"] = {"name": tool["function"]["name"], "arguments": arguments}
         return None, [call], "tool_calls"
@@ -97,8 +103,8 @@ def usage(prompt: int, completion: int) -> dict[str, Any]:
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": prompt // 2, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": completion // 2, "audio_tokens": 0},
     }
 
 

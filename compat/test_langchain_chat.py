@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from langchain_core.messages import AIMessage
 from langchain_openai import ChatOpenAI
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 
@@ -28,6 +29,50 @@ class _ChatOpenAIOn(ChatModelIntegrationTests):
             "use_responses_api": False,
             "max_retries": 0,
         }
+
+    @property
+    def supported_usage_metadata_details(self) -> dict[str, list[Any]]:
+        # The capable model reports reasoning and cached tokens, whole and in the usage chunk.
+        return {
+            "invoke": ["reasoning_output", "cache_read_input"],
+            "stream": ["reasoning_output", "cache_read_input"],
+        }
+
+    def invoke_with_reasoning_output(self, *, stream: bool = False) -> AIMessage:
+        return self._hello(stream)
+
+    def invoke_with_cache_read_input(self, *, stream: bool = False) -> AIMessage:
+        return self._hello(stream)
+
+    def _hello(self, stream: bool) -> AIMessage:
+        model = ChatOpenAI(**{**self.standard_chat_model_params, **self.chat_model_params})
+        if not stream:
+            return model.invoke("Hello")  # type: ignore[return-value]
+        chunks = list(model.stream("Hello"))
+        whole = chunks[0]
+        for chunk in chunks[1:]:
+            whole = whole + chunk
+        return whole  # type: ignore[return-value]
+
+    @property
+    def model_override_value(self) -> str:
+        return "capable-mini"  # the gateway without a routes file passes the caller's model on
+
+    @property
+    def supports_pdf_inputs(self) -> bool:
+        return True
+
+    @property
+    def supports_pdf_tool_message(self) -> bool:
+        return True
+
+    @property
+    def supports_audio_inputs(self) -> bool:
+        return True
+
+    @property
+    def supports_anthropic_inputs(self) -> bool:
+        return True
 
     @property
     def has_tool_choice(self) -> bool:
