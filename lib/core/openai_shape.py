@@ -77,3 +77,15 @@ def documented(value: Any, fields: Mapping[str, Any] = ANSWER_FIELDS) -> Any:
         else:
             kept[name] = documented(child, shape)
     return kept
+
+
+def prompt_cache_details(read: int | None, written: int | None) -> dict[str, Any] | None:
+    """Tokens read from and written to a provider's prompt cache as OpenAI's usage details:
+    `cached_tokens` (OpenAI's own) and `cache_write_tokens` (as OpenAI-compatible gateways name the
+    writes OpenAI has no field for); None when the provider said nothing of its cache."""
+    if read is None and written is None:
+        return None
+    details = {"cached_tokens": read or 0}
+    if written is not None:
+        details["cache_write_tokens"] = written
+    return {"prompt_tokens_details": details}

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from lib.core.openai_shape import prompt_cache_details
 from lib.core.pieces import StreamPiece
 from lib.core.request import ModelRequest
 from lib.platform.errors import UpstreamError
@@ -173,17 +174,11 @@ def _prompt_tokens(usage: Mapping[str, Any]) -> int | None:
 
 
 def usage_details(usage: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The prompt cache's reads and writes in OpenAI's usage details (`cached_tokens`; writes as
-    `cache_write_tokens`, as OpenAI-compatible gateways name them); None when Anthropic says nothing."""
+    """The prompt cache's reads and writes, in OpenAI's usage details."""
     read, written = (
         _counted(usage.get(name)) for name in ("cache_read_input_tokens", "cache_creation_input_tokens")
     )
-    if read is None and written is None:
-        return None
-    prompt_details = {"cached_tokens": read or 0}
-    if written is not None:
-        prompt_details["cache_write_tokens"] = written
-    return {"prompt_tokens_details": prompt_details}
+    return prompt_cache_details(read, written)
 
 
 def _counted(value: Any) -> int | None:

@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from lib.core.openai_shape import prompt_cache_details
 from lib.core.request import ModelRequest
 from lib.platform.errors import UpstreamError
 from lib.platform.route_table import Route
@@ -95,17 +96,11 @@ _CACHE_COUNTS = ("cacheReadInputTokens", "cacheWriteInputTokens")
 
 
 def usage_details(usage: Any) -> dict[str, Any] | None:
-    """The prompt cache's reads and writes in OpenAI's usage details (`cached_tokens`; writes as
-    `cache_write_tokens`, as OpenAI-compatible gateways name them); None when Bedrock says nothing."""
+    """The prompt cache's reads and writes, in OpenAI's usage details."""
     if not isinstance(usage, dict):
         return None
     read, written = (usage.get(name) if _is_count(usage.get(name)) else None for name in _CACHE_COUNTS)
-    if read is None and written is None:
-        return None
-    prompt_details = {"cached_tokens": read or 0}
-    if written is not None:
-        prompt_details["cache_write_tokens"] = written
-    return {"prompt_tokens_details": prompt_details}
+    return prompt_cache_details(read, written)
 
 
 def error_code(exc: Any) -> str:

@@ -4,9 +4,9 @@ an OpenAI-compatible route and a Bedrock (Titan) route, each a loopback server i
 import openai
 import pytest
 
-from lib import services
 from local.server import serving
-from tests.support.fake_upstream import Behaviour, FakeUpstream
+from tests.support.bedrock_loopback import serve_routes
+from tests.support.fake_upstream import Behaviour
 
 ROUTES = """
 [[route]]
@@ -33,23 +33,11 @@ model = "amazon.titan-embed-text-v2:0"
 
 
 @pytest.fixture
-def bedrock_server():
-    server = FakeUpstream().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def client(gateway_env, upstream, bedrock_server, tmp_path):
     import handler
 
-    routes = tmp_path / "routes.toml"
-    routes.write_text(ROUTES.format(upstream=upstream.base_url), encoding="utf-8")
-    gateway_env.setenv("ROUTES_FILE", str(routes))
-    gateway_env.setenv("BEDROCK_MODEL_IDS", "amazon.titan-embed-text-v2:0")
-    gateway_env.setenv("GENERAL_KEY", "sk-general-route-key-0123456789")
-    gateway_env.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", bedrock_server.base_url.removesuffix("/v1"))
-    services.reset()
+    text = ROUTES.format(upstream=upstream.base_url)
+    serve_routes(gateway_env, tmp_path, text, bedrock_server.base_url, "amazon.titan-embed-text-v2:0")
     with serving(handler.wsgi_app) as url:
         yield openai.OpenAI(base_url=f"{url}/v1", api_key="mg-not-checked", max_retries=0, timeout=10)
 

@@ -10,9 +10,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from lib import services
 from tests.conftest import call
-from tests.support.fake_upstream import Behaviour, FakeUpstream
+from tests.support.bedrock_loopback import serve_routes
+from tests.support.fake_upstream import Behaviour
 
 TITAN = "amazon.titan-embed-text-v2:0"
 COHERE = "cohere.embed-english-v3"
@@ -69,23 +69,9 @@ def embedding_list(*vectors, prompt_tokens=8):
 
 
 @pytest.fixture
-def bedrock_server():
-    server = FakeUpstream().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def routed(gateway_env, upstream, bedrock_server, tmp_path):
-    routes = tmp_path / "routes.toml"
-    routes.write_text(ROUTES.format(upstream=upstream.base_url), encoding="utf-8")
-    gateway_env.setenv("ROUTES_FILE", str(routes))
-    gateway_env.setenv("BEDROCK_MODEL_IDS", f"{TITAN},{COHERE}")
-    gateway_env.setenv("GENERAL_KEY", "sk-general-route-key-0123456789")
-    gateway_env.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", bedrock_server.base_url.removesuffix("/v1"))
-    gateway_env.setenv("AI_MODEL_MAX_RETRIES", "1")
-    services.reset()
-    return gateway_env
+    text = ROUTES.format(upstream=upstream.base_url)
+    serve_routes(gateway_env, tmp_path, text, bedrock_server.base_url, f"{TITAN},{COHERE}")
 
 
 @pytest.mark.usefixtures("routed")
