@@ -191,6 +191,12 @@ def test_bad_input_is_a_400_naming_the_parameter(gateway_env, upstream, body, pa
     assert upstream.received == []
 
 
+def test_the_blocklist_reads_every_input(gateway_env, upstream):
+    gateway_env.setenv("BLOCKED_PATTERNS", "forbidden")
+    reply = call("POST", EMBEDDINGS, {"input": ["fine", "a f o r b i d d e n word"]})
+    assert reply.status == 400 and reply.error["code"] == "content_blocked" and upstream.received == []
+
+
 def test_budget_cache_and_access_line_apply_as_to_chat(aws, upstream, output):
     # Given a table (budgets, the cache) and the single-model route, whose API answers embeddings
     upstream.then(Behaviour(body=embedding_list([0.1], prompt_tokens=3)))
