@@ -133,12 +133,20 @@ class BedrockProvider:
                         accept="application/json",
                     )
                     stats.last_status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
-                    return bedrock_embeddings.read(response)
+                    try:
+                        return bedrock_embeddings.read(response)
+                    except UpstreamError:
+                        stats.maybe_billed = True  # Bedrock answered (and billed) what we could not use
+                        raise
 
                 readings.append(self._with_retries(invoke_once, deadline, stats))
+            answer = bedrock_embeddings.answer(readings, request, self.route)
+        except UpstreamError:
+            stats.maybe_billed = stats.maybe_billed or bool(readings)  # the calls that answered were billed
+            raise
         finally:
             stats.latency_ms = (self._clock() - started) * 1000
-        return bedrock_embeddings.answer(readings, request, self.route)
+        return answer
 
     def open_stream(
         self, request: ModelRequest, deadline: Deadline, stats: CallStats, limits: StreamLimits
