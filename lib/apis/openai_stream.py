@@ -131,6 +131,10 @@ def error(fault: StreamFault) -> bytes:
     )
 
 
+# What every replayed chunk repeats of the whole answer.
+_REPLAYED_FIELDS = ("id", "created", "model", "system_fingerprint", "service_tier")
+
+
 def replay(body: Mapping[str, Any], request: ModelRequest, usage: Usage) -> bytes:
     """A `text/event-stream` body with the whole answer as chunks, as OpenAI's streaming API sends them.
 
@@ -138,13 +142,16 @@ def replay(body: Mapping[str, Any], request: ModelRequest, usage: Usage) -> byte
     chunks are written from its one answer: clients that ask for `stream=true` work unchanged.
     """
     reply = openai_reply(body, request, usage)
-    common = {"id": reply["id"], "created": reply["created"], "model": reply["model"]}
+    common = {name: reply[name] for name in _REPLAYED_FIELDS if name in reply}
     choices = reply.get("choices") or [{}]
     first = choices[0] if isinstance(choices[0], dict) else {}
     finish_reason = first.get("finish_reason") or "stop"
+    logprobs = first.get("logprobs")
     if request.kind == "chat":
         message: dict[str, Any] = first["message"] if isinstance(first.get("message"), dict) else {}
-        delta: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
+        # Every field the answer had (refusal, function_call, ...), tool calls in their delta shape.
+        delta: dict[str, Any] = {"role": "assistant", **message, "content": message.get("content") or ""}
+        delta.pop("tool_calls", None)
         if message.get("tool_calls"):
             delta["tool_calls"] = [
                 {"index": index, **call}
@@ -153,13 +160,13 @@ def replay(body: Mapping[str, Any], request: ModelRequest, usage: Usage) -> byte
             ]
         chunk_object = "chat.completion.chunk"
         chunks = [
-            {"index": 0, "delta": delta, "logprobs": None, "finish_reason": None},
+            {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": None},
             {"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish_reason},
         ]
     else:
         chunk_object = "text_completion"
         chunks = [
-            {"index": 0, "text": completion_text(body), "logprobs": None, "finish_reason": None},
+            {"index": 0, "text": completion_text(body), "logprobs": logprobs, "finish_reason": None},
             {"index": 0, "text": "", "logprobs": None, "finish_reason": finish_reason},
         ]
     events = [{**common, "object": chunk_object, "choices": [choice]} for choice in chunks]

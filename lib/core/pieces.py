@@ -83,17 +83,38 @@ def answer_of(pieces: list[StreamPiece], request: ModelRequest, header: ChunkHea
     """A finished stream as the whole OpenAI answer it amounts to (to keep it in the cache)."""
     text = "".join(piece.text for piece in pieces)
     reason = next((piece.finish_reason for piece in reversed(pieces) if piece.finish_reason), "stop")
+    chunks = [piece.chunk for piece in pieces if piece.chunk is not None]
     if request.kind == "completion":
         choice: dict[str, Any] = {"index": 0, "text": text, "logprobs": None, "finish_reason": reason}
         kind = "text_completion"
     else:
         message: dict[str, Any] = {"role": "assistant", "content": text}
+        refusal = "".join(_delta_texts(chunks, "refusal"))
+        if refusal:
+            message["refusal"] = refusal
         calls = joined_tool_calls(pieces)
         if calls:
             message["tool_calls"] = calls
         choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": reason}
         kind = "chat.completion"
-    return {**chunk_head(header, kind), "choices": [choice]}
+    # What an OpenAI-compatible provider's chunks said of the whole answer.
+    said = {name: chunk[name] for chunk in reversed(chunks) for name in _ANSWER_FIELDS if name in chunk}
+    return {**chunk_head(header, kind), **said, "choices": [choice]}
+
+
+_ANSWER_FIELDS = ("system_fingerprint", "service_tier")
+
+
+def _delta_texts(chunks: list[Mapping[str, Any]], name: str) -> list[str]:
+    """The `name` texts of the chunks' first choice's deltas, in order."""
+    texts = []
+    for chunk in chunks:
+        choices = chunk.get("choices")
+        first = choices[0] if isinstance(choices, list) and choices else None
+        delta = first.get("delta") if isinstance(first, dict) else None
+        if isinstance(delta, dict) and isinstance(delta.get(name), str):
+            texts.append(delta[name])
+    return texts
 
 
 def joined_tool_calls(pieces: list[StreamPiece]) -> list[dict[str, Any]]:

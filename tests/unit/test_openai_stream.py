@@ -3,9 +3,9 @@ asked), other providers' pieces written as chunks of ours with their usage detai
 
 import json
 
-from lib.apis.openai_stream import writer
+from lib.apis.openai_stream import replay, writer
 from lib.core.answer import Usage
-from lib.core.pieces import ChunkHeader, StreamPiece
+from lib.core.pieces import ChunkHeader, StreamPiece, answer_of
 from lib.core.request import ModelRequest
 
 HEADER = ChunkHeader(id="chatcmpl-ours", created=1, model="general")
@@ -87,3 +87,45 @@ def test_another_providers_usage_details_reach_the_usage_chunk():
         "total_tokens": 62,
         **details,
     }
+
+
+def test_a_whole_answer_replayed_as_a_stream_keeps_its_fields():
+    # Given a whole answer (a cached one) with a refusal, a legacy function call, log probabilities
+    # and the provider's fingerprint
+    logprobs = {"content": [{"token": "No", "logprob": -0.1, "bytes": [78, 111], "top_logprobs": []}]}
+    message = {
+        "role": "assistant",
+        "content": None,
+        "refusal": "No.",
+        "function_call": {"name": "f", "arguments": "{}"},
+    }
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 5,
+        "model": "general",
+        "system_fingerprint": "fp_1",
+        "choices": [{"index": 0, "message": message, "logprobs": logprobs, "finish_reason": "stop"}],
+    }
+    # When it is replayed to a caller that asked for a stream
+    first, last = chunks(replay(body, request(include_usage=False), Usage(5, 2)))
+    # Then the chunks carry them as a provider's stream would
+    assert first["system_fingerprint"] == last["system_fingerprint"] == "fp_1"
+    assert first["choices"][0]["delta"] == {**message, "content": ""}
+    assert first["choices"][0]["logprobs"] == logprobs and last["choices"][0]["finish_reason"] == "stop"
+
+
+def test_a_finished_stream_is_kept_as_the_whole_answer_with_the_providers_fields():
+    # Given an OpenAI-compatible provider's stream that refused, in two pieces, with its fingerprint
+    def piece(**delta):
+        return StreamPiece(
+            chunk=provider_chunk(system_fingerprint="fp_9", choices=[{"index": 0, "delta": delta}])
+        )
+
+    pieces = [piece(role="assistant", content=None), piece(refusal="I can"), piece(refusal="not.")]
+    pieces.append(StreamPiece(finish_reason="stop", chunk=provider_chunk(choices=[None])))
+    # When the stream is put together for the cache
+    answer = answer_of(pieces, request(include_usage=False), HEADER)
+    # Then the whole answer has the refusal and the fingerprint
+    assert answer["system_fingerprint"] == "fp_9"
+    assert answer["choices"][0]["message"] == {"role": "assistant", "content": "", "refusal": "I cannot."}
