@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -20,7 +21,9 @@ from lib.apis.generate import generate_reply, parse_generate
 from lib.apis.openai_replies import model_entries, models_reply, openai_reply
 from lib.apis.openai_requests import parse_chat, parse_completion
 from lib.callers.identity import Caller
+from lib.core.answer import Usage
 from lib.core.request import ModelRequest
+from lib.platform.config import Settings
 from lib.platform.deadline import Deadline
 from lib.platform.errors import NotConfigured, NotFound
 from lib.providers.call_stats import CallStats
@@ -107,13 +110,7 @@ def _openapi_text() -> str:
 
 @_route("POST", "/api/generate")
 def generate() -> dict[str, Any]:
-    services = _begin()
-    caller = _identify(services)
-    request = parse_generate(_json_body(services), services.settings)
-    body, usage = complete(
-        request, caller, services, _record(), _deadline(services), refresh_cache=_refresh_cache()
-    )
-    return generate_reply(body, request, usage)
+    return _whole_answer(parse_generate, generate_reply)
 
 
 @_route("POST", "/api/generate/batch")
@@ -154,13 +151,7 @@ def completions() -> Any:
 def embeddings() -> dict[str, Any]:
     from lib.apis.openai_embeddings import embeddings_reply, parse_embeddings  # on use, as batches
 
-    services = _begin()
-    caller = _identify(services)
-    request = parse_embeddings(_json_body(services), services.settings)
-    body, usage = complete(
-        request, caller, services, _record(), _deadline(services), refresh_cache=_refresh_cache()
-    )
-    return embeddings_reply(body, request, usage)
+    return _whole_answer(parse_embeddings, embeddings_reply)
 
 
 @_route("GET", "/v1/models")
@@ -226,6 +217,20 @@ def _openai_answer(request: ModelRequest, caller: Caller, services: Services) ->
         request, caller, services, record, _deadline(services), refresh_cache=_refresh_cache()
     )
     return openai_reply(body, request, usage)
+
+
+def _whole_answer(
+    parse: Callable[[dict[str, Any], Settings], ModelRequest],
+    reply: Callable[[dict[str, Any], ModelRequest, Usage], dict[str, Any]],
+) -> dict[str, Any]:
+    """A request of the caller's format (`parse`) answered whole, in its format (`reply`)."""
+    services = _begin()
+    caller = _identify(services)
+    request = parse(_json_body(services), services.settings)
+    body, usage = complete(
+        request, caller, services, _record(), _deadline(services), refresh_cache=_refresh_cache()
+    )
+    return reply(body, request, usage)
 
 
 def _begin() -> Services:
