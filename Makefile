@@ -59,6 +59,7 @@ format: $(STAMP) ## ruff format and autofix
 
 bench: $(STAMP) package $(LAMBDA_VENV)/.boto3 ## the gateway's own time per request, routing and streaming figures, AWS calls, cold import of the built function
 	$(PY) -m bench.overhead
+	$(PY) -m bench.messages_overhead
 	$(PY) -m bench.routing
 	$(PY) -m bench.streaming
 	$(PY) -m bench.cold_import --artifact $(PACKAGE_DIR) --python $(LAMBDA_VENV)/bin/python

@@ -73,7 +73,6 @@ def paired_differences_ms(
 
 
 def gateway_samples(pairs: int) -> tuple[list[float], list[float], list[float], list[float]]:
-    from lib import services
     from local.events import LambdaContext, http_api_event
     from local.model import LocalModel
 
@@ -88,7 +87,6 @@ def gateway_samples(pairs: int) -> tuple[list[float], list[float], list[float], 
             model.base_url + "/chat/completions", data=BODY, headers={"Content-Type": "application/json"}
         ).raise_for_status()
 
-    upstream_ms: list[float] = []
     own_ms: list[float] = []
 
     def through_gateway() -> None:
@@ -100,25 +98,15 @@ def gateway_samples(pairs: int) -> tuple[list[float], list[float], list[float], 
         own_ms.append((time.perf_counter() - started) * 1000 - upstream_ms[-1])
         assert response["statusCode"] == 200, response
 
-    # Time each request's own upstream call, to isolate the time spent in our code around it.
-    upstream = services.get_services().upstream
-    call = upstream.call
-
-    def timed_call(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return call(*args, **kwargs)
-        finally:
-            upstream_ms.append((time.perf_counter() - started) * 1000)
-
-    upstream.call = timed_call  # type: ignore[method-assign]
+    upstream_ms = timing_upstream_calls()
     with stdout_to_devnull():
         direct_ms, gateway_ms, paired_ms = paired_differences_ms(direct, through_gateway, pairs)
     model.stop()
     return direct_ms, gateway_ms, paired_ms, own_ms[-pairs:]
 
 
-def main() -> None:
+def bench_environment() -> None:
+    """No caller check, no table, no key: the gateway's own code and the loopback model alone."""
     os.environ.update(
         {
             "AUTH_MODE": "none",
@@ -128,6 +116,31 @@ def main() -> None:
     )
     for name in ("TABLE_NAME", "AWS_ENDPOINT_URL", "AI_MODEL_API_KEY", "AI_MODEL_SECRET_ID"):
         os.environ.pop(name, None)
+
+
+def timing_upstream_calls() -> list[float]:
+    """From now on each upstream call's time (ms) is appended to the list returned, to isolate the time
+    spent in our code around it."""
+    from lib import services
+
+    upstream = services.get_services().upstream
+    assert upstream is not None
+    call = upstream.call
+    upstream_ms: list[float] = []
+
+    def timed_call(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            upstream_ms.append((time.perf_counter() - started) * 1000)
+
+    upstream.call = timed_call  # type: ignore[method-assign]
+    return upstream_ms
+
+
+def main() -> None:
+    bench_environment()
     direct_ms, gateway_ms, paired_ms, own_ms = gateway_samples(PAIRS)
     print(
         f"the gateway's own time per request: {PAIRS} pairs of the same chat request, direct to the "

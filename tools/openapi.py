@@ -22,7 +22,16 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, Field
 
+from lib.http import embeddings_routes, messages_routes  # noqa: F401 (registers its routes)
 from lib.http.routes import ALLOWED_METHODS, OPENAPI_FILE
+from tools.openapi_embeddings import Embeddings, EmbeddingsRequest
+from tools.openapi_messages import (
+    AnthropicErrorReply,
+    CountTokensRequest,
+    MessageReply,
+    MessagesRequest,
+    TokenCount,
+)
 
 TITLE = "modelgate"
 VERSION = "1"
@@ -118,28 +127,6 @@ class CompletionRequest(_OpenAIOptions):
     suffix: str | None = None
 
 
-class EmbeddingsRequest(_Open):
-    """Each input at most MAX_PROMPT_CHARS, all of them at most MAX_INPUT_CHARS (docs/embeddings.md)."""
-
-    model: str | None = Field(None, max_length=256)
-    input: _PromptText | Annotated[list[_PromptText], Field(min_length=1, max_length=2048)]
-    dimensions: int | None = Field(None, ge=1, le=65536)
-    encoding_format: Literal["float", "base64"] | None = None
-    user: str | None = None
-
-
-class EmbeddingsUsage(BaseModel):
-    prompt_tokens: int
-    total_tokens: int
-
-
-class Embeddings(_Open):
-    object: str
-    data: list[dict[str, Any]]
-    model: str
-    usage: EmbeddingsUsage
-
-
 class Usage(BaseModel):
     prompt_tokens: int
     completion_tokens: int
@@ -187,6 +174,8 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, type[BaseModel] | None, type[BaseM
     ("POST", "/v1/completions"): ("OpenAI legacy completions", CompletionRequest, Completion),
     ("POST", "/v1/embeddings"): ("OpenAI embeddings", EmbeddingsRequest, Embeddings),
     ("GET", "/v1/models"): ("The upstream's model list", None, JsonObject),
+    ("POST", "/v1/messages"): ("Anthropic's Messages API", MessagesRequest, MessageReply),
+    ("POST", "/v1/messages/count_tokens"): ("The input's token count", CountTokensRequest, TokenCount),
     ("GET", "/v1/usage"): ("The caller's usage today and its limits", None, JsonObject),
     ("GET", "/health"): ("Configuration check, no upstream call", None, JsonObject),
     ("GET", "/openapi.json"): ("This document", None, JsonObject),
@@ -207,7 +196,7 @@ def build_document() -> dict[str, Any]:
                 path,
                 method,
                 summary=summary,
-                responses=_responses(method, body_model, reply_model),
+                responses=_responses(method, body_model, reply_model, _error_model(path)),
                 operation_id=_operation_id(method, path),
             )(_stub(path, body_model))
     document: dict[str, Any] = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION))
@@ -215,8 +204,15 @@ def build_document() -> dict[str, Any]:
     return document
 
 
+def _error_model(path: str) -> type[BaseModel]:
+    return AnthropicErrorReply if path.startswith(messages_routes.MESSAGES_PATH) else ErrorReply
+
+
 def _responses(
-    method: str, body_model: type[BaseModel] | None, reply_model: type[BaseModel]
+    method: str,
+    body_model: type[BaseModel] | None,
+    reply_model: type[BaseModel],
+    error_model: type[BaseModel],
 ) -> dict[int, Any]:
     if method == "HEAD":  # GET's status and headers, no body
         return {status: {"description": "as GET, without a body"} for status in (200, *_ERROR_STATUSES)}
@@ -225,7 +221,7 @@ def _responses(
         content["text/event-stream"] = {"schema": _SSE_EVENT}  # with "stream": true
     responses: dict[int, Any] = {200: {"description": "OK", "content": content}}
     for status in _ERROR_STATUSES:
-        responses[status] = {"description": "error", "content": {"application/json": {"model": ErrorReply}}}
+        responses[status] = {"description": "error", "content": {"application/json": {"model": error_model}}}
     return responses
 
 

@@ -25,6 +25,7 @@ class StreamPiece:
         usage: tuple[int, int] | None = None,  # (prompt_tokens, completion_tokens), when the provider says
         usage_details: Mapping[str, Any] | None = None,  # OpenAI's prompt/completion_tokens_details
         chunk: Mapping[str, Any] | None = None,  # the provider's OpenAI chunk, documented fields only
+        native: dict[str, Any] | None = None,  # the provider's own event, in a piece of its own (Native)
     ) -> None:
         self.text = text
         self.role = role
@@ -33,6 +34,7 @@ class StreamPiece:
         self.usage = usage
         self.usage_details = usage_details
         self.chunk = chunk
+        self.native = native
 
 
 class ChunkHeader(NamedTuple):

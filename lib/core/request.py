@@ -7,6 +7,22 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 
+class Native(NamedTuple):
+    """The caller's own request, for a route whose provider speaks the caller's API: it is sent as it
+    came, except for the model id and the fields the gateway decides (model, max_tokens, temperature,
+    stream), with `headers` of the caller's beside it (lib/providers/anthropic_native.py). Such a
+    provider answers with the API's own reply under the answer's `NATIVE_REPLY` key, and streams each
+    of the API's own events in a piece of its own (`StreamPiece.native`)."""
+
+    api: str  # the caller's API: "messages"
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] = MappingProxyType({})
+
+
+NATIVE_REPLY = "native"
+ANTHROPIC_MESSAGES = "messages"  # Native.api of a request to Anthropic's POST /v1/messages
+
+
 class ModelRequest(NamedTuple):
     """What the upstream is asked for, after validation."""
 
@@ -24,6 +40,7 @@ class ModelRequest(NamedTuple):
     prompt_chars: int = 0  # the caller's message text (MAX_PROMPT_CHARS)
     input_chars: int = 0  # every text sent upstream, passed-through fields and the system prompt included
     domain: str | None = None  # /api/generate's explicit routing choice
+    native: Native | None = None  # the caller's own body, for a provider that speaks its API
 
     @property
     def reserved_tokens(self) -> int:

@@ -9,21 +9,20 @@ from __future__ import annotations
 import functools
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from lib.apis.anthropic_messages_errors import speaks_messages_api
+from lib.apis.anthropic_messages_reply import model_info, models_page
 from lib.apis.generate import generate_reply, parse_generate
 from lib.apis.openai_replies import model_entries, models_reply, openai_reply
 from lib.apis.openai_requests import parse_chat, parse_completion
 from lib.callers.identity import Caller
-from lib.core.answer import Usage
 from lib.core.request import ModelRequest
-from lib.platform.config import Settings
 from lib.platform.deadline import Deadline
 from lib.platform.errors import NotConfigured, NotFound
 from lib.providers.call_stats import CallStats
@@ -33,6 +32,9 @@ from lib.stages.completion import complete
 from lib.stages.context import Services
 from lib.stages.request_body import parse_json_body
 from lib.stages.telemetry import RequestRecord
+
+if TYPE_CHECKING:
+    from lib.stages.streaming import StreamFormat
 
 router = APIGatewayHttpRouter()
 
@@ -52,11 +54,12 @@ ARRIVAL_LIMIT_S = 30.0
 ANSWER_MARGIN_S = 2.5
 
 
-def _route(method: str, path: str) -> Any:
+def _route(method: str, path: str, on: APIGatewayHttpRouter = router) -> Any:
+    """Register a route (on this module's router, or on an area's own: lib/http/messages_routes.py)."""
     # HEAD is answered wherever GET is (same handler; the HTTP layer sends no body for HEAD).
     methods = [method, "HEAD"] if method == "GET" else [method]
     ALLOWED_METHODS.setdefault(path, set()).update(methods)
-    return router.route(path, methods)
+    return on.route(path, methods)
 
 
 def allowed_methods(path: str) -> set[str]:
@@ -110,7 +113,13 @@ def _openapi_text() -> str:
 
 @_route("POST", "/api/generate")
 def generate() -> dict[str, Any]:
-    return _whole_answer(parse_generate, generate_reply)
+    services = _begin()
+    caller = _identify(services)
+    request = parse_generate(_json_body(services), services.settings)
+    body, usage = complete(
+        request, caller, services, _record(), _deadline(services), refresh_cache=_refresh_cache()
+    )
+    return generate_reply(body, request, usage)
 
 
 @_route("POST", "/api/generate/batch")
@@ -147,16 +156,10 @@ def completions() -> Any:
     return _openai_answer(request, caller, services)
 
 
-@_route("POST", "/v1/embeddings")
-def embeddings() -> dict[str, Any]:
-    from lib.apis.openai_embeddings import embeddings_reply, parse_embeddings  # on use, as batches
-
-    return _whole_answer(parse_embeddings, embeddings_reply)
-
-
 @_route("GET", "/v1/models")
 def list_models() -> dict[str, Any]:
-    return models_reply(_served_models(_begin()))
+    entries = _served_models(_begin())
+    return models_page(entries) if _in_anthropic_shape() else models_reply(entries)
 
 
 @_route("GET", "/v1/models/<model_id>")
@@ -165,7 +168,7 @@ def retrieve_model(model_id: str) -> dict[str, Any]:
     wanted = unquote(model_id)
     for entry in _served_models(services):
         if entry["id"] == wanted:
-            return entry
+            return model_info(entry) if _in_anthropic_shape() else entry
     raise NotFound(
         f"the model {wanted!r} is not served here (GET /v1/models lists them)", code="model_not_found"
     )
@@ -191,46 +194,46 @@ def usage() -> dict[str, Any]:
 
 
 def _openai_answer(request: ModelRequest, caller: Caller, services: Services) -> Any:
-    record = _record()
     if request.stream:
         from lib.apis import openai_stream  # on use: most requests are not streams
-        from lib.stages.streaming import open_stream
 
-        # The body is written by the gateway core as the model writes it (lib/http/gateway.py).
-        record.stream_body = open_stream(
-            openai_stream,
-            request,
-            caller,
-            services,
-            record,
-            _deadline(services),
-            _lambda_remaining_s(),
-            refresh_cache=_refresh_cache(),
-        )
-        return Response(
-            status_code=200,
-            content_type="text/event-stream",
-            body="",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return _streamed(openai_stream, request, caller, services)
     body, usage = complete(
-        request, caller, services, record, _deadline(services), refresh_cache=_refresh_cache()
+        request, caller, services, _record(), _deadline(services), refresh_cache=_refresh_cache()
     )
     return openai_reply(body, request, usage)
 
 
-def _whole_answer(
-    parse: Callable[[dict[str, Any], Settings], ModelRequest],
-    reply: Callable[[dict[str, Any], ModelRequest, Usage], dict[str, Any]],
-) -> dict[str, Any]:
-    """A request of the caller's format (`parse`) answered whole, in its format (`reply`)."""
-    services = _begin()
-    caller = _identify(services)
-    request = parse(_json_body(services), services.settings)
-    body, usage = complete(
-        request, caller, services, _record(), _deadline(services), refresh_cache=_refresh_cache()
+def _streamed(
+    stream_format: StreamFormat, request: ModelRequest, caller: Caller, services: Services
+) -> Response:
+    """A `text/event-stream` answer in the caller's format, written by the gateway core as the model
+    writes it (lib/http/gateway.py)."""
+    from lib.stages.streaming import open_stream
+
+    record = _record()
+    record.stream_body = open_stream(
+        stream_format,
+        request,
+        caller,
+        services,
+        record,
+        _deadline(services),
+        _lambda_remaining_s(),
+        refresh_cache=_refresh_cache(),
     )
-    return reply(body, request, usage)
+    return Response(
+        status_code=200,
+        content_type="text/event-stream",
+        body="",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _in_anthropic_shape() -> bool:
+    """A request the anthropic SDK sent (it always sends `anthropic-version`) to a path both APIs share."""
+    event = router.current_event
+    return speaks_messages_api(event.path, event.headers or {})
 
 
 def _begin() -> Services:

@@ -92,15 +92,21 @@ def _is_tool_use(block: Mapping[str, Any]) -> bool:
     )
 
 
-def parse_stream(events: Iterable[ServerEvent], request: ModelRequest) -> Iterator[StreamPiece]:
+def parse_stream(
+    events: Iterable[ServerEvent], request: ModelRequest, *, native: bool = False
+) -> Iterator[StreamPiece]:
     """The Messages API's events (message_start, content blocks and their deltas, message_delta,
-    message_stop) as pieces. A stream that ends before message_stop was cut."""
+    message_stop) as pieces. With `native`, each event also comes as it was sent, in a piece of its own
+    before the pieces read from it (for a caller of the Messages API). A stream that ends before
+    message_stop was cut."""
     prompt_tokens: int | None = None
     details: dict[str, Any] | None = None
     tool_calls = StreamedToolCalls()
     for event in events:
         data = _event_data(event)
         kind = data.get("type")
+        if native and kind != "error":
+            yield StreamPiece(native=data)
         if kind == "message_start":
             message = data.get("message")
             usage = message.get("usage") if isinstance(message, dict) else None

@@ -18,7 +18,7 @@ from lib.providers.bedrock import BedrockProvider
 from lib.providers.bedrock_clients import ClientsByTimeout, boto3_client
 from lib.providers.call_stats import CallStats
 from tests.conftest import call
-from tests.support.bedrock_loopback import bedrock_provider, serve_routes
+from tests.support.bedrock_loopback import bedrock_provider, converse_answer, serve_routes
 from tests.support.eventstream import CONTENT_TYPE, exception, text_answer
 from tests.support.fake_upstream import Behaviour
 
@@ -37,19 +37,6 @@ STREAM_BODY = {
 
 def chat(*messages, **fields):
     return ModelRequest(kind="chat", model="claude", max_tokens=256, messages=messages, **fields)
-
-
-def converse_answer(*blocks, stop_reason="end_turn", input_tokens=12, output_tokens=5):
-    return {
-        "output": {"message": {"role": "assistant", "content": list(blocks)}},
-        "stopReason": stop_reason,
-        "usage": {
-            "inputTokens": input_tokens,
-            "outputTokens": output_tokens,
-            "totalTokens": input_tokens + output_tokens,
-        },
-        "metrics": {"latencyMs": 120},
-    }
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The registered Bedrock provider, built as the gateway builds it, talking to a loopback server."""
+"""The registered Bedrock provider, built as the gateway builds it, talking to a loopback server, and
+Converse's answers as that server sends them."""
 
 from __future__ import annotations
 
@@ -39,3 +40,19 @@ def serve_routes(
     gateway_env.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", bedrock_url.removesuffix("/v1"))
     gateway_env.setenv("AI_MODEL_MAX_RETRIES", "1")
     services.reset()
+
+
+def converse_answer(
+    *blocks: dict[str, Any], stop_reason: str = "end_turn", input_tokens: int = 12, output_tokens: int = 5
+) -> dict[str, Any]:
+    """Converse's answer holding `blocks` (`{"text": ...}`, `{"toolUse": ...}`), with its usage."""
+    return {
+        "output": {"message": {"role": "assistant", "content": list(blocks)}},
+        "stopReason": stop_reason,
+        "usage": {
+            "inputTokens": input_tokens,
+            "outputTokens": output_tokens,
+            "totalTokens": input_tokens + output_tokens,
+        },
+        "metrics": {"latencyMs": 120},
+    }
