@@ -24,7 +24,7 @@ SAM ?= sam
 # when routes.toml appears after the answers were saved without it).
 ROUTES_OVERRIDE := $(if $(wildcard routes.toml),--parameter-overrides RoutesFile=routes.toml)
 
-.PHONY: help install run test lint format bench openapi fuzz load invoke keys-create keys-list keys-disable keys-enable usage set-key add-spare-key rotate cost clean package smoke deploy
+.PHONY: help install run test lint format bench openapi fuzz load compat invoke keys-create keys-list keys-disable keys-enable usage set-key add-spare-key rotate cost clean package smoke deploy
 
 help: ## list every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -87,6 +87,18 @@ FUZZ_SECONDS ?= 120
 fuzz: $(STAMP) ## long property tests, then schemathesis against make run (FUZZ_EXAMPLES, FUZZ_SECONDS)
 	FUZZ_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/fuzz -q -p no:logging
 	$(PY) -m bench.schemathesis_run --seconds $(FUZZ_SECONDS)
+
+# Clients' own test suites (LangChain's standard ChatOpenAI tests, OpenAIEmbeddings) against a capable
+# loopback model, directly and through the gateway; fails when one passes directly and not through it.
+# Its own venv: those suites bring pytest plugins that must not load into `make test`.
+COMPAT_VENV ?= .venv-compat
+$(COMPAT_VENV)/.installed: requirements-compat.txt requirements-dev.txt requirements.txt
+	@test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install --disable-pip-version-check -r requirements-compat.txt
+	@touch $@
+compat: $(COMPAT_VENV)/.installed ## LangChain's standard tests and OpenAIEmbeddings, directly and through the gateway (docs/reliability.md)
+	$(COMPAT_VENV)/bin/python -m pytest compat -q -o asyncio_mode=auto -o asyncio_default_test_loop_scope=session \
+		-o asyncio_default_fixture_loop_scope=session $(PYTEST_ARGS)
 
 # Concurrent clients against the `make run` server for LOAD_SECONDS (at most LOAD_REQUESTS), then the
 # usage check: what the table recorded equals the usage in the replies. URL=... drives a running one.

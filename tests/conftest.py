@@ -86,6 +86,14 @@ def upstream() -> Iterator[FakeUpstream]:
 
 
 @pytest.fixture
+def bedrock_server() -> Iterator[FakeUpstream]:
+    """A loopback server for Bedrock's wire format (tests/support/bedrock_loopback.py points boto3 at it)."""
+    server = FakeUpstream().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def gateway_env(monkeypatch: pytest.MonkeyPatch, upstream: FakeUpstream) -> Iterator[pytest.MonkeyPatch]:
     """A configured gateway (no table, AUTH_MODE=none) in front of the fake upstream."""
     for name in list(os.environ):

@@ -22,8 +22,9 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, Field
 
-from lib.http import messages_routes
+from lib.http import embeddings_routes, messages_routes  # noqa: F401 (registers its routes)
 from lib.http.routes import ALLOWED_METHODS, OPENAPI_FILE
+from tools.openapi_embeddings import Embeddings, EmbeddingsRequest
 from tools.openapi_messages import (
     AnthropicErrorReply,
     CountTokensRequest,
@@ -172,6 +173,7 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, type[BaseModel] | None, type[BaseM
     ("POST", "/api/generate/batch"): ("Several /api/generate requests at once", BatchRequest, BatchReply),
     ("POST", "/v1/chat/completions"): ("OpenAI chat completions", ChatCompletionRequest, Completion),
     ("POST", "/v1/completions"): ("OpenAI legacy completions", CompletionRequest, Completion),
+    ("POST", "/v1/embeddings"): ("OpenAI embeddings", EmbeddingsRequest, Embeddings),
     ("GET", "/v1/models"): ("The upstream's model list", None, JsonObject),
     ("POST", "/v1/messages"): ("Anthropic's Messages API", MessagesRequest, MessageReply),
     ("POST", "/v1/messages/count_tokens"): ("The input's token count", CountTokensRequest, TokenCount),

@@ -29,7 +29,7 @@ ANTHROPIC_MESSAGES = "messages"  # Native.api of a request to Anthropic's POST /
 class ModelRequest(NamedTuple):
     """What the upstream is asked for, after validation."""
 
-    kind: str  # "chat" or "completion"
+    kind: str  # "chat", "completion" or "embeddings" (`prompt` holds the inputs, `extra` their request)
     model: str
     max_tokens: int
     messages: tuple[Mapping[str, Any], ...] = ()
@@ -81,7 +81,7 @@ class ModelRequest(NamedTuple):
 
     def prompt_text(self) -> str:
         """The caller's text, for LOG_PROMPTS only."""
-        if self.kind == "completion":
+        if self.kind in ("completion", "embeddings"):
             return self.prompt
         return "\n".join(message_texts(self.messages))
 

@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 from lib import services
 from lib.apis.error_formats import error_body
-from lib.http import messages_routes, responses_routes, routes
+from lib.http import embeddings_routes, messages_routes, responses_routes, routes
 from lib.platform.errors import GatewayError, MethodNotAllowed, NotConfigured, NotFound
 from lib.stages.telemetry import CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER, UPSTREAM_MODEL_HEADER
 
@@ -78,6 +78,7 @@ def create_app(cors_origins: tuple[str, ...] = ()) -> APIGatewayHttpResolver:
     app.include_router(routes.router)
     app.include_router(messages_routes.router)
     app.include_router(responses_routes.router)
+    app.include_router(embeddings_routes.router)
 
     @app.exception_handler(GatewayError)
     def gateway_error(error: GatewayError) -> Response:

@@ -33,6 +33,7 @@ _FIELDS = frozenset(
         "price_per_1k_tokens",
         "pass_fields",
         "apis",
+        "kind",
     }
 )
 # Keywords in the whole file (characters in one: lib/platform/route_fields.py): the matcher of every
@@ -40,6 +41,8 @@ _FIELDS = frozenset(
 MAX_KEYWORDS = 500
 # The caller APIs a route's provider also speaks natively, by provider: such a request is passed through.
 NATIVE_APIS = {"openai": ("responses",)}
+# What a route serves: chat (chat and legacy completions, and the formats built on them) or embeddings.
+ROUTE_KINDS = ("chat", "embeddings")
 # Providers that authenticate with the function's IAM role, not with a key.
 KEYLESS_PROVIDERS = frozenset({"bedrock"})
 
@@ -59,6 +62,7 @@ class Route(NamedTuple):
     fallback_endpoint: str | None = None  # single-model mode only: AI_MODEL_FALLBACK_ENDPOINT
     default_model: str | None = None  # single-model mode only: AI_MODEL_NAME, when the caller sends none
     apis: tuple[str, ...] = ()  # caller APIs the provider speaks itself ("responses"): passed through
+    kind: str = "chat"  # ROUTE_KINDS: what the route answers (the single-model route answers both)
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -75,6 +79,7 @@ class RouteTable(NamedTuple):
     routes: Mapping[str, Route]  # by public name, in file order
     default: str
     from_file: bool  # False: the single-model route built from the AI_MODEL_* variables
+    default_embeddings: str | None = None  # the embeddings route for a request that names none
 
     def route(self, name: str) -> Route:
         return self.routes[name]
@@ -119,10 +124,12 @@ def load_route_table(
 def parse_route_table(
     document: Mapping[str, Any], providers: Collection[str], bedrock_model_ids: Collection[str] | None
 ) -> RouteTable:
-    unknown = sorted(set(document) - {"default", "route"})
+    unknown = sorted(set(document) - {"default", "default_embeddings", "route"})
     if unknown:
         raise ConfigError(
-            VARIABLE, f"has unknown top-level field(s) {', '.join(unknown)}; use default and [[route]]"
+            VARIABLE,
+            f"has unknown top-level field(s) {', '.join(unknown)}; "
+            "use default, default_embeddings and [[route]]",
         )
     entries = document.get("route")
     if not isinstance(entries, list) or not entries:
@@ -143,11 +150,11 @@ def parse_route_table(
             )
     for route in routes.values():
         for fallback in route.fallbacks:
-            if fallback not in routes or fallback == route.name:
+            if fallback not in routes or fallback == route.name or routes[fallback].kind != route.kind:
                 raise ConfigError(
                     VARIABLE,
-                    f"route {route.name!r}: field 'fallbacks' names {fallback!r}, which is not another route "
-                    f"(routes: {', '.join(routes)})",
+                    f"route {route.name!r}: field 'fallbacks' names {fallback!r}, which is not another "
+                    f"{route.kind} route ({route.kind} routes: {', '.join(_of_kind(routes, route.kind))})",
                 )
         if (
             route.provider == "bedrock"
@@ -160,12 +167,26 @@ def parse_route_table(
                 "stack grants (template parameter BedrockModelIds, variable BEDROCK_MODEL_IDS)",
             )
     _check_unique_domains(routes)
-    default = document.get("default", next(iter(routes)))
-    if not isinstance(default, str) or default not in routes:
+    default = _default_of(document, "default", _of_kind(routes, "chat"))
+    if default is None:
+        raise ConfigError(VARIABLE, 'has no chat route: add a [[route]] without kind = "embeddings"')
+    embeddings = _default_of(document, "default_embeddings", _of_kind(routes, "embeddings"))
+    return RouteTable(routes, default, from_file=True, default_embeddings=embeddings)
+
+
+def _of_kind(routes: Mapping[str, Route], kind: str) -> list[str]:
+    return [name for name, route in routes.items() if route.kind == kind]
+
+
+def _default_of(document: Mapping[str, Any], field: str, names: list[str]) -> str | None:
+    """The route `field` names among `names` (the routes of its kind), else the first of them."""
+    value = document.get(field, names[0] if names else None)
+    if value is not None and (not isinstance(value, str) or value not in names):
+        kind = "an embeddings" if field == "default_embeddings" else "a chat"
         raise ConfigError(
-            VARIABLE, f"field 'default' must name a route ({', '.join(routes)}), got {default!r}"
+            VARIABLE, f"field {field!r} must name {kind} route ({', '.join(names)}), got {value!r}"
         )
-    return RouteTable(routes, default, from_file=True)
+    return value
 
 
 def _parse_route(index: int, entry: Any, providers: Collection[str]) -> Route:
@@ -197,9 +218,16 @@ def _parse_route(index: int, entry: Any, providers: Collection[str]) -> Route:
             raise read.error(
                 "key", f"must be env:NAME, ssm:/parameter/name or secret:name-or-arn, got {scheme!r}:..."
             )
+    kind = read.optional_text("kind") or "chat"
+    if kind not in ROUTE_KINDS:
+        raise read.error("kind", f"must be one of {', '.join(ROUTE_KINDS)}, got {kind!r}")
+    if kind == "embeddings" and (entry.get("domains") or entry.get("keywords")):
+        field = "domains" if entry.get("domains") else "keywords"
+        raise read.error(field, "chooses chat routes only: an embeddings route is chosen by its name")
     return Route(
         name=name,
         provider=provider,
+        kind=kind,
         model=read.required_text("model"),
         endpoint=endpoint,
         key=key,

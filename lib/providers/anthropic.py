@@ -54,6 +54,8 @@ def check(request: ModelRequest, route: Route) -> None:
 
 
 def build(request: ModelRequest, route: Route) -> tuple[str, dict[str, Any]]:
+    if request.kind == "embeddings":
+        raise refusal(route, "input", "cannot be embedded (Anthropic's API has no embeddings) by")
     if anthropic_native.passes_through(request):
         return "/messages", anthropic_native.payload(request, route)
     payload: dict[str, Any] = {"model": route.upstream_model(request.model), "max_tokens": request.max_tokens}

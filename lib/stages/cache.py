@@ -2,7 +2,8 @@
 
 Policy (`CACHE_MODE`): `seeded` (default) caches a request that sent a `seed` to a route whose wire
 format honours it (`HONOURS_SEED` in its module under lib/providers/); `all` caches every request;
-`off` caches nothing. The key is a hash of everything that changes the answer: the route (its name,
+`off` caches nothing. Embeddings are kept unless it is `off` (the same text, the same vector).
+The key is a hash of everything that changes the answer: the route (its name,
 provider and endpoints), the upstream model, the system prompt, the messages or prompt and every
 parameter sent upstream. Entries are per caller (`CACHE_SCOPE=caller`), so a hit never tells one caller
 what another asked; `CACHE_SCOPE=shared` lets callers share them.
@@ -50,8 +51,9 @@ class Lookup(NamedTuple):
 
 
 def is_cacheable(request: ModelRequest, route: Route, mode: str) -> bool:
-    """Whether the answer is meant to be reproducible, by the configured policy."""
-    if mode == "all":
+    """Whether the answer is meant to be reproducible, by the configured policy. Embeddings are
+    (the same text, the same vector): kept unless the cache is off."""
+    if mode == "all" or (request.kind == "embeddings" and mode != "off"):
         return True
     if mode == "seeded":
         return request.seed is not None and honours_seed(route.provider)

@@ -37,7 +37,7 @@ def plan(request: ModelRequest, services: Services, record: RequestRecord) -> tu
     """The prompt text and the routes to try: the chosen one (a 400 if it cannot take the request)
     and its fallbacks."""
     prompt = request.prompt_text()
-    route = services.chooser.choose(request.model, request.domain, prompt)
+    route = services.chooser.choose(request.model, request.domain, prompt, request.kind)
     candidates = services.dispatcher.candidates(route, request)
     if not services.routes.from_file and not route.upstream_model(request.model):
         raise NotConfigured('no model: set AI_MODEL_NAME or send "model" in the request', param="model")
