@@ -6,8 +6,10 @@ completions and a seeded request that repeats (a cache hit after the first) on o
 connection, until the time or the request count runs out. It prints
 throughput, p50/p99 latency, statuses and errors. Then, per caller, what the table recorded today
 (`GET /v1/usage`, read before and after) must equal the sum of `usage.total_tokens` in the replies
-that were not cache hits (`x-cache: hit`): nothing lost, nothing counted twice. Exit status 1 when
-it does not hold.
+that were not cache hits (`x-cache: hit`): nothing lost, nothing counted twice. That is the charging
+rule that ships (docs/callers-and-limits.md): a served request is charged exactly the usage the
+provider reported, never capped at its reservation, and a cache hit nothing. Exit status 1 when it
+does not hold.
 """
 
 from __future__ import annotations
@@ -233,7 +235,8 @@ def run(url: str, clients: int, seconds: float, max_requests: int, api_key: str 
     holds = all(check.holds for check in checks) and unaccounted == 0 and statuses[200] > 0
     print(
         f"usage: {len(checks)} callers; recorded today {recorded} tokens, replies (not cache hits) "
-        f"{replied} tokens: " + ("nothing lost, nothing counted twice" if holds else "DOES NOT HOLD"),
+        f"{replied} tokens (charged as reported): "
+        + ("nothing lost, nothing counted twice" if holds else "DOES NOT HOLD"),
         file=out,
     )
     for check in checks:

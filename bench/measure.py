@@ -21,7 +21,9 @@ output, its table calls) is bench/handler_harness.py.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 import os
 import tempfile
 from collections import Counter
@@ -67,7 +69,13 @@ OPTIONAL_FEATURES: dict[str, dict[str, str]] = {
         "route": "free_tokens_per_month = 1000000\nprice_per_1k_tokens = 0.001",
         "ZERO_COST": "true",
     },
+    # Each served Responses request keeps its turn: one PutItem (a write unit per KB of the turn).
+    "stored Responses (POST /v1/responses)": {
+        "path": "/v1/responses",
+        "body": '{"input": "How far is the moon?", "max_output_tokens": 32}',
+    },
 }
+_REQUEST_FIELDS = ("route", "path", "body")  # a feature's settings that are not variables
 _ROUTES_FILE = """default = "general"
 
 [[route]]
@@ -102,6 +110,14 @@ class Measured:
 _source_ips = (f"198.18.{number // 250}.{number % 250 + 1}" for number in itertools.count())
 
 
+def _reservation(body: bytes) -> int:
+    """What a chat request reserves against the budget (the input's upper bound plus max_tokens)."""
+    from lib.core.request import ModelRequest
+
+    fields = json.loads(body)
+    return ModelRequest("chat", "", fields["max_tokens"], messages=tuple(fields["messages"])).reserved_tokens
+
+
 def _each_outcome(model_url: str, table: str) -> Iterator[tuple[str, int]]:
     from lib import services
 
@@ -126,9 +142,9 @@ def _each_outcome(model_url: str, table: str) -> Iterator[tuple[str, int]]:
     caller = next(_source_ips)
     send_request(source_ip=caller)  # takes this caller's only token
     yield "rate_limited", send_request(source_ip=caller)
-    fresh(DAILY_TOKEN_BUDGET="1", RATE_LIMIT_RPM="100000")
+    fresh(DAILY_TOKEN_BUDGET=str(_reservation(CHAT_BODY)), RATE_LIMIT_RPM="100000")
     caller = next(_source_ips)
-    send_request(source_ip=caller)  # uses up this caller's day
+    send_request(source_ip=caller)  # fits the day's budget exactly; its usage leaves too little for another
     yield "budget_exceeded", send_request(source_ip=caller)
     fresh(AI_MODEL_ENDPOINT="http://127.0.0.1:9/v1", AI_MODEL_MAX_RETRIES="0", RATE_LIMIT_RPM="100000")
     yield "upstream_error", send_request(source_ip=next(_source_ips))
@@ -205,7 +221,10 @@ def measure() -> Measured:
                         tempfile.TemporaryDirectory() as folder,
                         environment(_feature_environment(settings, model.base_url, Path(folder))),
                     ):
-                        calls = table_calls(SERVED_SAMPLES, lambda: send_request(source_ip="198.19.0.2"))
+                        send = functools.partial(
+                            send_request, **_feature_request(settings), source_ip="198.19.0.2"
+                        )
+                        calls = table_calls(SERVED_SAMPLES, send)
                     features[feature] = table_writes(calls) / SERVED_SAMPLES
             services.reset()
     finally:
@@ -226,12 +245,20 @@ def measure() -> Measured:
 
 
 def _feature_environment(settings: Mapping[str, str], model_url: str, folder: Path) -> dict[str, str]:
-    variables = {name: value for name, value in settings.items() if name != "route"}
+    variables = {name: value for name, value in settings.items() if name not in _REQUEST_FIELDS}
     if "route" in settings:
         routes = folder / "routes.toml"
         routes.write_text(_ROUTES_FILE.format(url=model_url, fields=settings["route"]), encoding="utf-8")
         variables.update({"ROUTES_FILE": str(routes), "MEASURE_LOCAL_KEY": "local"})
     return variables
+
+
+def _feature_request(settings: Mapping[str, str]) -> dict[str, Any]:
+    """The request a feature is measured with (a chat completion unless it names its own)."""
+    request: dict[str, Any] = {name: settings[name] for name in ("path", "body") if name in settings}
+    if "body" in request:
+        request["body"] = request["body"].encode()
+    return request
 
 
 def _junk_calls() -> tuple[Counter[str], Counter[str]]:

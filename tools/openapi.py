@@ -32,6 +32,7 @@ from tools.openapi_messages import (
     MessagesRequest,
     TokenCount,
 )
+from tools.openapi_responses import OPERATIONS as RESPONSES_OPERATIONS
 
 TITLE = "modelgate"
 VERSION = "1"
@@ -179,6 +180,7 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, type[BaseModel] | None, type[BaseM
     ("GET", "/v1/usage"): ("The caller's usage today and its limits", None, JsonObject),
     ("GET", "/health"): ("Configuration check, no upstream call", None, JsonObject),
     ("GET", "/openapi.json"): ("This document", None, JsonObject),
+    **RESPONSES_OPERATIONS,
 }
 # Every status the gateway answers with an error body (see docs/api.md: errors).
 _ERROR_STATUSES = (400, 401, 404, 405, 413, 429, 500, 502, 503, 504)

@@ -11,10 +11,13 @@ The container remembers each caller's last tat_ms to try the likely shape first,
 is one write. A refusal is one failed write that returns the item (to say why and for how long), no
 read; a caller this container already knows to be over its limit is refused without any table call.
 
-Budget: a request is admitted while the day's tokens (including tokens reserved by requests still
-in flight) are below the budget, and reserves `prompt characters + max_tokens` (an upper bound on
-its tokens). After the upstream answers, one more write replaces the reservation with the real
-usage. So the day's total can exceed the budget by at most the last admitted request's tokens.
+Budget: a request reserves an upper bound of its tokens (its input as lib/core/token_estimate.py
+counts it, plus `max_tokens`) and is admitted only while that fits in what is left of the day's
+budget, the reservations of requests still in flight included (the condition is `tokens <= budget -
+reservation`: DynamoDB conditions have no arithmetic on attributes). After the upstream answers, one
+more write replaces the reservation with the provider's reported usage, even when that is more. So
+the day's total exceeds the budget only by what providers billed above the reservations (logged and
+counted as TokensAboveReservation), never by the reservations themselves.
 
 The counters' windows (day and month, UTC) and the usage read back from them: counters.py.
 """
@@ -92,7 +95,9 @@ class Limiter:
         if self._table is None:
             return admission
         if reserve_tokens > 0:  # what spends no tokens (listing models) is rate-limited, not budgeted
-            self._check_global_budget(day, now)
+            if reserve_tokens > caller.daily_tokens:
+                raise _over_budget(reserve_tokens, caller.daily_tokens, caller.daily_tokens, now)
+            self._check_global_budget(day, now, reserve_tokens)
         try:
             item = self._take(caller, day, now, reserve_tokens)
         except StoreError as exc:
@@ -165,8 +170,9 @@ class Limiter:
         spends = reserve_tokens > 0  # what spends no tokens (listing models) is rate-limited, not budgeted
         within_budget = ""
         if spends:
-            within_budget = " AND (attribute_not_exists(#tok) OR #tok < :budget)"
-            shared[":budget"] = caller.daily_tokens  # DynamoDB refuses a value no expression uses
+            # The reservation must fit in what is left; DynamoDB refuses a value no expression uses.
+            within_budget = " AND (attribute_not_exists(#tok) OR #tok <= :headroom)"
+            shared[":headroom"] = caller.daily_tokens - reserve_tokens
         counters = (
             "#req = if_not_exists(#req, :zero) + :one, "
             "#tok = if_not_exists(#tok, :zero) + :reserve, #name = :name, #exp = :expires"
@@ -206,10 +212,10 @@ class Limiter:
                 seen = self._table.get(key) or {}
             tat_ms = int(seen.get("tat_ms", 0))
             self._last_tat_ms.put(caller.caller_id, max(tat_ms, self._last_tat_ms.get(caller.caller_id) or 0))
-            if spends and int(seen.get(f"tokens_{day}", 0)) >= caller.daily_tokens:
-                raise BudgetExceeded(
-                    f"the daily token budget ({caller.daily_tokens}) is used up; it resets at 00:00 UTC",
-                    retry_after_s=seconds_to_midnight(now),
+            tokens_today = int(seen.get(f"tokens_{day}", 0))
+            if spends and tokens_today > caller.daily_tokens - reserve_tokens:
+                raise _over_budget(
+                    reserve_tokens, caller.daily_tokens - tokens_today, caller.daily_tokens, now
                 )
             if tat_ms > now_ms + allowance_ms or attempt == _ATTEMPTS - 1:
                 # Refused on what the failed write returned: one write, no read. (The last attempt only
@@ -218,10 +224,12 @@ class Limiter:
             shape = "busy" if tat_ms > now_ms else "idle"  # the guess was wrong, not the request
         raise AssertionError("unreachable: the last attempt admits or raises")
 
-    def _check_global_budget(self, day: str, now: float) -> None:
+    def _check_global_budget(self, day: str, now: float, reserve_tokens: int) -> None:
         budget = self._settings.global_daily_token_budget
         seen_day, seen_tokens = self._global_tokens
-        if budget is not None and seen_day == day and seen_tokens >= budget:
+        if budget is not None and (
+            (seen_day == day and seen_tokens + reserve_tokens > budget) or reserve_tokens > budget
+        ):
             raise BudgetExceeded(
                 "the gateway's global daily token budget is used up; it resets at 00:00 UTC",
                 retry_after_s=seconds_to_midnight(now),
@@ -267,6 +275,18 @@ class Limiter:
                 {":used": used_tokens, ":expires": values[":expires"]},
             )
             self._global_tokens = (day, int(item.get(f"tokens_{day}", 0)))
+
+
+def _over_budget(reserve_tokens: int, left: int, budget: int, now: float) -> BudgetExceeded:
+    if left <= 0:
+        said = f"the daily token budget ({budget}) is used up"
+    else:
+        said = (
+            f"this request may use up to {reserve_tokens} tokens (its input, counted as a provider may bill "
+            f"it, plus max_tokens), more than the {left} left of the daily token budget ({budget}, requests "
+            "in flight included)"
+        )
+    return BudgetExceeded(f"{said}; it resets at 00:00 UTC", retry_after_s=seconds_to_midnight(now))
 
 
 def _rate_limited(caller: Caller, tat_ms: int, limit_ms: int) -> RateLimited:

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from lib.core.request import ModelRequest
+from lib.core.token_estimate import output_tokens, text_tokens
 
 
 class Usage(NamedTuple):
@@ -28,8 +28,8 @@ class Usage(NamedTuple):
 
 
 def estimate_tokens(text: str) -> int:
-    """A deliberately generous estimate (one token per 4 characters, at least 1 for non-empty text)."""
-    return math.ceil(len(text) / 4)
+    """At least what any tokenizer makes of `text` (lib/core/token_estimate.py)."""
+    return text_tokens(text)
 
 
 def usage_of(body: Mapping[str, Any], request: ModelRequest) -> Usage:
@@ -45,9 +45,10 @@ def usage_of(body: Mapping[str, Any], request: ModelRequest) -> Usage:
             and is_count(completion)
         ):
             return Usage(prompt, completion)
-    # Every text sent counts (tools and schemas too), not only the prompt.
-    prompt_estimate = max(estimate_tokens(request.prompt_text()), math.ceil(request.input_chars / 4))
-    return Usage(prompt_estimate, estimate_tokens(completion_text(body)), estimated=True)
+    # The input's upper bound (tools, schemas and images too), and the answer's text and tool calls.
+    return Usage(
+        request.input_tokens, output_tokens(completion_text(body), tool_calls_of(body)), estimated=True
+    )
 
 
 def completion_text(body: Mapping[str, Any]) -> str:
@@ -59,6 +60,14 @@ def completion_text(body: Mapping[str, Any]) -> str:
     if isinstance(message, dict) and isinstance(message.get("content"), str):
         return str(message["content"])
     return first["text"] if isinstance(first.get("text"), str) else ""
+
+
+def tool_calls_of(body: Mapping[str, Any]) -> list[Any]:
+    choices = body.get("choices")
+    first = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
+    message = first.get("message") if isinstance(first.get("message"), dict) else {}
+    calls = message.get("tool_calls") if isinstance(message, dict) else None
+    return calls if isinstance(calls, list) else []
 
 
 def is_count(value: Any) -> bool:

@@ -26,6 +26,7 @@ class StreamPiece:
         usage_details: Mapping[str, Any] | None = None,  # OpenAI's prompt/completion_tokens_details
         chunk: Mapping[str, Any] | None = None,  # the provider's OpenAI chunk, documented fields only
         native: dict[str, Any] | None = None,  # the provider's own event, in a piece of its own (Native)
+        model: str | None = None,  # the model the provider says is answering, when it says
     ) -> None:
         self.text = text
         self.role = role
@@ -35,6 +36,7 @@ class StreamPiece:
         self.usage_details = usage_details
         self.chunk = chunk
         self.native = native
+        self.model = model
 
 
 class ChunkHeader(NamedTuple):
@@ -57,13 +59,14 @@ def pieces_of(body: Mapping[str, Any], request: ModelRequest) -> list[StreamPiec
     usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
     assert isinstance(usage, dict)
     counts = (usage.get("prompt_tokens"), usage.get("completion_tokens"))
+    model = body["model"] if isinstance(body.get("model"), str) else None
     ending = StreamPiece(
         finish_reason=reason if isinstance(reason, str) else "stop",
         usage=counts if all(isinstance(count, int) for count in counts) else None,  # type: ignore[arg-type]
     )
     if request.kind == "completion":
         text = first.get("text")
-        return [StreamPiece(text=text if isinstance(text, str) else ""), ending]
+        return [StreamPiece(text=text if isinstance(text, str) else "", model=model), ending]
     message = first.get("message") if isinstance(first.get("message"), dict) else {}
     assert isinstance(message, dict)
     content = message.get("content")
@@ -75,7 +78,10 @@ def pieces_of(body: Mapping[str, Any], request: ModelRequest) -> list[StreamPiec
     )
     return [
         StreamPiece(
-            text=content if isinstance(content, str) else "", role="assistant", tool_calls=tool_calls
+            text=content if isinstance(content, str) else "",
+            role="assistant",
+            tool_calls=tool_calls,
+            model=model,
         ),
         ending,
     ]

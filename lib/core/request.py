@@ -6,15 +6,18 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from lib.core.token_estimate import input_tokens
+
 
 class Native(NamedTuple):
     """The caller's own request, for a route whose provider speaks the caller's API: it is sent as it
     came, except for the model id and the fields the gateway decides (model, max_tokens, temperature,
-    stream), with `headers` of the caller's beside it (lib/providers/anthropic_native.py). Such a
-    provider answers with the API's own reply under the answer's `NATIVE_REPLY` key, and streams each
-    of the API's own events in a piece of its own (`StreamPiece.native`)."""
+    stream), with `headers` of the caller's beside it (lib/providers/anthropic_native.py,
+    lib/providers/openai_responses.py). Such a provider answers with the API's own reply under the
+    answer's `NATIVE_REPLY` key, and streams each of the API's own events in a piece of its own
+    (`StreamPiece.native`)."""
 
-    api: str  # the caller's API: "messages"
+    api: str  # the caller's API: "messages" or "responses"
     body: Mapping[str, Any]
     headers: Mapping[str, str] = MappingProxyType({})
 
@@ -40,12 +43,19 @@ class ModelRequest(NamedTuple):
     prompt_chars: int = 0  # the caller's message text (MAX_PROMPT_CHARS)
     input_chars: int = 0  # every text sent upstream, passed-through fields and the system prompt included
     domain: str | None = None  # /api/generate's explicit routing choice
-    native: Native | None = None  # the caller's own body, for a provider that speaks its API
+    native: Native | None = (
+        None  # the caller's own body: set only when the chosen route speaks the caller's API
+    )
+
+    @property
+    def input_tokens(self) -> int:
+        """An upper bound of what a provider bills for the input (lib/core/token_estimate.py)."""
+        return input_tokens(self.messages, self.prompt if self.kind == "completion" else "", self.extra)
 
     @property
     def reserved_tokens(self) -> int:
-        """The worst case the budget reserves: a token per character of input, plus `max_tokens`."""
-        return self.input_chars + self.max_tokens
+        """The worst case the budget and the free allowances reserve: the input's bound plus `max_tokens`."""
+        return self.input_tokens + self.max_tokens
 
     def upstream_path(self) -> str:
         return "/chat/completions" if self.kind == "chat" else "/completions"

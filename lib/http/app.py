@@ -18,9 +18,9 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 from lib import services
 from lib.apis.error_formats import error_body
-from lib.http import embeddings_routes, messages_routes, routes
+from lib.http import embeddings_routes, messages_routes, responses_routes, routes
 from lib.platform.errors import GatewayError, MethodNotAllowed, NotConfigured, NotFound
-from lib.stages.telemetry import CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER
+from lib.stages.telemetry import CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER, UPSTREAM_MODEL_HEADER
 
 logger = Logger(child=True)
 
@@ -42,7 +42,7 @@ CORS_ALLOW_HEADERS = (
     "x-stainless-runtime-version",
     "x-stainless-timeout",
 )
-CORS_EXPOSE_HEADERS = ("retry-after", CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER.lower())
+CORS_EXPOSE_HEADERS = ("retry-after", CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER.lower(), UPSTREAM_MODEL_HEADER)
 CORS_MAX_AGE_S = 600
 
 _current: tuple[tuple[str, ...], APIGatewayHttpResolver] | None = None
@@ -78,6 +78,7 @@ def create_app(cors_origins: tuple[str, ...] = ()) -> APIGatewayHttpResolver:
     app.include_router(routes.router)
     app.include_router(messages_routes.router)
     app.include_router(embeddings_routes.router)
+    app.include_router(responses_routes.router)
 
     @app.exception_handler(GatewayError)
     def gateway_error(error: GatewayError) -> Response:

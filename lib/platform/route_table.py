@@ -13,11 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 from lib.platform.config import ConfigError, Settings
+from lib.platform.route_fields import VARIABLE, RouteReader
 
-VARIABLE = "ROUTES_FILE"
 KEY_SCHEMES = ("env", "ssm", "secret")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
 _FIELDS = frozenset(
@@ -32,11 +31,19 @@ _FIELDS = frozenset(
         "fallbacks",
         "free_tokens_per_month",
         "price_per_1k_tokens",
+        "pass_fields",
+        "apis",
         "kind",
     }
 )
 # What a route serves: chat (chat and legacy completions, and the formats built on them) or embeddings.
 ROUTE_KINDS = ("chat", "embeddings")
+# Keywords in the whole file (and characters in one: route_fields.MAX_KEYWORD_CHARS): the matcher of
+# every keyword is built at a container's first request, and at these bounds that takes about 0.2 s
+# (tests/unit/test_route_table.py).
+MAX_KEYWORDS = 500
+# The caller APIs a route's provider also speaks natively, by provider: such a request is passed through.
+NATIVE_APIS = {"openai": ("responses",)}
 # Providers that authenticate with the function's IAM role, not with a key.
 KEYLESS_PROVIDERS = frozenset({"bedrock"})
 
@@ -52,8 +59,10 @@ class Route(NamedTuple):
     fallbacks: tuple[str, ...] = ()
     free_tokens_per_month: int | None = None
     price_per_1k_tokens: float | None = None
+    pass_fields: tuple[str, ...] = ()  # under ZERO_COST, request fields sent to it beyond the free ones
     fallback_endpoint: str | None = None  # single-model mode only: AI_MODEL_FALLBACK_ENDPOINT
     default_model: str | None = None  # single-model mode only: AI_MODEL_NAME, when the caller sends none
+    apis: tuple[str, ...] = ()  # caller APIs the provider speaks itself ("responses"): passed through
     kind: str = "chat"  # ROUTE_KINDS: what the route answers (the single-model route answers both)
 
     @property
@@ -127,11 +136,19 @@ def parse_route_table(
     if not isinstance(entries, list) or not entries:
         raise ConfigError(VARIABLE, "has no routes: add at least one [[route]] table")
     routes: dict[str, Route] = {}
+    keywords = 0
     for index, entry in enumerate(entries):
         route = _parse_route(index, entry, providers)
         if route.name in routes:
             raise ConfigError(VARIABLE, f"route {route.name!r}: the name is used by another route")
         routes[route.name] = route
+        keywords += len(route.keywords)
+        if keywords > MAX_KEYWORDS:
+            raise ConfigError(
+                VARIABLE,
+                f"route {route.name!r}: field 'keywords' brings the file's keywords to {keywords}; at most "
+                f"{MAX_KEYWORDS} in all (choose routes by model or domain beyond that)",
+            )
     for route in routes.values():
         for fallback in route.fallbacks:
             if fallback not in routes or fallback == route.name or routes[fallback].kind != route.kind:
@@ -182,7 +199,7 @@ def _parse_route(index: int, entry: Any, providers: Collection[str]) -> Route:
             VARIABLE,
             f"route #{index + 1}: field 'name' must be 1-64 letters, digits or . _ : / -",
         )
-    read = _RouteReader(name, entry)
+    read = RouteReader(name, entry)
     unknown = sorted(set(entry) - _FIELDS)
     if unknown:
         raise read.error(unknown[0], f"is not a route field (fields: {', '.join(sorted(_FIELDS))})")
@@ -216,67 +233,24 @@ def _parse_route(index: int, entry: Any, providers: Collection[str]) -> Route:
         endpoint=endpoint,
         key=key,
         domains=read.texts("domains"),
-        keywords=read.texts("keywords"),
-        fallbacks=read.texts("fallbacks"),
+        keywords=read.keywords(),
+        fallbacks=read.texts("fallbacks", unique=True),
         free_tokens_per_month=read.count("free_tokens_per_month"),
         price_per_1k_tokens=read.price("price_per_1k_tokens"),
+        pass_fields=read.texts("pass_fields", unique=True),
+        apis=_native_apis(read, provider),
     )
 
 
-class _RouteReader:
-    def __init__(self, name: str, entry: Mapping[str, Any]) -> None:
-        self._name = name
-        self._entry = entry
-
-    def error(self, field: str, problem: str) -> ConfigError:
-        return ConfigError(VARIABLE, f"route {self._name!r}: field {field!r} {problem}")
-
-    def optional_text(self, field: str) -> str | None:
-        value = self._entry.get(field)
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(field, "must be a non-empty string")
-        return value.strip()
-
-    def required_text(self, field: str) -> str:
-        value = self.optional_text(field)
-        if value is None:
-            raise self.error(field, "is required")
-        return value
-
-    def url(self, field: str, *, required: bool) -> str | None:
-        value = self.optional_text(field)
-        if value is None:
-            if required:
-                raise self.error(field, "is required: the API's base URL with its version path")
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise self.error(field, "must be an http(s) URL such as https://api.deepseek.com/v1")
-        return value.rstrip("/")
-
-    def texts(self, field: str) -> tuple[str, ...]:
-        value = self._entry.get(field, [])
-        if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
-            raise self.error(field, "must be a list of non-empty strings")
-        return tuple(item.strip() for item in value)
-
-    def count(self, field: str) -> int | None:
-        value = self._entry.get(field)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise self.error(field, f"must be a whole number of tokens (0 or more), got {value!r}")
-        return value
-
-    def price(self, field: str) -> float | None:
-        value = self._entry.get(field)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1000:
-            raise self.error(field, f"must be a USD price per 1,000 tokens (0 or more), got {value!r}")
-        return float(value)
+def _native_apis(read: RouteReader, provider: str) -> tuple[str, ...]:
+    apis = read.texts("apis")
+    known = NATIVE_APIS.get(provider, ())
+    for api in apis:
+        if api not in known:
+            raise read.error(
+                "apis", f"lists {api!r}; a {provider} route may list: {', '.join(known) or 'nothing'}"
+            )
+    return apis
 
 
 def _check_unique_domains(routes: Mapping[str, Route]) -> None:

@@ -112,7 +112,8 @@ def parse_stream(
             usage = message.get("usage") if isinstance(message, dict) else None
             prompt_tokens = _prompt_tokens(usage) if isinstance(usage, dict) else None
             details = usage_details(usage) if isinstance(usage, dict) else None
-            yield StreamPiece(role="assistant")
+            model = message.get("model") if isinstance(message, dict) else None
+            yield StreamPiece(role="assistant", model=model if isinstance(model, str) else None)
         elif kind == "content_block_start":
             block = _field(data, "content_block")
             if block.get("type") == "tool_use":

@@ -52,7 +52,7 @@ def parse(response: Mapping[str, Any], request: ModelRequest, route: Route) -> d
         # Other blocks (reasoning, citations, ...) have no field in OpenAI's reply.
     finish_reason = finish_reason_of(stop_reason)
     text = "".join(texts)
-    body: dict[str, Any] = {"model": route.name}
+    body: dict[str, Any] = {"model": route.model or route.name}  # Bedrock answers as the model id called
     if request.kind == "completion":
         body["object"] = "text_completion"
         body["choices"] = [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason}]

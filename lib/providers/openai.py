@@ -75,9 +75,14 @@ def parse_stream(events: Iterable[ServerEvent], request: ModelRequest) -> Iterat
 
 
 def _piece(chunk: dict[str, Any], request: ModelRequest) -> StreamPiece:
-    """What the gateway reads from a chunk (usage, text, tool calls, the finish), and the chunk itself,
-    its documented fields only, to pass on as sent."""
-    piece = StreamPiece(usage=_usage(chunk.get("usage")), chunk=documented(chunk))
+    """What the gateway reads from a chunk (usage, the model, text, tool calls, the finish), and the
+    chunk itself, its documented fields only, to pass on as sent."""
+    model = chunk.get("model")
+    piece = StreamPiece(
+        usage=_usage(chunk.get("usage")),
+        model=model if isinstance(model, str) else None,
+        chunk=documented(chunk),
+    )
     choices = chunk.get("choices")
     if not isinstance(choices, list) or not choices:
         return piece

@@ -1,10 +1,13 @@
 """Serve a request from its chosen route, then from the route's fallbacks, all inside one deadline.
 
 For each candidate in order: skip it while its circuit breaker is open, or when ZERO_COST forbids it
-(allowance spent, or a route that is not free); otherwise call its provider with the time that is
-left. A failure (connection, timeout, 429 or 5xx after the provider's own retries, or a key store
-that cannot be read) hands what is left of the deadline to the next candidate. The chosen route's
+(allowance spent or too little left for the request's reservation, or a route that is not free);
+otherwise call its provider with the time that is left. A failure (connection, timeout, 429 or 5xx
+after the provider's own retries, or a key store that cannot be read) hands what is left of the
+deadline to the next candidate. The chosen route's
 provider must accept the request (a 400 names the field); a fallback that cannot take it is skipped.
+Under ZERO_COST the same holds for a passed-through field that could make a free route bill
+(lib/routing/quotas.py: FREE_FIELDS and the route's `pass_fields`).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from lib.providers import Provider
 from lib.providers.call_stats import CallStats
 from lib.providers.upstream_stream import StreamLimits
 from lib.routing.breaker import CircuitBreaker
-from lib.routing.quotas import FreeQuotas, QuotaHold, QuotaSpent
+from lib.routing.quotas import FreeQuotas, QuotaHold, QuotaSpent, fields_not_free
 
 logger = Logger(child=True)
 
@@ -105,17 +108,30 @@ class Dispatcher:
         self._clock = clock
 
     def candidates(self, chosen: Route, request: ModelRequest) -> list[Route]:
-        """The chosen route (a 400 if its provider cannot take the request), then usable fallbacks."""
+        """The chosen route (a 400 if its provider cannot take the request, or under ZERO_COST a field
+        that could make it bill), then usable fallbacks."""
         self._providers[chosen.name].check(request)
+        self._check_free_fields(chosen, request)
         routes = [chosen]
         for name in chosen.fallbacks:
             fallback = self._providers[name]
             try:
                 fallback.check(request)
+                self._check_free_fields(fallback.route, request)
             except InvalidRequest:
                 continue  # this fallback's provider would refuse the request: never send it there
             routes.append(fallback.route)
         return routes
+
+    def _check_free_fields(self, route: Route, request: ModelRequest) -> None:
+        refused = fields_not_free(request.extra, route) if self._quotas.zero_cost else []
+        if refused:
+            raise InvalidRequest(
+                f"the field {refused[0]!r} is not sent to route {route.name!r} with ZERO_COST=true: it can "
+                "change what the provider charges (the route's pass_fields can allow it)",
+                param=refused[0],
+                code="field_not_free",
+            )
 
     def serve(
         self,
@@ -218,8 +234,9 @@ class Dispatcher:
             raise last_error
         if quota_refused and not breaker_refused:
             raise FreeQuotaExhausted(
-                "every route that may serve this request has used its free allowance this month "
-                "(ZERO_COST=true); it renews on the 1st (UTC)",
+                "every route that may serve this request has used its free allowance this month, or has "
+                f"less of it left than the request may use ({reserve_tokens} tokens: its input plus "
+                "max_tokens) (ZERO_COST=true); it renews on the 1st (UTC)",
                 retry_after_s=self._quotas.seconds_to_next_month(),
             )
         if breaker_refused:

@@ -5,22 +5,68 @@ the name, so a new month starts at zero without a reset job or TTL).
 
 Only routes with `free_tokens_per_month` are counted: one write after the call (the real tokens).
 With ZERO_COST=true such a route may serve only while its allowance lasts, so the call is preceded by
-a conditional reservation (`tokens < allowance`, then add the request's upper bound) and the settle
-write replaces it with the real count. Requests in flight can overshoot by their reservations, never
-more. A route with price 0 serves regardless; a route with neither an allowance nor price 0 never
-serves under ZERO_COST. When the store cannot be reached, ZERO_COST cannot prove a call free, so the
-route does not serve.
+a conditional reservation of the request's upper bound, taken only while it fits in what is left
+(`tokens <= allowance - reservation`, the reservations of requests in flight included), and the
+settle write replaces it with the provider's reported count, even when that is more. So an
+allowance is exceeded only by what providers billed above the reservations. A route with price 0
+serves regardless; a route with neither an allowance nor price 0 never serves under ZERO_COST. When
+the store cannot be reached, ZERO_COST cannot prove a call free, so the route does not serve.
+
+Under ZERO_COST a route receives only the passed-through fields that cannot change what a provider
+charges (`FREE_FIELDS`, beside the model, messages and the fields the gateway sets itself), and
+those its `pass_fields` names: `models` or `route` (fallbacks to paid models), `plugins`,
+`web_search_options`, `service_tier`, `provider`, `reasoning` and anything else unknown would reach a
+route counted as free.
 """
 
 from __future__ import annotations
 
 import calendar
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from lib.platform.route_table import Route
 from lib.platform.store import QUOTAS_PARTITION, ConditionFailed, StoreError, Table
+
+# Fields a caller may send to a free route: sampling, output shape, tools the caller runs itself.
+# Each counts in the reservation like any text (lib/core/token_estimate.py) and bills nothing more.
+FREE_FIELDS = frozenset(
+    {
+        "stop",
+        "top_p",
+        "top_k",
+        "frequency_penalty",
+        "presence_penalty",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "user",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "functions",
+        "function_call",
+        "response_format",
+        "suffix",
+        "echo",
+    }
+)
+
+
+def fields_not_free(fields: Mapping[str, Any], route: Route) -> list[str]:
+    """The passed-through fields a route counted as free must not receive under ZERO_COST: those not
+    in FREE_FIELDS or its `pass_fields`, and tools the provider itself would run (and bill)."""
+    refused = [name for name in fields if name not in FREE_FIELDS and name not in route.pass_fields]
+    tools = fields.get("tools")
+    if "tools" not in route.pass_fields and isinstance(tools, list) and not all(map(_runs_at_caller, tools)):
+        refused.append("tools")
+    return refused
+
+
+def _runs_at_caller(tool: Any) -> bool:
+    """A function tool: the caller runs it. Other types (web search, code execution) run at the provider."""
+    return isinstance(tool, dict) and tool.get("type", "function") == "function"
 
 
 class QuotaSpent(Exception):
@@ -60,15 +106,15 @@ class FreeQuotas:
         month = self.month()
         if not self.zero_cost or route.price_per_1k_tokens == 0:
             return QuotaHold(route.name, month, 0)  # counted after the call, never refused
-        if self._table is None:
-            raise QuotaSpent  # nothing to count with: cannot prove the call free
+        if self._table is None or tokens > allowance:
+            raise QuotaSpent  # nothing to count with (cannot prove the call free), or it can never fit
         try:
             self._table.update(
                 {"pk": QUOTAS_PARTITION, "sk": route.name},
                 "ADD #tok :reserve, #req :one",
                 {"#tok": f"tokens_{month}", "#req": f"requests_{month}"},
-                {":reserve": tokens, ":one": 1, ":allowance": allowance},
-                condition="attribute_not_exists(#tok) OR #tok < :allowance",
+                {":reserve": tokens, ":one": 1, ":headroom": allowance - tokens},
+                condition="attribute_not_exists(#tok) OR #tok <= :headroom",
             )
         except ConditionFailed:
             raise QuotaSpent from None

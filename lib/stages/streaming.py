@@ -7,8 +7,9 @@ chunk (when the caller asked for it) and `data: [DONE]`. After the first event n
 (the caller already has part of an answer): a cut, a malformed chunk, an idle gap past
 STREAM_IDLE_TIMEOUT_S or the STREAM_MAX_S limit ends the stream with an error event, never a clean
 finish. However the stream ends (finished, broken, or the caller gone), usage is settled: the
-provider's own count, an estimate from the text when a finished stream had none, or the
-reservation when a broken one leaves it unknown (the provider may have billed it).
+provider's own count (even above the reservation), or, when it sent none before the end, the input's
+upper bound plus an estimate of what was streamed (a provider stops generating when its connection
+closes, so a dropped or cut stream is not charged its whole reservation).
 
 A cached answer (lib/stages/cache.py) is replayed whole, as the buffered path writes it (`replay`); a
 streamed answer that finished cleanly, from the route that was chosen, is put together from its
@@ -24,15 +25,17 @@ from typing import Any, Protocol
 
 from lib.callers.identity import Caller
 from lib.callers.limits import Admission
-from lib.core.answer import Usage, estimate_tokens
-from lib.core.pieces import ChunkHeader, StreamPiece, answer_of
+from lib.core.answer import Usage
+from lib.core.pieces import ChunkHeader, StreamPiece, answer_of, joined_tool_calls
 from lib.core.request import ModelRequest
+from lib.core.token_estimate import output_tokens
 from lib.platform.deadline import Deadline
 from lib.platform.errors import UpstreamError, UpstreamTimeout
 from lib.providers.call_stats import CallStats
 from lib.providers.upstream_stream import StreamFault, StreamLimits
 from lib.routing.dispatch import RouteTrace, StreamClaim
-from lib.stages.completion import admit, charged_tokens, cost_of, public_model
+from lib.stages.cache import DEFAULT_DIRECTIVES, CacheDirectives, store_failed_in
+from lib.stages.completion import admit, cost_of, public_model, record_charge, set_upstream_model
 from lib.stages.context import Services
 from lib.stages.telemetry import RequestRecord, StreamFacts
 
@@ -77,14 +80,14 @@ def open_stream(
     deadline: Deadline,
     lambda_remaining_s: float | None,
     *,
-    refresh_cache: bool = False,
+    refresh_cache: CacheDirectives = DEFAULT_DIRECTIVES,
 ) -> Iterator[bytes]:
     settings = services.settings
     admitted = admit(request, caller, services, record, refresh_cache)
     if admitted.hit is not None:
         return iter([stream_format.replay(admitted.hit.body, request, admitted.hit.usage)])
-    prompt, candidates, admission = admitted.prompt, admitted.candidates, admitted.admission
-    cache_key, reserve_tokens = admitted.cache_key, request.reserved_tokens
+    candidates, admission = admitted.candidates, admitted.admission
+    cache_key, reserve_tokens = admitted.cache_key, admitted.reserved_tokens
     stats = record.upstream = CallStats()
     trace = record.routes = RouteTrace()
     facts = record.stream = StreamFacts()
@@ -98,7 +101,7 @@ def open_stream(
             request, candidates, reserve_tokens, deadline, stats, trace, limits
         )
     except (UpstreamError, UpstreamTimeout):
-        charged = admission.reserved_tokens if stats.maybe_billed else 0
+        charged = reserve_tokens if stats.maybe_billed else 0
         _settle(services, record, admission, charged, 0.0)
         raise
     except BaseException:
@@ -107,8 +110,10 @@ def open_stream(
     facts.first_event_ms = round((time.monotonic() - started) * 1000, 2)
     facts.buffered = trace.buffered_stream
     record.model = public_model(claim.route, request, services)
-    keep = cache_key if claim.route.name == candidates[0].name and not stats.fallback_used else None
-    return _events(stream_format, request, services, record, admission, claim, prompt, keep)
+    set_upstream_model(record, _peek_model(claim), claim.route, request)
+    as_chosen = claim.route.name == candidates[0].name and not stats.fallback_used
+    keep = cache_key if as_chosen and not store_failed_in(record) else None
+    return _events(stream_format, request, services, record, admission, claim, keep)
 
 
 def _events(
@@ -118,7 +123,6 @@ def _events(
     record: RequestRecord,
     admission: Admission,
     claim: StreamClaim,
-    prompt: str,
     cache_key: str | None,
 ) -> Iterator[bytes]:
     facts = record.stream
@@ -129,7 +133,6 @@ def _events(
         model=record.model or "",
     )
     writer = stream_format.writer(request, header)
-    text: list[str] = []
     pieces: list[StreamPiece] = []
     counted: tuple[int, int] | None = None
     usage: Usage | None = None
@@ -141,7 +144,6 @@ def _events(
                 yield opening
             for piece in claim.result:
                 counted = piece.usage or counted
-                text.append(piece.text)
                 pieces.append(piece)
                 data = writer.piece(piece)
                 if data:
@@ -153,10 +155,7 @@ def _events(
             record.fail("upstream_error", f"stream_{fault.kind}")
             yield writer.fail(fault)
             return
-        if counted is not None:
-            usage = Usage(*counted)
-        else:
-            usage = Usage(estimate_tokens(prompt), estimate_tokens("".join(text)), estimated=True)
+        usage = _usage_of(counted, request, pieces)
         if cache_key is not None and not services.cache.put(
             cache_key, answer_of(pieces, request, header), usage
         ):
@@ -166,15 +165,11 @@ def _events(
         facts.disconnected = True  # the caller went away: stop reading the provider, settle below
         raise
     finally:
-        if usage is None and counted is not None:
-            usage = Usage(*counted)
-        if usage is not None:
-            record.usage = usage
-            used = charged_tokens(usage, request.reserved_tokens)
-            cost = record.cost_usd = cost_of(usage.total_tokens, claim.route, services, record)
-        else:
-            used = admission.reserved_tokens
-            cost = record.cost_usd = cost_of(used, claim.route, services, record)
+        if usage is None:  # dropped by the caller or broken off
+            usage = _usage_of(counted, request, pieces)
+        record.usage = usage
+        used = usage.total_tokens
+        cost = record.cost_usd = cost_of(used, claim.route, services, record)
         claim.finish(ok=healthy, used_tokens=used)
         close = getattr(claim.result, "close", None)
         if callable(close):
@@ -182,8 +177,46 @@ def _events(
         _settle(services, record, admission, used, cost)
 
 
+def _usage_of(counted: tuple[int, int] | None, request: ModelRequest, pieces: list[StreamPiece]) -> Usage:
+    """The provider's count; without one, the input's upper bound and the answer's tokens as far as it
+    streamed (text and tool calls)."""
+    if counted is not None:
+        return Usage(*counted)
+    text = "".join(piece.text for piece in pieces)
+    return Usage(request.input_tokens, output_tokens(text, joined_tool_calls(pieces)), estimated=True)
+
+
+def _peek_model(claim: StreamClaim) -> str | None:
+    """The model the provider's first piece names (for the reply's headers, sent before the body). The
+    piece is put back, and a fault in reading it is raised where the stream's own faults are."""
+    pieces = claim.result
+    first: StreamPiece | None = None
+    fault: Exception | None = None
+    try:
+        first = next(pieces, None)
+    except Exception as caught:  # noqa: BLE001 - raised again from the stream, where it is handled
+        fault = caught
+    claim.result = _put_back(first, fault, pieces)
+    return first.model if first is not None else None
+
+
+def _put_back(
+    first: StreamPiece | None, fault: Exception | None, rest: Iterator[StreamPiece]
+) -> Iterator[StreamPiece]:
+    try:
+        if fault is not None:
+            raise fault
+        if first is not None:
+            yield first
+        yield from rest
+    finally:
+        close = getattr(rest, "close", None)
+        if callable(close):
+            close()  # the provider's connection, however the stream ends
+
+
 def _settle(services: Services, record: RequestRecord, admission: Admission, used: int, cost: float) -> None:
-    record.charged_tokens = used  # the access line's: what the budget was charged
+    record_charge(record, used, record.reserved_tokens)
     trace = record.routes
     if trace is not None:
         record.store_failures += trace.quota_store_failures

@@ -10,6 +10,9 @@ dimension only:
     and powertools' ColdStart.
 A cache hit is a request with no upstream call and no tokens (so it shows in Requests minus
 UpstreamCalls); its access line says `"cache": "hit"`.
+`TokensAboveReservation` is added only when a provider reported more tokens than the request
+reserved (an underestimate, charged as reported and logged as a warning): a series that exists only
+in the hours it happens, and an alarm on any value of it.
 `DETAILED_METRICS=true` adds one count per outcome, upstream latency, prompt/completion tokens,
 retries, fallbacks, cache hits among cacheable requests (CacheHits), and tokens and cost per model
 (a bounded `model` dimension). Those cost money beyond the free tier; see docs/metrics-and-alarms.md.
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
 
 # Response headers the stages set (RequestRecord.response_headers); a batch item carries them in its result.
 CACHE_HEADER = "x-cache"
+UPSTREAM_MODEL_HEADER = "x-modelgate-upstream-model"  # the model the provider says answered
 TEMPERATURE_CLAMPED_HEADER = "X-Temperature-Clamped"
 # Outcome -> the default-mode counter it feeds (beside Requests).
 _ERROR_OUTCOMES = frozenset(
@@ -96,9 +100,12 @@ class RequestRecord:
         )
         self.usage: Usage | None = None
         self.cost_usd = 0.0
-        # Tokens the budget was charged: the usage, capped at the reservation; the reservation for a
-        # failed call that may have been billed; 0 for a cache hit or a call the provider refused.
+        # Tokens the budget was charged: the provider's usage (or the estimate when it reported none),
+        # even above the reservation; the reservation for a failed call that may have been billed; 0
+        # for a cache hit or a call the provider refused.
         self.charged_tokens = 0
+        self.reserved_tokens = 0  # the input's upper bound plus max_tokens, taken before the call
+        self.tokens_above_reservation = 0  # charged minus reserved, when the provider reported more
         self.upstream: CallStats | None = None
         self.routes: RouteTrace | None = None
         self.stream: StreamFacts | None = None
@@ -107,7 +114,7 @@ class RequestRecord:
         self.prompt: str | None = None
         self.completion: str | None = None
         self.cache: str | None = (
-            None  # "hit", "miss" or "refresh" (Cache-Control: no-cache) for a cacheable request
+            None  # "hit", "miss", "refresh" (no-cache) or "bypass" (no-store) for a cacheable request
         )
         # Headers for the caller (x-cache, X-Temperature-Clamped), merged into the response in one place:
         # lib/http/gateway.py. A batch item puts them in its result instead.
@@ -142,6 +149,19 @@ def finish(record: RequestRecord, status: int, logger: Logger, metrics: Metrics)
         logger.warning("metrics could not be recorded", extra={"outcome": outcome})
     with contextlib.suppress(Exception):  # same rule for the log line; there is nowhere left to report it
         logger.info("request", extra=_access_fields(record, outcome, status, latency_ms))
+    if record.tokens_above_reservation:
+        with contextlib.suppress(Exception):
+            logger.warning(
+                "usage above the reservation",
+                extra={
+                    "route": f"{record.method} {record.route}",
+                    "model": record.model,
+                    "served_by": record.routes.served_by if record.routes else None,
+                    "reserved_tokens": record.reserved_tokens,
+                    "charged_tokens": record.charged_tokens,
+                    "tokens_above_reservation": record.tokens_above_reservation,
+                },
+            )
 
 
 def _access_fields(record: RequestRecord, outcome: str, status: int, latency_ms: float) -> dict[str, Any]:
@@ -162,6 +182,7 @@ def _access_fields(record: RequestRecord, outcome: str, status: int, latency_ms:
         "tokens_estimated": record.usage.estimated if record.usage else False,
         "cost_usd": record.cost_usd,
         "charged_tokens": record.charged_tokens,
+        "reserved_tokens": record.reserved_tokens,
         "caller": record.caller_id,
         "error_code": record.error_code,
     }
@@ -173,6 +194,8 @@ def _access_fields(record: RequestRecord, outcome: str, status: int, latency_ms:
             fields["breaker_changes"] = record.routes.breaker_changes
     if record.stream is not None:
         fields["stream"] = {name: value for name, value in vars(record.stream).items() if value}
+    if record.tokens_above_reservation:
+        fields["tokens_above_reservation"] = record.tokens_above_reservation
     if record.store_failures:
         fields["store_failures"] = record.store_failures
     if record.temperature_clamped:
@@ -206,6 +229,10 @@ def _add_metrics(record: RequestRecord, outcome: str, latency_ms: float, metrics
     metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=latency_ms)
     metrics.add_metric(name="Tokens", unit=MetricUnit.Count, value=tokens)
     metrics.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=record.cost_usd)
+    if record.tokens_above_reservation:
+        metrics.add_metric(
+            name="TokensAboveReservation", unit=MetricUnit.Count, value=record.tokens_above_reservation
+        )
     settings = record.settings
     if settings is None or not settings.detailed_metrics:
         return

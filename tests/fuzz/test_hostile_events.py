@@ -3,8 +3,10 @@
 For every event: never a 5xx (the upstream and the store are healthy, so any 5xx is caller input
 become our failure), every error in OpenAI's shape, exactly one access line, nothing sent upstream
 that a strict JSON parser refuses, and never the provider key or a client key in a reply or a log
-line. With the table: usage settles exactly (a refused request takes nothing, an answered one takes
-what its reply says). `make test` runs the deterministic `suite` profile, `make fuzz` the long one.
+line. With the table: usage settles exactly, by the charging rule that ships (docs/callers-and-limits.md):
+a refused request or a cache hit takes nothing, an answered one exactly the usage its reply reports
+(the provider's count, never capped at the reservation; a stream's usage chunk likewise). `make test`
+runs the deterministic `suite` profile, `make fuzz` the long one.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ FOUND_BY_FUZZING = [
     ("/v1/chat/completions", '{"messages": [{"role": "user", "content": "hi"}], "tools": %s}'  # 500
      % ("[" * 950 + "]" * 950)),
     ("/v1/chat/completions", '{"messages": [{"role": [], "content": "hi"}]}'),  # 500: unhashable role
+    ("/api/generate", '{"prompt": "\u4e2d02,Z", "max_tokens": 3}'),  # issue 23 item 5: charged 8, reply 15
+    ("/api/generate", '{"prompt": "hi", "model": "m\\u009f\\udac5\\udf38"}'),  # a header no server can send
 ]  # fmt: skip
 PROVIDER_KEY = "sk-test-provider-key-0123456789abcdef"  # what gateway_env configures
 ERROR_FIELDS = {"message", "type", "code", "param"}
@@ -63,6 +67,8 @@ def check_reply(reply: Reply, logged: str, secrets: tuple[str, ...], event: dict
         check_status_and_shape(reply.status, body, anthropic)
         for result in body.get("results", []) if reply.status == 200 else []:  # a batch's items
             check_status_and_shape(result["status"], result["body"])
+    for value in reply.headers.values():
+        value.encode("latin-1")  # what an HTTP server can send (waitress answered 500 for one it could not)
     for secret in secrets:
         assert secret not in reply.text and secret not in json.dumps(reply.headers), "a secret in a reply"
         assert secret not in logged, "a secret in a log line"
@@ -73,6 +79,15 @@ def check_reply(reply: Reply, logged: str, secrets: tuple[str, ...], event: dict
     items = len(access_lines) - 1
     if reply.status == 200 and reply.headers.get("content-type", "").startswith("application/json"):
         assert items == len(json.loads(reply.text).get("results", [])), "a batch item without its line"
+
+
+def stream_usage(text: str) -> dict[str, Any] | None:
+    for line in reversed(text.split("\n\n")):
+        if line.startswith("data: {"):
+            usage = json.loads(line.removeprefix("data: ")).get("usage")
+            if isinstance(usage, dict):
+                return usage
+    return None
 
 
 def send(event: dict[str, Any]) -> tuple[Reply, str]:
@@ -91,6 +106,7 @@ def check_sent_upstream(upstream: Any, already: int) -> None:
 def open_gateway(gateway_env):
     """AUTH_MODE=none and no table: every event reaches validation and the upstream."""
     gateway_env.setenv("DETAILED_METRICS", "true")  # the metric paths see the hostile values too
+    gateway_env.setenv("MAX_BODY_BYTES", "65536")  # (the default is 6 MiB) so that huge_text reaches it
     services.reset()
     return gateway_env
 
@@ -159,5 +175,9 @@ def test_with_keys_and_the_table_usage_settles_exactly(keyed_gateway, upstream):
             usage = body.get("usage")
             if usage is not None:
                 assert charged == usage["total_tokens"], f"charged {charged}, the reply says {usage}"
+        else:  # a stream: its usage chunk, when the caller asked for one
+            usage = stream_usage(reply.text)
+            if usage is not None:
+                assert charged == usage["total_tokens"], f"charged {charged}, the stream says {usage}"
 
     with_found_examples(property_holds, client_key=key)()

@@ -64,6 +64,7 @@ def test_each_optional_feature_states_the_writes_it_adds(measured):
         "GLOBAL_DAILY_TOKEN_BUDGET": 3.0,
         "routes with free_tokens_per_month": 3.0,
         "ZERO_COST (routes with allowances)": 4.0,
+        "stored Responses (POST /v1/responses)": 3.0,  # the turn's PutItem
     }
 
 

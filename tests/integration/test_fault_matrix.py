@@ -15,6 +15,7 @@ import requests
 from moto import mock_aws
 
 from lib import services
+from lib.core.token_estimate import MESSAGE_TOKENS, REQUEST_TOKENS
 from lib.keys.sources import StaticKeySource
 from lib.platform.deadline import Deadline
 from lib.platform.errors import UpstreamError, UpstreamTimeout
@@ -25,7 +26,12 @@ from tests.conftest import TABLE_NAME, call
 from tests.support.fake_upstream import Behaviour, completion
 
 TIMEOUT_S = 1.0  # small, yet above what admission takes on a busy machine
-RESERVED = 5 + 10  # "12345" and max_tokens 10
+RESERVED = -1  # the request's reservation: its input's upper bound ("12345") plus max_tokens 10
+RESERVATIONS = {
+    "/api/generate": REQUEST_TOKENS + MESSAGE_TOKENS + 5 + 10,
+    "/v1/chat/completions": REQUEST_TOKENS + MESSAGE_TOKENS + 5 + 10,
+    "/v1/completions": REQUEST_TOKENS + 5 + 10,
+}
 ENDPOINTS = {
     "/api/generate": {"prompt": "12345", "max_tokens": 10},
     "/v1/chat/completions": {"messages": [{"role": "user", "content": "12345"}], "max_tokens": 10},
@@ -123,8 +129,9 @@ def test_upstream_fault(name, path, table, gateway_env, upstream, output):
     assert access["retries"] == fault.retries and access["status"] == fault.status
     assert metric_total(output, "UpstreamFailures") == 1 and metric_total(output, "Errors") == 1
     assert metric_total(output, "UpstreamCalls") == 1
-    assert access["charged_tokens"] == fault.charged
-    assert tokens_today() - before == fault.charged
+    charged = RESERVATIONS[path] if fault.charged == RESERVED else fault.charged
+    assert access["charged_tokens"] == charged
+    assert tokens_today() - before == charged
 
 
 PROVIDER_KEY = "sk-test-provider-key-0123456789abcdef"  # what gateway_env configures

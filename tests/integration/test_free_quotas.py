@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lib import services
+from lib.core.token_estimate import MESSAGE_TOKENS, REQUEST_TOKENS
 from lib.platform.store import QUOTAS_PARTITION
 from tests.conftest import TABLE_NAME, call
 from tests.integration.test_routing import write_routes
@@ -80,19 +81,24 @@ def test_without_zero_cost_a_spent_allowance_does_not_stop_the_route(aws, quota_
     assert month_tokens(aws, "free") == 45
 
 
+SMALL = {"prompt": "hi", "max_tokens": 4}  # reserves 22: the input's bound (18) and max_tokens
+SMALL_RESERVED = REQUEST_TOKENS + MESSAGE_TOKENS + len("hi") + 4
+
+
 def test_zero_cost_moves_to_a_free_fallback_and_skips_paid_ones(aws, quota_routes, upstream):
-    quota_routes(allowance=20, zero_cost=True)
-    assert call("POST", "/api/generate", {"prompt": "hi"}).json["model"] == "free"  # 15 of 20 used
-    assert call("POST", "/api/generate", {"prompt": "hi"}).json["model"] == "free"  # 15 < 20: admitted
-    reply = call("POST", "/api/generate", {"prompt": "hi"})  # 30 >= 20: spent
+    quota_routes(allowance=40, zero_cost=True)
+    assert SMALL_RESERVED == 22
+    assert call("POST", "/api/generate", SMALL).json["model"] == "free"  # 15 of 40 used (the fake's usage)
+    assert call("POST", "/api/generate", SMALL).json["model"] == "free"  # 22 fits in the 25 left
+    reply = call("POST", "/api/generate", SMALL)  # 22 does not fit in the 10 left: spent for this request
     assert reply.json["model"] == "selfhosted"  # "paid" has a price and no allowance: never used
     assert [sent.body["model"] for sent in upstream.received] == ["m1", "m1", "m3"]
 
 
 def test_zero_cost_refuses_when_no_route_may_serve(aws, quota_routes, upstream, output):
-    quota_routes(allowance=10, zero_cost=True, selfhosted_free=False)
-    assert call("POST", "/api/generate", {"prompt": "hi"}).status == 200
-    reply = call("POST", "/api/generate", {"prompt": "hi"})
+    quota_routes(allowance=30, zero_cost=True, selfhosted_free=False)
+    assert call("POST", "/api/generate", SMALL).status == 200
+    reply = call("POST", "/api/generate", SMALL)
     assert reply.status == 429 and reply.error["code"] == "free_quota_exhausted"
     assert 1 <= int(reply.headers["retry-after"]) <= 31 * 86_400
     assert len(upstream.received) == 1  # nothing was sent that could cost money
@@ -111,7 +117,7 @@ def test_zero_cost_charges_the_reservation_when_a_failed_call_may_have_been_bill
     quota_routes(allowance=100_000, zero_cost=True)
     upstream.then(*[Behaviour(cut_after=5)] * 4)
     call("POST", "/api/generate", {"prompt": "hi", "max_tokens": 50})
-    assert month_tokens(aws, "free") == len("hi") + 50
+    assert month_tokens(aws, "free") == REQUEST_TOKENS + MESSAGE_TOKENS + len("hi") + 50
 
 
 def test_make_usage_shows_each_routes_tokens_against_its_allowance(aws, quota_routes, upstream, gateway_env):

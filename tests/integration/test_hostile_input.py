@@ -6,6 +6,8 @@ import pytest
 import requests
 
 from lib import services
+from lib.core.request import ModelRequest
+from lib.core.token_estimate import MESSAGE_TOKENS, REQUEST_TOKENS
 from local.server import serving
 from tests.conftest import call
 from tests.support.fake_upstream import Behaviour, completion
@@ -30,17 +32,20 @@ def metric_totals(output) -> dict[str, float]:
 
 class TestPassedThroughFields:
     def test_tools_count_toward_the_reservation(self, aws, gateway_env, upstream):
-        # Given an upstream that times out after it may have generated an answer
-        gateway_env.setenv("AI_MODEL_TIMEOUT_S", "0.3")
+        # Given an upstream that times out after it may have generated an answer (a deadline with room
+        # for the admission's store calls on a loaded machine: the call must reach the upstream)
+        gateway_env.setenv("AI_MODEL_TIMEOUT_S", "2")
         gateway_env.setenv("AI_MODEL_MAX_RETRIES", "0")
+        gateway_env.setenv("DAILY_TOKEN_BUDGET", "10000")  # the tool's 5,000 characters fit
         services.reset()
-        upstream.then(Behaviour(delay_s=1))
+        upstream.then(Behaviour(delay_s=30))
         # When a request with a large tool description fails
         body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 10, "tools": TOOLS}
         assert call("POST", "/v1/chat/completions", body).status == 504
-        # Then the whole text sent, tools included, was reserved and charged
-        tool_chars = len("typefunctionfunctionnamefdescription") + len(TOOL_DESCRIPTION)
-        assert tokens_today() == 2 + tool_chars + 10
+        # Then the whole input's bound, tools included, was reserved and charged
+        messages = ({"role": "user", "content": "hi"},)
+        reserved = ModelRequest("chat", "", 10, messages, extra={"tools": TOOLS}).reserved_tokens
+        assert tokens_today() == reserved > len(TOOL_DESCRIPTION) + 10
 
     def test_too_much_text_in_passed_through_fields_is_a_400_and_nothing_is_spent(
         self, aws, gateway_env, upstream
@@ -95,22 +100,61 @@ class TestInputThatUsedToBecomeOurFailure:
         assert upstream.received == []
 
 
-class TestUsageAboveMaxTokens:
-    def test_is_charged_at_most_the_reservation(self, aws, gateway_env, upstream, output):
+def stream_reporting(prompt_tokens: int, completion_tokens: int) -> Behaviour:
+    """An OpenAI stream of one word whose usage chunk reports these counts."""
+    head = {"id": "s", "object": "chat.completion.chunk", "created": 1, "model": "test-model"}
+    chunks = [
+        {**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"}}]},
+        {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]},
+        {
+            **head,
+            "choices": [],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens},
+        },
+    ]
+    events = [f"data: {json.dumps(chunk)}\n\n".encode() for chunk in chunks] + [b"data: [DONE]\n\n"]
+    return Behaviour(parts=tuple(events), headers={"Content-Type": "text/event-stream"})
+
+
+class TestUsageAboveTheReservation:
+    """An underestimate is a bug to see, not to hide: the charge is what the provider reported."""
+
+    def test_is_charged_as_reported_logged_and_counted(self, aws, gateway_env, upstream, output):
         # Given a provider that ignores max_tokens and reports 200,000 tokens
         upstream.then(Behaviour(body=completion(prompt_tokens=3, completion_tokens=200_000)))
         # When a request for at most 500 tokens is served
         reply = call("POST", "/api/generate", {"prompt": "abc", "max_tokens": 500})
-        # Then the caller sees the provider's figures, and the budget is charged prompt + max_tokens
+        # Then the caller sees the provider's figures, and the budget is charged exactly them
         assert reply.status == 200 and reply.json["usage"]["total_tokens"] == 200_003
-        assert tokens_today() == 3 + 500
-        assert output.access_lines()[0]["charged_tokens"] == 503
+        assert tokens_today() == 200_003
+        # And the excess over the reservation is in the access line, a warning and a metric
+        reserved = REQUEST_TOKENS + MESSAGE_TOKENS + 3 + 500
+        access = output.access_lines()[0]
+        assert access["charged_tokens"] == 200_003 and access["reserved_tokens"] == reserved
+        assert access["tokens_above_reservation"] == 200_003 - reserved
+        warning = next(
+            line for line in output.lines() if line.get("message") == "usage above the reservation"
+        )
+        assert warning["level"] == "WARNING" and warning["tokens_above_reservation"] == 200_003 - reserved
+        excess = [
+            blob["TokensAboveReservation"]
+            for blob in output.metric_blobs()
+            if "TokensAboveReservation" in blob
+        ]
+        assert excess == [[200_003 - reserved]]
         assert json.loads(json.dumps(reply.json))  # still a plain reply
 
-    def test_a_stream_is_charged_at_most_the_reservation_too(self, aws, gateway_env, upstream):
+    def test_within_the_reservation_there_is_no_excess_metric(self, aws, gateway_env, upstream, output):
+        assert call("POST", "/api/generate", {"prompt": "abc", "max_tokens": 500}).status == 200
+        assert tokens_today() == 15  # the fake's usage
+        assert "tokens_above_reservation" not in output.access_lines()[0]
+        assert not any("TokensAboveReservation" in blob for blob in output.metric_blobs())
+
+    def test_a_stream_is_charged_as_reported_too(self, aws, gateway_env, upstream):
         import handler
 
-        # Given a provider whose stream reports 15 tokens for a request that allowed 5 + 1
+        # Given a provider whose stream reports 60,015 tokens for a request that reserved 22
+        upstream.then(stream_reporting(15, 60_000))
         with serving(handler.wsgi_app) as url:
             reply = requests.post(
                 f"{url}/v1/chat/completions",
@@ -123,9 +167,9 @@ class TestUsageAboveMaxTokens:
                 },
                 timeout=10,
             )
-            assert reply.status_code == 200 and '"total_tokens": 15' in reply.text.replace('":', '": ')
-            # Then the budget is charged the reservation, 6
-            assert requests.get(f"{url}/v1/usage", timeout=5).json()["tokens_today"] == 6
+            assert reply.status_code == 200 and '"total_tokens": 60015' in reply.text.replace('":', '": ')
+            # Then the budget is charged what the provider reported
+            assert requests.get(f"{url}/v1/usage", timeout=5).json()["tokens_today"] == 60_015
 
 
 class TestConfiguration:

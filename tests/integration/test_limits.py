@@ -18,6 +18,7 @@ from lib.admin.usage import print_usage
 from lib.callers import limits
 from lib.callers.identity import Caller
 from lib.callers.limits import Limiter
+from lib.core.token_estimate import MESSAGE_TOKENS, REQUEST_TOKENS
 from lib.platform.config import load_settings
 from lib.platform.errors import BudgetExceeded, RateLimited, StoreUnavailable
 from lib.platform.store import Table
@@ -212,20 +213,40 @@ class TestWhatARefusalCosts:
 
 
 class TestBudget:
-    def test_refused_once_recorded_usage_reaches_the_budget(self, aws):
+    def test_a_reservation_is_admitted_only_while_it_fits_in_what_is_left(self, aws):
+        # Given a caller with 100 tokens a day that used 60, then 30 of a 40-token reservation
         clock = Clock()
         gate = limiter(aws, clock)
         who = caller(daily_tokens=100)
-        admission = gate.admit(who, 80)
-        gate.settle(admission, 60, 0.0)
-        admission = gate.admit(who, 80)  # 60 < 100: admitted
-        gate.settle(admission, 45, 0.0)  # 105: over by at most this one request
+        gate.settle(gate.admit(who, 80), 60, 0.0)
+        gate.settle(gate.admit(who, 40), 30, 0.0)  # 60 + 40 fits exactly: admitted
+        # When a request reserves 11 of the 10 left
         with pytest.raises(BudgetExceeded) as refused:
-            gate.admit(who, 1)
+            gate.admit(who, 11)
+        # Then it is refused before anything is spent, saying why; 10 still fit
         assert refused.value.code == "budget_exceeded" and refused.value.status == 429
+        assert "up to 11 tokens" in refused.value.message and "the 10 left" in refused.value.message
         assert refused.value.retry_after_s == 86_400 - int(T0) % 86_400
+        gate.admit(who, 10)
         clock.now += 86_400  # the next day's window starts from zero
-        gate.admit(who, 1)
+        gate.admit(who, 100)
+
+    def test_usage_above_the_reservation_is_recorded_as_reported(self, aws):
+        # Given a provider that reports 150 tokens for a request that reserved 60
+        gate = limiter(aws, Clock())
+        who = caller(daily_tokens=100)
+        gate.settle(gate.admit(who, 60), 150, 0.0)
+        # Then the day records 150 (an underestimate shows), and the budget is used up
+        assert gate.usage(who)["tokens_today"] == 150
+        with pytest.raises(BudgetExceeded, match="used up"):
+            gate.admit(who, 1)
+
+    def test_a_request_larger_than_the_whole_budget_is_refused_without_a_table_call(self, aws):
+        gate = limiter(aws, Clock())
+        calls = TestWhatARefusalCosts.recorded(aws)
+        with pytest.raises(BudgetExceeded, match="up to 101 tokens"):
+            gate.admit(caller(daily_tokens=100), 101)
+        assert calls == []
 
     def test_reservations_of_requests_in_flight_count(self, aws):
         gate = limiter(aws, Clock())
@@ -263,25 +284,29 @@ class TestThroughTheHandler:
         assert refused.error["type"] == "rate_limit_error" and refused.error["code"] == "rate_limit_exceeded"
 
     def test_budget_exceeded_after_real_usage(self, aws, gateway_env, upstream):
-        gateway_env.setenv("DAILY_TOKEN_BUDGET", "15")
+        small = {"prompt": "p", "max_tokens": 4}  # reserves the input's bound (17) and max_tokens
+        gateway_env.setenv("DAILY_TOKEN_BUDGET", str(REQUEST_TOKENS + MESSAGE_TOKENS + 1 + 4))
         services.reset()
-        assert call("POST", "/api/generate", {"prompt": "p"}).status == 200  # the upstream reports 15 tokens
-        refused = call("POST", "/api/generate", {"prompt": "p"})
+        assert call("POST", "/api/generate", small).status == 200  # the upstream reports 15 tokens
+        refused = call("POST", "/api/generate", small)  # 21 does not fit in the 6 left
         assert refused.status == 429 and refused.error["code"] == "budget_exceeded"
         assert len(upstream.received) == 1
         usage = call("GET", "/v1/usage").json
-        assert usage["tokens_today"] == 15 and usage["remaining_tokens_today"] == 0
+        assert usage["tokens_today"] == 15 and usage["remaining_tokens_today"] == 6
         # Listing models spends no tokens: rate-limited, never refused for the budget.
         assert call("GET", "/v1/models").status == 200
 
     def test_a_failed_call_that_may_have_been_billed_is_charged_its_reservation(
         self, aws, gateway_env, upstream
     ):
-        gateway_env.setenv("AI_MODEL_TIMEOUT_S", "0.5")
+        # A deadline with room for the admission's store calls on a loaded machine: the call must reach
+        # the upstream, which answers long after it.
+        gateway_env.setenv("AI_MODEL_TIMEOUT_S", "2")
         services.reset()
-        upstream.then(*[Behaviour(delay_s=2) for _ in range(4)])
+        upstream.then(*[Behaviour(delay_s=30) for _ in range(4)])
         assert call("POST", "/api/generate", {"prompt": "12345", "max_tokens": 10}).status == 504
-        assert call("GET", "/v1/usage").json["tokens_today"] == 15  # 5 prompt characters + 10 max_tokens
+        # The reservation: the input's bound ("12345" in one message) and max_tokens 10
+        assert call("GET", "/v1/usage").json["tokens_today"] == REQUEST_TOKENS + MESSAGE_TOKENS + 5 + 10
 
     def test_a_refused_upstream_call_is_not_charged(self, aws, upstream):
         upstream.then(*[Behaviour(500, {}) for _ in range(4)])

@@ -11,13 +11,15 @@ import uuid
 import pytest
 
 from lib import services
+from lib.core.token_estimate import MESSAGE_TOKENS, REQUEST_TOKENS
 from lib.platform.store import REQUEST_CALL_LIMIT_S
 from local.aws import EmbeddedAws, create_table
 from tests.conftest import TABLE_NAME, call
 from tests.support.fake_upstream import Behaviour
 from tests.support.faulty_store import FaultyStore
 
-PROMPT = {"prompt": "12345", "max_tokens": 10}  # reserves 15 tokens
+PROMPT = {"prompt": "12345", "max_tokens": 10}
+RESERVED = REQUEST_TOKENS + MESSAGE_TOKENS + 5 + 10  # the input's upper bound and max_tokens
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +78,7 @@ class TestAfterTheUpstream:
         assert elapsed < 3, f"answered after {elapsed:.2f} s"
         assert store_failures(output) == 1
         # And the reservation stands in place of the unsettled usage (never less than was spent)
-        assert tokens_recorded(store) == 15
+        assert tokens_recorded(store) == RESERVED
 
     def test_a_store_server_stopped_mid_request(self, store, upstream, output):
         upstream.then(Behaviour(delay_s=1.0))
@@ -84,7 +86,7 @@ class TestAfterTheUpstream:
         reply, elapsed = timed("POST", "/api/generate", PROMPT, remaining_s=3)
         assert reply.status == 200 and elapsed < 3
         assert store_failures(output) == 1
-        assert tokens_recorded(store) == 15
+        assert tokens_recorded(store) == RESERVED
 
 
 class TestBeforeTheUpstream:

@@ -39,7 +39,7 @@ text = st.one_of(
 wire_text = st.text(st.one_of(st.characters(exclude_categories=["Cs"]), _EDGE_CHARACTERS), max_size=40).map(
     lambda value: value.encode("utf-8", "replace").decode("utf-8", "replace")
 )
-# Long runs: past MAX_PROMPT_CHARS (2048), past MAX_BODY_BYTES (64 KiB) once encoded.
+# Long runs: past MAX_PROMPT_CHARS (2048), past MAX_BODY_BYTES once encoded (64 KiB in the fuzz tests).
 huge_text = st.builds(
     lambda char, count: char * count,
     st.sampled_from(["a", "密", "\U0001f600", "\ud800", " ", "\\"]),

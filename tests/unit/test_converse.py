@@ -225,7 +225,7 @@ def test_stop_reasons_become_finish_reasons(stop_reason, finish_reason):
     body = converse_reply.parse(answer(stop_reason), CHAT, ROUTE)
 
     assert body["choices"][0]["finish_reason"] == finish_reason
-    assert body["model"] == "claude-bedrock"
+    assert body["model"] == ROUTE.model  # the model id Bedrock was called with
 
 
 @pytest.mark.parametrize("stop_reason", ["malformed_model_output", "malformed_tool_use"])

@@ -190,3 +190,56 @@ def test_the_shipped_example_parses_with_every_commented_route_enabled(tmp_path)
     path.write_text("\n".join(enabled), encoding="utf-8")
     table = load_route_table(str(path), PROVIDERS, None)
     assert {"claude", "bedrock-claude", "ollama", "gemini"} <= set(table.names)
+
+
+class TestFallbacksAndPassFields:
+    def test_a_fallback_named_twice_is_an_error_at_load(self):
+        # fallbacks = ["b", "b", "b", "b"] made five calls to a failing upstream
+        other = route(name="b")
+        message = error_of(route(fallbacks=["b", "b", "b", "b"]), other)
+        assert "route 'general': field 'fallbacks' names 'b' more than once" in message
+
+    def test_pass_fields_are_read_and_may_not_repeat(self):
+        assert parse(route(pass_fields=["plugins", "reasoning"])).route("general").pass_fields == (
+            "plugins",
+            "reasoning",
+        )
+        assert parse(route()).route("general").pass_fields == ()
+        assert "field 'pass_fields' names 'x' more than once" in error_of(route(pass_fields=["x", "x"]))
+        assert "field 'pass_fields' must be a list" in error_of(route(pass_fields="plugins"))
+
+
+class TestKeywordBound:
+    @staticmethod
+    def keywords(count: int, length: int, seed: int = 0) -> list[str]:
+        import random
+
+        chooser = random.Random(seed)
+        return [
+            "".join(chooser.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(length)) for _ in range(count)
+        ]
+
+    def test_five_thousand_keywords_are_an_error_at_load(self):
+        # 5,000 keywords of 47 characters took 3.95 s to build at the first request
+        message = error_of(route(keywords=self.keywords(5000, 47)))
+        assert "brings the file's keywords to 5000; at most 500 in all" in message
+
+    def test_the_bound_counts_every_route(self):
+        message = error_of(
+            route(keywords=self.keywords(300, 8)), route(name="b", keywords=self.keywords(201, 8, 1))
+        )
+        assert "route 'b': field 'keywords' brings the file's keywords to 501" in message
+
+    def test_a_keyword_longer_than_64_characters_is_an_error(self):
+        assert "longer than 64 characters" in error_of(route(keywords=["x" * 65]))
+
+    def test_the_most_keywords_allowed_build_within_half_a_second(self):
+        import time
+
+        # Given the most a file may hold: 500 keywords of 64 characters
+        table = parse(route(keywords=self.keywords(500, 64)))
+        # When the matcher is built (this thread's CPU time: other processes and threads do not count)
+        started = time.thread_time()
+        RouteChooser(table)
+        # Then it takes less than half a second (about 0.17 s on the 2-core machine)
+        assert time.thread_time() - started < 0.5

@@ -4,6 +4,14 @@ import pytest
 
 from lib.apis.generate import parse_generate
 from lib.apis.openai_requests import parse_chat, parse_completion
+from lib.core.token_estimate import (
+    MESSAGE_TOKENS,
+    REQUEST_TOKENS,
+    TOOL_CALL_TOKENS,
+    TOOL_TOKENS,
+    TOOLS_TOKENS,
+    json_tokens,
+)
 from lib.platform.config import ConfigError, load_settings
 from lib.platform.errors import InvalidRequest, PayloadTooLarge
 from lib.stages.request_body import parse_json_body
@@ -236,7 +244,7 @@ class TestPassedThroughFields:
 
     def test_tools_and_schemas_count_toward_the_reservation(self):
         plain = parse_chat({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 10}, SETTINGS)
-        assert plain.reserved_tokens == 2 + 10
+        assert plain.reserved_tokens == REQUEST_TOKENS + MESSAGE_TOKENS + 2 + 10
         with_tools = parse_chat(
             {
                 "messages": [{"role": "user", "content": "hi"}],
@@ -267,7 +275,16 @@ class TestPassedThroughFields:
             )
         )
         schema_text = len("typejson_schemajson_schemanameanswer")
-        assert with_tools.reserved_tokens == plain.reserved_tokens + tool_text + schema_text + len("END")
+        added = with_tools.reserved_tokens - plain.reserved_tokens
+        # Their JSON text (more than the strings in it), the tool's framing and the tool-use prompt
+        assert added == (
+            TOOLS_TOKENS
+            + TOOL_TOKENS
+            + json_tokens(TOOL)
+            + json_tokens(with_tools.extra["response_format"])
+            + json_tokens(["END"])
+        )
+        assert added > TOOLS_TOKENS + tool_text + schema_text + len("END")
 
     def test_message_names_and_tool_call_arguments_count(self):
         arguments = '{"city": "' + "x" * 500 + '"}'
@@ -293,17 +310,20 @@ class TestPassedThroughFields:
             SETTINGS,
         )
         expected = len("hialicec1functionfc1sunny") + len(arguments)
-        assert request.input_chars == expected and request.reserved_tokens == expected + 1
+        assert request.input_chars == expected
+        assert (
+            request.reserved_tokens >= REQUEST_TOKENS + 3 * MESSAGE_TOKENS + TOOL_CALL_TOKENS + expected + 1
+        )
 
     def test_legacy_suffix_and_stop_count(self):
         request = parse_completion(
             {"prompt": "abc", "suffix": "x" * 100, "stop": "yy", "max_tokens": 1}, SETTINGS
         )
-        assert request.reserved_tokens == 3 + 100 + 2 + 1
+        assert request.reserved_tokens == REQUEST_TOKENS + 3 + 100 + 2 + 1
 
     def test_the_system_prompt_counts_toward_the_reservation_but_not_the_limits(self):
         request = parse_generate({"prompt": "abc", "max_tokens": 1}, settings(SYSTEM_PROMPT="x" * 40))
-        assert request.reserved_tokens == 3 + 40 + 1
+        assert request.reserved_tokens == REQUEST_TOKENS + 2 * MESSAGE_TOKENS + 3 + 40 + 1
 
     def test_all_text_together_has_its_own_limit(self):
         small = settings(MAX_INPUT_CHARS="3000")
