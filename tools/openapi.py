@@ -55,7 +55,7 @@ class Message(_Open):
 
 
 class StreamOptions(_Open):
-    include_usage: bool = False
+    include_usage: bool | None = False  # null reads as absent, as OpenAI reads it
 
 
 # The defaults of MAX_TOKENS_LIMIT and MAX_PROMPT_CHARS (a deployment may change them).

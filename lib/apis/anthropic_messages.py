@@ -63,8 +63,8 @@ def parse_count_tokens(body: Mapping[str, Any], settings: Settings) -> ModelRequ
 
 
 def input_tokens(request: ModelRequest) -> int:
-    """The count the budget reserves for the request's input: its reservation less the output allowance."""
-    return request.reserved_tokens - request.max_tokens
+    """The count the budget reserves for the request's input (lib/core/token_estimate.py)."""
+    return request.input_tokens
 
 
 def _parse(

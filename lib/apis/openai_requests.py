@@ -56,6 +56,7 @@ def parse_chat(body: Mapping[str, Any], settings: Settings) -> ModelRequest:
     text = "".join(message_texts(text_messages))
     check_prompt(text, settings, "messages", media=media)
     check_single_choice(body)
+    read_max_tokens(body, settings, "max_tokens")  # checked even beside max_completion_tokens, which wins
     extra = passed_through(body)
     texts = {"messages": list(message_strings(text_messages)), **field_strings(extra)}
     input_chars = check_input(texts, settings)

@@ -1,5 +1,5 @@
-"""Reading the fields of one route of the routes file (lib/platform/route_table.py): each field's type and
-bounds, and a mistake as a `ConfigError` naming the route and the field."""
+"""Reading one route of the routes file (lib/platform/route_table.py): each field's type and bounds,
+and an error that names the route, the field and what is wrong."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from urllib.parse import urlsplit
 from lib.platform.config import ConfigError
 
 VARIABLE = "ROUTES_FILE"
-# Characters in one keyword (route_table.MAX_KEYWORDS says why keywords are bounded).
+# Characters in one keyword: the matcher of every keyword is built at a container's first request.
 MAX_KEYWORD_CHARS = 64
 
 
 class RouteReader:
-    """One [[route]] table's fields, each read and checked; a mistake is a ConfigError naming both."""
+    """One route's fields, each read and checked; a bad one is a ConfigError naming the route and field."""
 
     def __init__(self, name: str, entry: Mapping[str, Any]) -> None:
         self._name = name

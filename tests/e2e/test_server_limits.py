@@ -69,18 +69,30 @@ def test_a_request_is_answered_while_1000_half_open_connections_are_held(gateway
             connection.close()
 
 
-def test_a_body_declared_larger_than_lambda_takes_is_refused_before_it_is_sent(gateway):
+def openai_code(body: bytes) -> str:
+    return str(json.loads(body)["error"]["code"])
+
+
+def anthropic_type(body: bytes) -> str:
+    reply = json.loads(body)
+    assert reply["type"] == "error"
+    return str(reply["error"]["type"])
+
+
+@pytest.mark.parametrize(
+    ("path", "error_code"), [("/v1/chat/completions", openai_code), ("/v1/messages", anthropic_type)]
+)
+def test_a_body_declared_larger_than_lambda_takes_is_refused_before_it_is_sent(gateway, path, error_code):
     # Given a request that declares 300 MB and sends nothing of it yet
     with socket.create_connection(address(gateway), timeout=10) as connection:
         connection.sendall(
-            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 300000000\r\n\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n".encode()
+            + b"Content-Length: 300000000\r\n\r\n"
         )
-        # Then it is refused at once, in OpenAI's error shape, and the connection is closed after
+        # Then it is refused at once, in the caller's API's error shape, and the connection closed after
         status, headers, body = read_reply(connection)
         assert status.startswith(b"HTTP/1.1 413") and headers["connection"] == "close"
-        error = json.loads(body)["error"]
-        assert error["code"] == "request_too_large" and str(LAMBDA_MAX_PAYLOAD_BYTES) in error["message"]
+        assert error_code(body) == "request_too_large" and str(LAMBDA_MAX_PAYLOAD_BYTES) in body.decode()
         assert connection.recv(1) == b""
 
 

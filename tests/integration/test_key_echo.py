@@ -30,6 +30,7 @@ def echoing(key: str, *, chat: bool = True) -> Behaviour:
         ("/v1/chat/completions", {"messages": HELLO}),
         ("/v1/completions", {"prompt": "Hello"}),
         ("/api/generate", {"prompt": "Hello"}),
+        ("/v1/messages", {"model": "test-model", "max_tokens": 50, "messages": HELLO}),
     ],
 )
 def test_an_echoed_key_reaches_neither_the_caller_nor_the_access_line(

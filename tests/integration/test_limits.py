@@ -274,7 +274,8 @@ class TestBudget:
 
 class TestThroughTheHandler:
     def test_429_with_retry_after_in_the_openai_shape(self, aws, gateway_env):
-        gateway_env.setenv("RATE_LIMIT_RPM", "60")
+        # One request a minute refills the burst: a loaded machine cannot take that long between them
+        gateway_env.setenv("RATE_LIMIT_RPM", "1")
         gateway_env.setenv("RATE_LIMIT_BURST", "2")
         services.reset()
         statuses = [call("POST", "/api/generate", {"prompt": "p"}).status for _ in range(2)]

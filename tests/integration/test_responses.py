@@ -98,7 +98,9 @@ def test_input_items_are_listed_newest_first_in_pages(aws):
 
 
 def test_budget_reservation_and_charge_are_chats(aws, gateway_env, upstream):
-    gateway_env.setenv("DAILY_TOKEN_BUDGET", "15")
+    # Given a day that holds the first request's reservation (its input's bound plus 20) but not, once
+    # the provider's count of 15 is charged, the second's (the default output allowance)
+    gateway_env.setenv("DAILY_TOKEN_BUDGET", "100")
     services.reset()
 
     made = create({**HI, "max_output_tokens": 20})
@@ -306,11 +308,12 @@ def test_a_passing_through_stream_sends_the_providers_events_on(routed, native_a
 
 def test_zero_cost_refuses_a_route_whose_allowance_is_spent(routed, gateway_env, native_api):
     gateway_env.setenv("ZERO_COST", "true")
-    routed(free=10)
+    # Given an allowance that holds one small request's reservation, not what the provider then reports
+    routed(free=40)
 
-    first = create({"model": "gpt", "input": "Hi"})
-    second = create({"model": "gpt", "input": "Hi"})
+    first = create({"model": "gpt", "input": "Hi", "max_output_tokens": 16})
+    second = create({"model": "gpt", "input": "Hi", "max_output_tokens": 16})
 
-    assert first.status == 200  # 30 tokens: the allowance of 10 is spent
+    assert first.status == 200  # 30 tokens charged: what is left no longer holds the second reservation
     assert second.status == 429 and second.error["code"] == "free_quota_exhausted"
     assert len(native_api.received) == 1

@@ -241,5 +241,6 @@ class TestKeywordBound:
         # When the matcher is built (this thread's CPU time: other processes and threads do not count)
         started = time.thread_time()
         RouteChooser(table)
-        # Then it takes less than half a second (about 0.17 s on the 2-core machine)
-        assert time.thread_time() - started < 0.5
+        # Then it takes well under a second: about 0.17 s of CPU on the 2-core machine; the bound has room
+        # for four test workers sharing two loaded cores (the 3.95 s build of 5,000 is refused at load)
+        assert time.thread_time() - started < 2.0

@@ -203,6 +203,15 @@ class TestChat:
         assert "stream" not in payload and payload["max_tokens"] == 20
         assert request.stream
 
+    def test_max_tokens_beside_max_completion_tokens_is_still_checked(self):
+        # Found by make fuzz (schemathesis): an out-of-range max_tokens was accepted beside a valid
+        # max_completion_tokens, which the schema refuses
+        body = {"messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 20}
+        with pytest.raises(InvalidRequest) as error:
+            parse_chat({**body, "max_tokens": 0}, SETTINGS)
+        assert error.value.param == "max_tokens"
+        assert parse_chat({**body, "max_tokens": 30}, SETTINGS).max_tokens == 20  # the newer field wins
+
     def test_more_than_one_choice_is_refused(self):
         with pytest.raises(InvalidRequest) as error:
             parse_chat({"messages": [{"role": "user", "content": "hi"}], "n": 3}, SETTINGS)
