@@ -112,3 +112,27 @@ def test_a_bedrock_titan_route() -> None:
     vectors = titan.embed_documents(TEXTS)
     assert [len(item) for item in vectors] == [256, 256]
     assert vectors[0] == pytest.approx(vector(TEXTS[0], 256), rel=1e-6)  # float32 on the way
+
+
+@pytest.fixture
+def built_in_model() -> Iterator[None]:
+    """The gateway in front of `make run`'s built-in model (local/model.py), for this test only."""
+    from lib import services
+    from local.model import LocalModel
+
+    model = LocalModel().start()
+    saved = dict(os.environ)
+    os.environ["AI_MODEL_ENDPOINT"] = model.base_url
+    services.reset()
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+    services.reset()
+    model.stop()
+
+
+@pytest.mark.usefixtures("built_in_model")
+def test_the_built_in_model_of_make_run() -> None:
+    vectors = embeddings("gateway", model="modelgate-local").embed_documents(TEXTS)
+    assert len(vectors) == 2 and len(vectors[0]) == len(vectors[1]) > 0
+    assert sum(value * value for value in vectors[0]) == pytest.approx(1.0, rel=1e-3)  # normalized

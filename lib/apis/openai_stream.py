@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lib.apis.openai_replies import openai_reply
-from lib.core.answer import Usage, completion_text
+from lib.core.answer import Usage, completion_text, is_count
 from lib.core.pieces import ChunkHeader, StreamPiece, chunk_head
 from lib.core.request import ModelRequest
 from lib.providers.upstream_stream import StreamFault
@@ -54,13 +54,24 @@ class OpenAIStreamWriter:
             if usage_only:
                 return b""
             provider_chunk = {name: value for name, value in provider_chunk.items() if name != "usage"}
-        elif provider_chunk.get("usage"):
+        elif isinstance(provider_chunk.get("usage"), Mapping):
             self._usage_sent = True
+            provider_chunk = {**provider_chunk, "usage": _with_total(provider_chunk["usage"])}
         passed = dict(provider_chunk)
         passed["model"] = self._header.model  # in its place, when the provider named one
         for name, value in chunk_head(self._header, _chunk_object(self._request)).items():
             passed.setdefault(name, value)  # a chunk without them still parses in every SDK
         return sse(passed)
+
+
+def _with_total(usage: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The provider's usage, with `total_tokens` when it sent the two counts only (SDKs read it)."""
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    if "total_tokens" in usage or not isinstance(prompt, int) or not isinstance(completion, int):
+        return usage
+    if not (is_count(prompt) and is_count(completion)):
+        return usage
+    return {**usage, "total_tokens": prompt + completion}
 
 
 def writer(request: ModelRequest, header: ChunkHeader) -> OpenAIStreamWriter:

@@ -77,8 +77,8 @@ def create_app(cors_origins: tuple[str, ...] = ()) -> APIGatewayHttpResolver:
     app.use(middlewares=[gateway_headers])
     app.include_router(routes.router)
     app.include_router(messages_routes.router)
-    app.include_router(responses_routes.router)
     app.include_router(embeddings_routes.router)
+    app.include_router(responses_routes.router)
 
     @app.exception_handler(GatewayError)
     def gateway_error(error: GatewayError) -> Response:

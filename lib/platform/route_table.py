@@ -36,13 +36,13 @@ _FIELDS = frozenset(
         "kind",
     }
 )
+# What a route serves: chat (chat and legacy completions, and the formats built on them) or embeddings.
+ROUTE_KINDS = ("chat", "embeddings")
 # Keywords in the whole file (characters in one: lib/platform/route_fields.py): the matcher of every
 # keyword is built at a container's first request; at these bounds that takes about 0.2 s.
 MAX_KEYWORDS = 500
 # The caller APIs a route's provider also speaks natively, by provider: such a request is passed through.
 NATIVE_APIS = {"openai": ("responses",)}
-# What a route serves: chat (chat and legacy completions, and the formats built on them) or embeddings.
-ROUTE_KINDS = ("chat", "embeddings")
 # Providers that authenticate with the function's IAM role, not with a key.
 KEYLESS_PROVIDERS = frozenset({"bedrock"})
 

@@ -9,6 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import openai
 import pytest
 import requests
 
@@ -43,6 +44,11 @@ def test_serves_with_no_aws_and_no_key_and_stops_cleanly(stop_signal):
         wait_until_serving(f"http://127.0.0.1:{port}", process)
         reply = requests.post(f"http://127.0.0.1:{port}/api/generate", json={"prompt": "hello"}, timeout=30)
         assert reply.status_code == 200 and reply.json()["text"].startswith("Local model reply")
+        # The openai SDK's embeddings, from the built-in model through the gateway (base64 by default)
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", max_retries=0)
+        vectors = client.embeddings.create(model="modelgate-local", input=["a cat", "a dog"])
+        assert [len(item.embedding) for item in vectors.data] == [len(vectors.data[0].embedding)] * 2
+        assert vectors.usage.prompt_tokens == vectors.usage.total_tokens > 0
         process.send_signal(stop_signal)
         output = stopped_output(process)
     finally:
