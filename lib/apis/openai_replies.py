@@ -16,7 +16,7 @@ def openai_reply(body: Mapping[str, Any], request: ModelRequest, usage: Usage) -
     """The upstream's OpenAI object with every documented field, in its order, and usage always
     present (SDKs and budgets rely on it): the counts the gateway settled, with the provider's details.
 
-    Undocumented fields are left out at every level (lib/core/openai_shape.py says why)."""
+    Fields no document names pass as sent too (lib/core/openai_shape.py)."""
     reply: dict[str, Any] = documented(body)
     choices = body.get("choices")
     reply["choices"] = [

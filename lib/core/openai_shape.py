@@ -3,8 +3,9 @@
 Every field OpenAI documents for `chat.completion`, `chat.completion.chunk` and `text_completion`
 passes unchanged, in the provider's order, at every level (`refusal`, `logprobs`, legacy
 `function_call`, `tool_calls`, usage details, `system_fingerprint`, `service_tier`, a `null` kept
-`null`). Anything else is left out: an upstream (or a proxy in front of it) that echoes the request,
-its `Authorization` header included, in a field of its own must not hand the provider key to the caller.
+`null`), and so does every field no document names, as sent: the gateway is invisible. The key values
+it holds are scrubbed where every reply leaves (lib/http/gateway.py), so an upstream (or a proxy in
+front of it) that echoes the request's `Authorization` header does not hand the key to the caller.
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ ANSWER_FIELDS: Mapping[str, Any] = {
 
 
 def documented(value: Any, fields: Mapping[str, Any] = ANSWER_FIELDS) -> Any:
-    """`value` with only the documented fields at every level (an answer or a chunk, by default)."""
+    """`value` with every field the provider sent, in its order: documented ones in their documented
+    shape at every level (an answer or a chunk, by default), others as they came. Nothing is dropped:
+    the key values the gateway holds are scrubbed where every reply leaves (lib/http/gateway.py)."""
     if not fields:
         return value
     if not isinstance(value, Mapping):
@@ -71,6 +74,7 @@ def documented(value: Any, fields: Mapping[str, Any] = ANSWER_FIELDS) -> Any:
     for name, child in value.items():
         shape = fields.get(name) if isinstance(name, str) else None
         if shape is None:
+            kept[name] = child
             continue
         if isinstance(shape, list):
             kept[name] = [documented(item, shape[0]) for item in child] if isinstance(child, list) else child

@@ -12,9 +12,9 @@ from lib.core.request import ModelRequest
 class StreamPiece:
     """One step of a streamed answer, in provider-neutral terms.
 
-    A provider that speaks OpenAI's own stream also hands over its `chunk` (its documented fields,
-    lib/core/openai_shape.py), so an OpenAI caller gets it as sent; every other caller format, and the
-    gateway itself (usage, the cached text, faults), reads the neutral fields."""
+    A provider that speaks OpenAI's own stream also hands over its `chunk` (every field, documented
+    ones in their shape: lib/core/openai_shape.py), so an OpenAI caller gets it as sent; every other
+    caller format, and the gateway itself (usage, the cached text, faults), reads the neutral fields."""
 
     def __init__(
         self,
@@ -24,7 +24,7 @@ class StreamPiece:
         finish_reason: str | None = None,
         usage: tuple[int, int] | None = None,  # (prompt_tokens, completion_tokens), when the provider says
         usage_details: Mapping[str, Any] | None = None,  # OpenAI's prompt/completion_tokens_details
-        chunk: Mapping[str, Any] | None = None,  # the provider's OpenAI chunk, documented fields only
+        chunk: Mapping[str, Any] | None = None,  # the provider's OpenAI chunk, every field
         native: dict[str, Any] | None = None,  # the provider's own event, in a piece of its own (Native)
         model: str | None = None,  # the model the provider says is answering, when it says
     ) -> None:

@@ -76,7 +76,7 @@ def parse_stream(events: Iterable[ServerEvent], request: ModelRequest) -> Iterat
 
 def _piece(chunk: dict[str, Any], request: ModelRequest) -> StreamPiece:
     """What the gateway reads from a chunk (usage, the model, text, tool calls, the finish), and the
-    chunk itself, its documented fields only, to pass on as sent."""
+    chunk itself, every field, to pass on as sent."""
     model = chunk.get("model")
     piece = StreamPiece(
         usage=_usage(chunk.get("usage")),

@@ -1,8 +1,8 @@
 """Answers of an OpenAI-compatible API with every field OpenAI documents, for chat and legacy
 completions, whole and streamed (tests/integration/test_fidelity.py): logprobs, refusal, legacy
 function_call, tool calls in several pieces, usage details, system_fingerprint, service_tier, a
-`content: null`, the provider's own chunk id, and one undocumented field a proxy added (the only thing
-the gateway leaves out)."""
+`content: null`, the provider's own chunk id, and one field no document names that a proxy added (it
+passes too)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import json
 from typing import Any
 
 MODEL = "gpt-x-2024-08-06"
-# What a proxy in front of the model API might add: echoed request headers.
-UNDOCUMENTED = {"x_debug": {"request_headers": {"Authorization": "Bearer sk-echoed-provider-key-0123456789"}}}
+# What a proxy in front of the model API might add (a key the gateway holds would be scrubbed from it:
+# tests/integration/test_key_echo.py).
+UNDOCUMENTED = {"x_debug": {"trace_id": "proxy-trace-0123", "region": "eu-west"}}
 USAGE = {
     "prompt_tokens": 20,
     "completion_tokens": 9,
