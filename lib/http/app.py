@@ -25,10 +25,15 @@ from lib.stages.telemetry import CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER, UPSTR
 logger = Logger(child=True)
 
 # What browser OpenAI clients send (the SDKs add x-stainless-* to every request) and what they may read.
+# The openai and anthropic SDKs' own headers too, so either SDK works from a browser (the anthropic one
+# sends anthropic-dangerous-direct-browser-access there).
 CORS_ALLOW_HEADERS = (
     "authorization",
     "content-type",
     "x-api-key",
+    "anthropic-version",
+    "anthropic-beta",
+    "anthropic-dangerous-direct-browser-access",
     "x-stainless-arch",
     "x-stainless-async",
     "x-stainless-helper-method",
@@ -42,6 +47,7 @@ CORS_ALLOW_HEADERS = (
     "x-stainless-runtime-version",
     "x-stainless-timeout",
 )
+_POWERTOOLS_ALLOWED = frozenset({"authorization", "content-type", "x-api-key"})
 CORS_EXPOSE_HEADERS = ("retry-after", CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER.lower(), UPSTREAM_MODEL_HEADER)
 CORS_MAX_AGE_S = 600
 
@@ -119,7 +125,7 @@ def cors_config(origins: tuple[str, ...]) -> CORSConfig | None:
         allow_origin=origins[0],
         extra_origins=list(origins[1:]),
         # Powertools always allows Authorization, Content-Type and X-Api-Key itself.
-        allow_headers=[name for name in CORS_ALLOW_HEADERS if name.startswith("x-stainless-")],
+        allow_headers=[name for name in CORS_ALLOW_HEADERS if name not in _POWERTOOLS_ALLOWED],
         expose_headers=list(CORS_EXPOSE_HEADERS),
         max_age=CORS_MAX_AGE_S,
     )
