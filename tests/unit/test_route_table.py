@@ -177,7 +177,7 @@ class TestKeywordBound:
     def test_a_keyword_longer_than_64_characters_is_an_error(self):
         assert "longer than 64 characters" in error_of(route(keywords=["x" * 65]))
 
-    def test_the_most_keywords_allowed_build_within_half_a_second(self):
+    def test_the_most_keywords_allowed_build_well_within_a_cold_start(self):
         import time
 
         # Given the most a file may hold: 500 keywords of 64 characters
@@ -185,5 +185,6 @@ class TestKeywordBound:
         # When the matcher is built (this thread's CPU time: other processes and threads do not count)
         started = time.thread_time()
         RouteChooser(table)
-        # Then it takes less than half a second (about 0.17 s on the 2-core machine)
-        assert time.thread_time() - started < 0.5
+        # Then it takes well under the 3.95 s 5,000 keywords took: about 0.17 s of CPU on the 2-core machine,
+        # 0.5 s when other jobs load it (its caches and cores are shared), so the bound leaves room
+        assert time.thread_time() - started < 1.5
