@@ -1,5 +1,8 @@
 """AWS's us-east-1 list prices and always-free allowances the cost estimate uses, and the billing units
-they are counted in. When AWS changes a price, this is the one place to change (with PRICES_TAKEN)."""
+they are counted in. When AWS changes a price, this is the one place to change (with PRICES_TAKEN).
+
+Every always-free allowance is per account (DynamoDB's per account and region): a second stack, or
+anything else in the account, shares it."""
 
 PRICES_TAKEN = "2026-11-29"
 HOURS_PER_MONTH = 730
@@ -12,10 +15,12 @@ PRICES: dict[str, tuple[float, str, str]] = {
     "lambda_gb_second_arm": (0.0000133334, "per GB-second (arm64)", "400,000 GB-seconds"),
     "http_api_request": (1.00 / 1e6, "per request (HTTP API)", "none after the first 12 months"),
     "function_url_request": (0.0, "per request (Function URL: Lambda's request price only)", "-"),
+    "streamed_response_gb": (0.008, "per GB a streaming function writes past 6 MB in one response", "-"),
     "dynamodb_wcu_hour": (0.00065, "per provisioned WCU-hour", "25 WCU per account and region, all tables"),
     "dynamodb_rcu_hour": (0.00013, "per provisioned RCU-hour", "25 RCU per account and region, all tables"),
     "dynamodb_write_request": (0.625 / 1e6, "per on-demand write request unit", "none"),
     "dynamodb_read_request": (0.125 / 1e6, "per on-demand read request unit", "none"),
+    "dynamodb_pitr_gb_month": (0.20, "per GB-month of table size with point-in-time recovery", "none"),
     "metric_series_month": (0.30, "per custom metric series", "10 series"),
     "alarm_metric_month": (0.10, "per standard alarm metric", "10 alarm metrics"),
     "dashboard_month": (3.00, "per dashboard", "3 dashboards (50 metrics each)"),

@@ -1,7 +1,7 @@
 """`make cost`: the estimated monthly AWS bill of the stack template.yaml deploys, at given request volumes.
 
     python -m bench.cost [--requests 10k,100k,1M] [--upstream-seconds 2] [--set Parameter=Value ...]
-                         [--cacheable-share 0..1]
+                         [--cacheable-share 0..1] [--stream-share 0..1] [--with FEATURE ...]
 
 The deployment comes from template.yaml's parameter defaults (overridden with --set, checked against
 the template's allowed values); the per-request figures (custom metric series, DynamoDB calls, log
@@ -60,6 +60,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="share of requests the response cache looks up (0-1), each counted as a miss",
     )
     parser.add_argument(
+        "--stream-share",
+        type=float,
+        default=0.5,
+        help="with EnableStreaming=true, the share of requests sent to the streaming URL (0-1, default 0.5)",
+    )
+    parser.add_argument(
+        "--with",
+        dest="features",
+        action="append",
+        default=[],
+        metavar="FEATURE",
+        help="an optional feature that writes to the table (bench/measure.py's OPTIONAL_FEATURES), priced on",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -71,8 +85,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         counts = parse_requests(args.requests)
         if not 0 <= args.upstream_seconds <= 900:
             raise CostInputError("--upstream-seconds must be between 0 and 900")
-        if not 0 <= args.cacheable_share <= 1:
-            raise CostInputError("--cacheable-share must be between 0 and 1")
+        for option, share in (
+            ("--cacheable-share", args.cacheable_share),
+            ("--stream-share", args.stream_share),
+        ):
+            if not 0 <= share <= 1:
+                raise CostInputError(f"{option} must be between 0 and 1")
+        from bench.measure import OPTIONAL_FEATURES
+
+        unknown = [feature for feature in args.features if feature not in OPTIONAL_FEATURES]
+        if unknown:
+            raise CostInputError(f"--with {unknown[0]!r}: the features are {', '.join(OPTIONAL_FEATURES)}")
         overrides = {}
         for item in args.set:
             name, sep, value = item.partition("=")
@@ -87,7 +110,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from bench.measure import measure
 
-    print(render(deployment, measure(), counts, args.upstream_seconds, overrides, args.cacheable_share))
+    features = tuple(args.features)
+    print(
+        render(
+            deployment,
+            measure(),
+            counts,
+            args.upstream_seconds,
+            overrides,
+            args.cacheable_share,
+            args.stream_share,
+            features,
+        )
+    )
     return 0
 
 

@@ -17,6 +17,11 @@ COLD_STARTS_PER_MONTH = 4_380  # at most one every 10 minutes: a personal servic
 LAMBDA_PLATFORM_LOG_BYTES = 320  # Lambda's own START, END and REPORT lines
 LOG_COMPRESSION = 0.15  # CloudWatch stores logs compressed
 SECRET_CALLS_PER_HOUR = 12  # one re-read per AI_MODEL_SECRET_MAX_AGE_S (300 s) per warm container
+# The table's size, for point-in-time recovery: the callers' keys and usage items, and the cache's
+# entries alive at once (CACHE_TTL_S, a day by default), each under 1 KB.
+CALLER_ITEMS_BYTES = 1_000 * 2 * 1024  # a thousand callers, a key and a usage item each
+CACHE_ENTRY_BYTES = 1024
+CACHE_TTL_S = 86_400
 
 
 @dataclass(frozen=True)
@@ -34,10 +39,15 @@ def estimate(
     requests: int,
     upstream_seconds: float,
     cacheable_share: float = 0.0,
+    stream_share: float = 0.0,
+    features: tuple[str, ...] = (),
 ) -> list[Line]:
-    """One line per service; a line's usd is its monthly cost after the always-free allowances."""
+    """One line per service; a line's usd is its monthly cost after the always-free allowances.
+    `stream_share` of the requests go to the streaming Function URL (with EnableStreaming); `features`
+    are optional features (bench/measure.py) whose table writes are added to the parameters' own."""
     lines = []
     memory_gb = deployment.memory_mb / 1024
+    streamed = requests * stream_share if deployment.streaming else 0.0
     rotations = 30.4 / deployment.rotation_days
     invocations = requests + rotations * 4
     lines.append(
@@ -47,7 +57,8 @@ def estimate(
             f"{invocations:,.0f} invocations",
         )
     )
-    cold_starts = min(requests, COLD_STARTS_PER_MONTH)
+    # The streaming function has containers, hence cold starts, of its own.
+    cold_starts = min(requests - streamed, COLD_STARTS_PER_MONTH) + min(streamed, COLD_STARTS_PER_MONTH)
     gb_seconds = memory_gb * (requests * (upstream_seconds + GATEWAY_SECONDS) + cold_starts * INIT_SECONDS)
     lines.append(
         Line(
@@ -59,10 +70,21 @@ def estimate(
     if deployment.function_url:
         lines.append(Line("Function URL", 0.0, "no per-request charge"))
     else:
+        through_api = requests - streamed
         lines.append(
-            Line("API Gateway HTTP API", requests * price("http_api_request"), f"{requests:,} requests")
+            Line(
+                "API Gateway HTTP API",
+                through_api * price("http_api_request"),
+                f"{through_api:,.0f} requests",
+            )
         )
-    lines.append(_dynamodb(deployment, measured, requests, cacheable_share))
+    if deployment.streaming:
+        detail = f"{streamed:,.0f} streamed requests: no per-request charge, none writes 6 MB"
+        lines.append(Line("Streaming Function URL", 0.0, detail))
+    features = tuple(dict.fromkeys((*deployment.features, *features)))
+    lines.append(_dynamodb(deployment, measured, requests, cacheable_share, features))
+    if deployment.point_in_time_recovery:
+        lines.append(_point_in_time_recovery(requests, cacheable_share))
     series = measured.metric_series_detailed if deployment.detailed_metrics else measured.metric_series
     lines.append(
         Line(
@@ -85,7 +107,9 @@ def estimate(
             f"{deployment.dashboards} dashboard(s)",
         )
     )
-    lines.append(_logs(deployment, measured, requests))
+    lines.append(
+        _logs(deployment, measured, requests, 0.0 if deployment.function_url else requests - streamed)
+    )
     if deployment.key_store == "secretsmanager":
         calls = min(requests, SECRET_CALLS_PER_HOUR * HOURS_PER_MONTH)
         lines.append(
@@ -107,10 +131,20 @@ def estimate(
     return lines
 
 
-def _dynamodb(deployment: Deployment, measured: Measured, requests: int, cacheable_share: float) -> Line:
+def _dynamodb(
+    deployment: Deployment,
+    measured: Measured,
+    requests: int,
+    cacheable_share: float,
+    features: tuple[str, ...],
+) -> Line:
     # The response cache: a read per cacheable request, a write per miss (every one a miss: the bound).
     cacheable = requests * cacheable_share
     writes = requests * measured.dynamodb_writes_per_request + cacheable * measured.cache_writes_per_miss
+    for feature in features:
+        writes += requests * (
+            measured.feature_writes_per_request[feature] - measured.dynamodb_writes_per_request
+        )
     reads = (
         requests * measured.dynamodb_reads_per_request
         + cacheable * measured.cache_reads_per_cacheable_request
@@ -133,15 +167,33 @@ def _dynamodb(deployment: Deployment, measured: Measured, requests: int, cacheab
     return Line("DynamoDB", usd, detail)
 
 
-def _logs(deployment: Deployment, measured: Measured, requests: int) -> Line:
+def _point_in_time_recovery(requests: int, cacheable_share: float) -> Line:
+    cache_entries = requests * cacheable_share * min(1.0, CACHE_TTL_S / SECONDS_PER_MONTH)
+    size_gb = (CALLER_ITEMS_BYTES + cache_entries * CACHE_ENTRY_BYTES) / GIB
+    return Line(
+        "DynamoDB backups (PITR)",
+        size_gb * price("dynamodb_pitr_gb_month"),
+        f"point-in-time recovery of a {size_gb * 1024:,.1f} MB table",
+    )
+
+
+def _logs(deployment: Deployment, measured: Measured, requests: int, through_api: float) -> Line:
     ingested_gb = requests * (measured.log_bytes_per_request + LAMBDA_PLATFORM_LOG_BYTES) / GIB
+    ingested_gb += through_api * deployment.access_log_bytes / GIB  # with HttpApiAccessLogs
     stored_gb = ingested_gb * LOG_COMPRESSION * deployment.log_retention_days / 30.4
     free_left = max(0.0, FREE["log_gb"] - ingested_gb)
     usd = max(0.0, ingested_gb - FREE["log_gb"]) * price("log_ingest_gb") + max(
         0.0, stored_gb - free_left
     ) * price("log_storage_gb_month")
+    access = (
+        f" (HTTP API access lines {deployment.access_log_bytes} bytes each)"
+        if deployment.access_log_bytes
+        else ""
+    )
     return Line(
-        "CloudWatch Logs", usd, f"{ingested_gb:.2f} GB ingested, kept {deployment.log_retention_days} days"
+        "CloudWatch Logs",
+        usd,
+        f"{ingested_gb:.2f} GB ingested{access}, kept {deployment.log_retention_days} days",
     )
 
 

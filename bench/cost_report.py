@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 
 from bench.aws_prices import PRICES, PRICES_TAKEN
 from bench.cost_estimate import (
+    CACHE_ENTRY_BYTES,
+    CALLER_ITEMS_BYTES,
     COLD_STARTS_PER_MONTH,
     GATEWAY_SECONDS,
     INIT_SECONDS,
@@ -27,12 +29,18 @@ def render(
     upstream_seconds: float,
     overrides: Mapping[str, str],
     cacheable_share: float = 0.0,
+    stream_share: float = 0.0,
+    features: tuple[str, ...] = (),
 ) -> str:
     """The whole report, one column per request count in `counts`."""
     tables = {
-        count: estimate(deployment, measured, count, upstream_seconds, cacheable_share) for count in counts
+        count: estimate(
+            deployment, measured, count, upstream_seconds, cacheable_share, stream_share, features
+        )
+        for count in counts
     }
     services = [line.service for line in tables[counts[0]]]
+    all_features = tuple(dict.fromkeys((*deployment.features, *features)))
     with_overrides = " with " + ", ".join(f"{k}={v}" for k, v in overrides.items()) if overrides else ""
     out = [
         f"modelgate: estimated AWS cost per month, us-east-1 list prices taken {PRICES_TAKEN},",
@@ -43,7 +51,12 @@ def render(
         f" ApiThrottleRateLimit={deployment.api_rate_limit}, FunctionMemoryMB={deployment.memory_mb},"
         f" EnableFunctionUrl={str(deployment.function_url).lower()},"
         f" DetailedMetrics={str(deployment.detailed_metrics).lower()},"
-        f" LogRetentionDays={deployment.log_retention_days}",
+        f" LogRetentionDays={deployment.log_retention_days},"
+        f" EnableStreaming={str(deployment.streaming).lower()},"
+        f" TablePointInTimeRecovery={str(deployment.point_in_time_recovery).lower()},"
+        f" HttpApiAccessLogs={str(bool(deployment.access_log_bytes)).lower()}",
+        "AWS's always-free allowances are per account (DynamoDB's per account and region): a second stack,"
+        " or anything else in the account, shares them; this estimate assumes the stack is alone in it",
         f"measured from the code: {measured.metric_series} metric series "
         f"({measured.metric_series_detailed} detailed), {measured.dynamodb_writes_per_request:g} DynamoDB "
         f"writes and {measured.dynamodb_reads_per_request:g} reads per request, "
@@ -54,6 +67,16 @@ def render(
         f"{measured.cache_writes_per_miss:g} write per miss; {cacheable_share:.0%} of requests cacheable, "
         "each a miss (--cacheable-share; CACHE_MODE=seeded caches only requests that send a seed)",
         f"assumed: the model answers in {upstream_seconds:g} s on average (--upstream-seconds)",
+        *(
+            [f"{stream_share:.0%} of requests stream through the streaming Function URL (--stream-share)"]
+            if deployment.streaming
+            else []
+        ),
+        *(
+            [f"with {', '.join(all_features)}: the table writes each adds are priced in (--with)"]
+            if all_features
+            else []
+        ),
         "",
     ]
     header = f"{'requests per month':<24}" + "".join(f"{_short(count):>12}" for count in counts)
@@ -77,7 +100,9 @@ def render(
         "other assumptions: "
         f"{GATEWAY_SECONDS} s of gateway time per request; {INIT_SECONDS} s init per cold start, at most "
         f"{COLD_STARTS_PER_MONTH:,} a month; {LAMBDA_PLATFORM_LOG_BYTES} bytes of Lambda's own log lines per "
-        f"request; logs stored at {LOG_COMPRESSION:.0%} of their size; data transfer within the 100 GB free",
+        f"request; logs stored at {LOG_COMPRESSION:.0%} of their size; data transfer within the 100 GB free; "
+        f"the table holds {CALLER_ITEMS_BYTES / 2**20:g} MB of callers' items and a {CACHE_ENTRY_BYTES}-byte"
+        " item per cached answer alive",
         "the model provider bills separately: see its free allowance (the original design's example: "
         "100,000 tokens a month)",
     ]

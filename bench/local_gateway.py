@@ -68,7 +68,8 @@ def _wait_until_serving(url: str, process: subprocess.Popen[str], errors: IO[str
         if process.poll() is not None:
             errors.seek(0)
             raise RuntimeError(f"make run exited: {errors.read()[-2000:]}")
-        with contextlib.suppress(requests.ConnectionError):
+        # The port is bound before the stack behind it starts: a request waits in the backlog meanwhile
+        with contextlib.suppress(requests.ConnectionError, requests.Timeout):
             if requests.get(f"{url}/health", timeout=5).status_code == 200:
                 return
         if time.monotonic() > deadline:

@@ -21,6 +21,7 @@ output, its table calls) is bench/handler_harness.py.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -68,7 +69,13 @@ OPTIONAL_FEATURES: dict[str, dict[str, str]] = {
         "route": "free_tokens_per_month = 1000000\nprice_per_1k_tokens = 0.001",
         "ZERO_COST": "true",
     },
+    # Each served Responses request keeps its turn: one PutItem (a write unit per KB of the turn).
+    "stored Responses (POST /v1/responses)": {
+        "path": "/v1/responses",
+        "body": '{"input": "How far is the moon?", "max_output_tokens": 32}',
+    },
 }
+_REQUEST_FIELDS = ("route", "path", "body")  # a feature's settings that are not variables
 _ROUTES_FILE = """default = "general"
 
 [[route]]
@@ -214,7 +221,10 @@ def measure() -> Measured:
                         tempfile.TemporaryDirectory() as folder,
                         environment(_feature_environment(settings, model.base_url, Path(folder))),
                     ):
-                        calls = table_calls(SERVED_SAMPLES, lambda: send_request(source_ip="198.19.0.2"))
+                        send = functools.partial(
+                            send_request, **_feature_request(settings), source_ip="198.19.0.2"
+                        )
+                        calls = table_calls(SERVED_SAMPLES, send)
                     features[feature] = table_writes(calls) / SERVED_SAMPLES
             services.reset()
     finally:
@@ -235,12 +245,20 @@ def measure() -> Measured:
 
 
 def _feature_environment(settings: Mapping[str, str], model_url: str, folder: Path) -> dict[str, str]:
-    variables = {name: value for name, value in settings.items() if name != "route"}
+    variables = {name: value for name, value in settings.items() if name not in _REQUEST_FIELDS}
     if "route" in settings:
         routes = folder / "routes.toml"
         routes.write_text(_ROUTES_FILE.format(url=model_url, fields=settings["route"]), encoding="utf-8")
         variables.update({"ROUTES_FILE": str(routes), "MEASURE_LOCAL_KEY": "local"})
     return variables
+
+
+def _feature_request(settings: Mapping[str, str]) -> dict[str, Any]:
+    """The request a feature is measured with (a chat completion unless it names its own)."""
+    request: dict[str, Any] = {name: settings[name] for name in ("path", "body") if name in settings}
+    if "body" in request:
+        request["body"] = request["body"].encode()
+    return request
 
 
 def _junk_calls() -> tuple[Counter[str], Counter[str]]:

@@ -22,13 +22,14 @@ from lib.platform.config import ConfigError, Settings, load_rotation_settings, l
 from lib.platform.errors import NotConfigured
 from lib.platform.route_table import Route, RouteTable, load_route_table, single_model_table
 from lib.platform.store import REQUEST_CALL_LIMIT_S, KeyRecords, Table
-from lib.providers import PROVIDERS, ProviderContext
+from lib.providers import PROVIDERS, ProviderContext, create_provider
 from lib.routing.breaker import CircuitBreaker
 from lib.routing.choice import RouteChooser
 from lib.routing.dispatch import Dispatcher
 from lib.routing.quotas import FreeQuotas
 from lib.stages.cache import ResponseCache
 from lib.stages.context import Services
+from lib.stages.stored_responses import ResponseStore
 
 if TYPE_CHECKING:
     from lib.rotation.steps import Rotation
@@ -79,7 +80,7 @@ def build_services(
     )
     key_sources = _KeySources(settings, environ)
     providers = {
-        route.name: PROVIDERS[route.provider].create(route, key_sources.for_route(route, routes), context)
+        route.name: create_provider(route, key_sources.for_route(route, routes), context)
         for route in routes.routes.values()
     }
     breakers = {
@@ -104,6 +105,7 @@ def build_services(
         callers=CallerResolver(settings, KeyRecords(table) if table else None),
         limiter=Limiter(table, settings, on_store_error=_log_store_error),
         cache=ResponseCache(table, settings, on_store_error=_log_store_error),
+        responses=ResponseStore(table, settings, on_store_error=_log_store_error),
     )
 
 

@@ -16,14 +16,12 @@ from typing import Any, TextIO
 
 
 def human_line(access: dict[str, Any]) -> str:
-    """`12:03:07 POST /v1/chat/completions 200 ip_1a2b3c4d5e6f modelgate-local 16 tok 3.1 ms`."""
+    """`12:03:07 POST /v1/chat/completions 200 ip_1a2b3c4d5e6f modelgate-local 16 tok charged 3.1 ms`."""
     route = str(access.get("route") or "? ?")
     parts = [time.strftime("%H:%M:%S"), route, str(access.get("status", "?"))]
     parts.append(str(access.get("caller") or "-"))
     parts.append(str(access.get("model") or "-"))
-    charged = access.get("charged_tokens") or 0
-    # A call that failed or was cut off after it may have been billed is charged its reservation.
-    parts.append(f"{access.get('total_tokens') or charged} tok{' charged' if charged else ''}")
+    parts.append(tokens_shown(access))
     parts.append(f"{float(access.get('latency_ms') or 0):.1f} ms")
     if access.get("error_code"):
         parts.append(str(access["error_code"]))
@@ -41,6 +39,15 @@ def human_line(access: dict[str, Any]) -> str:
     elif access.get("batch_items") is not None:
         parts.append(f"batch of {access['batch_items']}")
     return " ".join(parts)
+
+
+def tokens_shown(access: dict[str, Any]) -> str:
+    """What the caller's budget was charged, and the reply's own figure beside it when that differs (a
+    cache hit is charged nothing; a call that failed after it may have been billed is charged its
+    reservation; a reply over its reservation may be charged less than it says)."""
+    charged = int(access.get("charged_tokens") or 0)
+    reply = int(access.get("total_tokens") or 0)
+    return f"{charged} tok charged" + (f" (reply {reply})" if reply != charged else "")
 
 
 class ConsoleLog(io.TextIOBase):

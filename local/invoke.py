@@ -14,6 +14,7 @@ from pathlib import Path
 
 from local.events import LambdaContext
 from local.stack import local_stack
+from local.startup import startup_block
 
 # template.yaml logical id -> handler function
 _ENTRY_POINTS = {"ApiFunction": "api_handler", "RotationFunction": "rotation_handler"}
@@ -39,7 +40,8 @@ def main() -> None:
         for name, value in variables.items():
             if value != "" and name not in os.environ:
                 os.environ[name] = str(value)
-    with local_stack(say=lambda line: print(line, file=sys.stderr)):
+    with local_stack() as stack:
+        print("\n".join(startup_block(stack, os.environ, None)), file=sys.stderr)
         import handler
 
         entry = getattr(handler, _ENTRY_POINTS[args.function])

@@ -1,64 +1,32 @@
 """The built-in local model: a small OpenAI-compatible server on loopback, for `make run` without a key.
 
-It is not a language model. It answers deterministically (echoing what it was asked, cut to
-`max_tokens`), and its token counts are honest: they are counts of the tokens it actually read
-and wrote, by its own simple tokenizer (a word, a number, a punctuation mark or a CJK character is
-one token). The gateway reaches it through the same provider code as any real API.
+It is not a language model, but it behaves like a capable one as far as a client can check, always the
+same way for the same request (local/answers.py): it calls tools with valid arguments, answers
+structured output valid for the schema, describes the images it is sent, gives logprobs, streams all of
+these (local/model_stream.py), and answers embeddings (local/embeddings.py). Its token counts are honest:
+counts of the tokens it read and wrote, by its own simple tokenizer (local/tokens.py). The gateway
+reaches it through the same provider code as any real API.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from local.answers import Answer, BadRequest, chat_answer, completion_answer
+from local.embeddings import embeddings_reply
+from local.logprobs import chat_logprobs, completion_logprobs
+from local.model_stream import chat_chunks, completion_chunks, pacer
 
 MODEL_NAME = "modelgate-local"
 # Seconds between streamed tokens: slow enough to see a stream arrive, like a real model.
 PACE_S = float(os.environ.get("LOCAL_MODEL_PACE_S", "0.02"))
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
-_TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+|[^\w\s]")
-
-
-def tokenize(text: str) -> list[str]:
-    return _TOKEN.findall(text)
-
-
-def _join(tokens: list[str]) -> str:
-    """Tokens back to text: no space before punctuation, none between two CJK characters."""
-    text = ""
-    previous = ""
-    for token in tokens:
-        both_cjk = bool(re.match(rf"[{_CJK}]", token)) and bool(re.match(rf"[{_CJK}]", previous))
-        glue = "" if not text or both_cjk or re.match(rf"[^\w{_CJK}]", token) else " "
-        text += glue + token
-        previous = token
-    return text
-
-
-def answer(prompt: str, max_tokens: int) -> tuple[str, int]:
-    """The reply text and its token count, at most `max_tokens` tokens."""
-    tokens = tokenize(f"Local model reply: {prompt}" if prompt else "Local model reply.")
-    kept = tokens[:max_tokens]
-    return _join(kept), len(kept)
-
-
-def message_text(content: Any) -> str:
-    """A message's text: a string, or the text parts of a list of parts (`[{"type": "text", "text": ...}]`,
-    as the OpenAI API allows), joined by a space; other parts (images, audio) hold no text to count."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(
-            part["text"]
-            for part in content
-            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
-        )
-    return ""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -80,102 +48,60 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
         else:
-            self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+            self._error(404, f"no such endpoint: GET {self.path}", None)
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         try:
             body = json.loads(self.rfile.read(length) or b"{}")
         except ValueError:
-            self._send(400, {"error": {"message": "invalid JSON", "type": "invalid_request_error"}})
+            self._error(400, "the body is not valid JSON", None)
             return
-        max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 256)
-        model = body.get("model") or MODEL_NAME
-        created = int(time.time())
-        if self.path.rstrip("/").endswith("/chat/completions"):
-            messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
-            texts = [message_text(m.get("content")) for m in messages]
-            user_texts = [message_text(m.get("content")) for m in messages if m.get("role") == "user"]
-            text, completion_tokens = answer(user_texts[-1] if user_texts else "", max_tokens)
-            prompt_tokens = sum(len(tokenize(t)) for t in texts)
-            choice: dict[str, Any] = {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": "length" if completion_tokens >= max_tokens else "stop",
-            }
-            kind = "chat.completion"
-        elif self.path.rstrip("/").endswith("/completions"):
-            prompt = body.get("prompt") or ""
-            text, completion_tokens = answer(prompt, max_tokens)
-            prompt_tokens = len(tokenize(prompt))
-            choice = {
-                "index": 0,
-                "text": text,
-                "logprobs": None,
-                "finish_reason": "length" if completion_tokens >= max_tokens else "stop",
-            }
-            kind = "text_completion"
-        else:
-            self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+        path = self.path.rstrip("/")
+        if not isinstance(body, dict):
+            self._error(400, "the body must be a JSON object", None)
             return
-        if body.get("stream"):
-            usage = {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            }
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            self._stream(kind, model, created, choice, usage if include_usage else None)
-            return
-        self._send(
-            200,
-            {
-                "id": f"local-{uuid.uuid4().hex[:16]}",
-                "object": kind,
-                "created": created,
-                "model": model,
-                "choices": [choice],
-                "usage": {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": prompt_tokens + completion_tokens,
-                },
-            },
-        )
+        model: str = body["model"] if isinstance(body.get("model"), str) else MODEL_NAME
+        try:
+            if path.endswith("/chat/completions"):
+                self._answer("chat.completion", model, chat_answer(body), body)
+            elif path.endswith("/completions"):
+                self._answer("text_completion", model, completion_answer(body), body)
+            elif path.endswith("/embeddings"):
+                self._send(200, embeddings_reply(body, model))
+            else:
+                self._error(404, f"no such endpoint: POST {path}", None)
+        except BadRequest as exc:
+            self._error(400, str(exc), exc.param)
+        except Exception as exc:  # noqa: BLE001 - a model's own failure is its 500, never a dropped connection
+            self._error(500, f"the built-in model failed on this request ({type(exc).__name__})", None)
 
-    def _stream(
-        self, kind: str, model: str, created: int, choice: dict[str, Any], usage: dict[str, int] | None
-    ) -> None:
-        """The same answer as OpenAI streams it: a chunk per token, PACE_S apart, as a model writes."""
-        chat = kind == "chat.completion"
-        text = choice["message"]["content"] if chat else choice["text"]
-        chunk_kind = "chat.completion.chunk" if chat else "text_completion"
+    def _answer(self, kind: str, model: str, answer: Answer, body: dict[str, Any]) -> None:
+        chat, streamed = kind == "chat.completion", bool(body.get("stream"))
         header = {
             "id": f"local-{uuid.uuid4().hex[:16]}",
-            "object": chunk_kind,
-            "created": created,
+            "object": f"{kind}.chunk" if chat and streamed else kind,
+            "created": int(time.time()),
             "model": model,
         }
+        if streamed:
+            chunks = (chat_chunks if chat else completion_chunks)(answer, header, pacer(self._pace_s))
+            options = body.get("stream_options")
+            include_usage = isinstance(options, dict) and options.get("include_usage") is True
+            self._stream(chunks, {**header, "choices": [], "usage": answer.usage} if include_usage else None)
+            return
+        self._send(200, {**header, "choices": [_whole_choice(kind, answer)], "usage": answer.usage})
+
+    def _stream(self, chunks: Iterator[dict[str, Any]], usage_chunk: dict[str, Any] | None) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Connection", "close")
         self.end_headers()
-        pieces = [match.group() for match in re.finditer(r"\s*\S+", text)]
         try:
-            if chat:
-                self._event(
-                    {**header, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}
-                )
-            for piece in pieces:
-                time.sleep(PACE_S)
-                delta: dict[str, Any] = {"delta": {"content": piece}} if chat else {"text": piece}
-                self._event({**header, "choices": [{"index": 0, **delta, "finish_reason": None}]})
-            end: dict[str, Any] = {"delta": {}} if chat else {"text": ""}
-            self._event(
-                {**header, "choices": [{"index": 0, **end, "finish_reason": choice["finish_reason"]}]}
-            )
-            if usage is not None:
-                self._event({**header, "choices": [], "usage": usage})
+            for chunk in chunks:
+                self._event(chunk)
+            if usage_chunk is not None:
+                self._event(usage_chunk)
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
@@ -197,16 +123,55 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the gateway hung up (its deadline, or its caller went away)
 
+    @property
+    def _pace_s(self) -> float:
+        server = self.server
+        return server.pace_s if isinstance(server, _ModelServer) else PACE_S
+
+    def _error(self, status: int, message: str, param: str | None) -> None:
+        kind = "server_error" if status >= 500 else "invalid_request_error"
+        code = {400: "invalid_request_error", 404: "not_found"}.get(status, "server_error")
+        self._send(
+            status,
+            {"error": {"message": message, "type": kind, "code": code, "param": param}},
+        )
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+def _whole_choice(kind: str, answer: Answer) -> dict[str, Any]:
+    top = answer.top_logprobs
+    if kind == "text_completion":
+        logprobs = completion_logprobs(answer.content or "", top) if top is not None else None
+        return {
+            "index": 0,
+            "text": answer.content,
+            "logprobs": logprobs,
+            "finish_reason": answer.finish_reason,
+        }
+    message: dict[str, Any] = {"role": "assistant", "content": answer.content, "refusal": None}
+    if answer.tool_calls:
+        message["tool_calls"] = answer.tool_calls
+    if answer.function_call is not None:
+        message["function_call"] = answer.function_call
+    logprobs = chat_logprobs(answer.content or "", top) if top is not None else None
+    return {"index": 0, "message": message, "logprobs": logprobs, "finish_reason": answer.finish_reason}
+
+
+class _ModelServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port: int, pace_s: float) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.pace_s = pace_s  # seconds between streamed tokens
 
 
 class LocalModel:
     """Start with `start()`; `base_url` is what AI_MODEL_ENDPOINT should be."""
 
-    def __init__(self, port: int = 0) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        self._server.daemon_threads = True
+    def __init__(self, port: int = 0, pace_s: float | None = None) -> None:
+        self._server = _ModelServer(port, PACE_S if pace_s is None else pace_s)
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-model", daemon=True)
 
     @property

@@ -5,8 +5,9 @@ It is the HTTP server the streaming Function URL runs on AWS (lib/http/wsgi.py, 
 same core as `handler.api_handler`, and `stream: true` answers are written chunk by chunk. Requests
 are handled one at a time, as one Lambda container does; others wait their turn.
 
-It prints one short line per request (local/console.py; `--json-logs` for Lambda's JSON lines), and
-writes what the admin commands need to reach its local table to a git-ignored file while it runs.
+Before it serves, it prints one block that says everything that is on (local/startup.py); then one
+short line per request (local/console.py; `--json-logs` for Lambda's JSON lines). While it runs, it
+writes what the admin commands need to reach its local table to a git-ignored file.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 from lib.http.wsgi import create_server
 from local.console import ConsoleLog
 from local.stack import LOCAL_MODEL_PORT, local_stack
+from local.startup import startup_block
 
 # What the admin commands (make keys-create, usage, ...) need to reach this run's table.
 RUN_ENV_FILE = ".make-run.env"
@@ -155,11 +157,12 @@ def serve(port: int, run_env: Path) -> None:
             f"try another port: PORT={port_to_suggest(port)} make run"
         ) from None
     try:
-        with local_stack(), admin_settings(run_env):
+        with local_stack() as stack, admin_settings(run_env):
+            block = startup_block(stack, os.environ, f"http://127.0.0.1:{port}")
             import handler  # after the stack has set the environment the handler reads
 
             app.app = handler.wsgi_app
-            print(f"modelgate: serving http://127.0.0.1:{port} (Ctrl-C stops everything)", flush=True)
+            print("\n".join(block), flush=True)
             try:
                 server.run()  # returns on Ctrl-C or SIGTERM (waitress stops its loop on KeyboardInterrupt)
             except KeyboardInterrupt:

@@ -24,6 +24,7 @@ os.environ["POWERTOOLS_METRICS_NAMESPACE"] = "modelgate"
 from lib import services
 from local.aws import create_table
 from local.events import LambdaContext, http_api_event
+from tests.support.aws_calls import Plugin as AwsCallsPlugin
 from tests.support.fake_upstream import FakeUpstream
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
@@ -57,6 +58,11 @@ _GATEWAY_VARIABLES = (
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Every AWS call the code makes is recorded and checked against template.yaml's grants."""
+    config.pluginmanager.register(AwsCallsPlugin(), "modelgate-aws-calls")
+
+
 @dataclass
 class Reply:
     status: int
@@ -74,6 +80,14 @@ class Reply:
 
 @pytest.fixture
 def upstream() -> Iterator[FakeUpstream]:
+    server = FakeUpstream().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bedrock_server() -> Iterator[FakeUpstream]:
+    """A loopback server for Bedrock's wire format (tests/support/bedrock_loopback.py points boto3 at it)."""
     server = FakeUpstream().start()
     yield server
     server.stop()
@@ -108,6 +122,9 @@ def aws(gateway_env: pytest.MonkeyPatch) -> Iterator[Any]:
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_table(client, TABLE_NAME)
         gateway_env.setenv("TABLE_NAME", TABLE_NAME)
+        # In-process moto on a loaded machine can take longer than DynamoDB's worst call: room for it.
+        # (tests/integration/test_store_faults.py holds the gateway to the real limit, on its own store.)
+        gateway_env.setattr(services, "REQUEST_CALL_LIMIT_S", 15.0)
         services.reset()
         yield client
         services.reset()

@@ -22,7 +22,17 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, Field
 
+from lib.http import embeddings_routes, messages_routes  # noqa: F401 (registers its routes)
 from lib.http.routes import ALLOWED_METHODS, OPENAPI_FILE
+from tools.openapi_embeddings import Embeddings, EmbeddingsRequest
+from tools.openapi_messages import (
+    AnthropicErrorReply,
+    CountTokensRequest,
+    MessageReply,
+    MessagesRequest,
+    TokenCount,
+)
+from tools.openapi_responses import OPERATIONS as RESPONSES_OPERATIONS
 
 TITLE = "modelgate"
 VERSION = "1"
@@ -163,10 +173,14 @@ _OPERATIONS: dict[tuple[str, str], tuple[str, type[BaseModel] | None, type[BaseM
     ("POST", "/api/generate/batch"): ("Several /api/generate requests at once", BatchRequest, BatchReply),
     ("POST", "/v1/chat/completions"): ("OpenAI chat completions", ChatCompletionRequest, Completion),
     ("POST", "/v1/completions"): ("OpenAI legacy completions", CompletionRequest, Completion),
+    ("POST", "/v1/embeddings"): ("OpenAI embeddings", EmbeddingsRequest, Embeddings),
     ("GET", "/v1/models"): ("The upstream's model list", None, JsonObject),
+    ("POST", "/v1/messages"): ("Anthropic's Messages API", MessagesRequest, MessageReply),
+    ("POST", "/v1/messages/count_tokens"): ("The input's token count", CountTokensRequest, TokenCount),
     ("GET", "/v1/usage"): ("The caller's usage today and its limits", None, JsonObject),
     ("GET", "/health"): ("Configuration check, no upstream call", None, JsonObject),
     ("GET", "/openapi.json"): ("This document", None, JsonObject),
+    **RESPONSES_OPERATIONS,
 }
 # Every status the gateway answers with an error body (see docs/api.md: errors).
 _ERROR_STATUSES = (400, 401, 404, 405, 413, 429, 500, 502, 503, 504)
@@ -184,7 +198,7 @@ def build_document() -> dict[str, Any]:
                 path,
                 method,
                 summary=summary,
-                responses=_responses(method, body_model, reply_model),
+                responses=_responses(method, body_model, reply_model, _error_model(path)),
                 operation_id=_operation_id(method, path),
             )(_stub(path, body_model))
     document: dict[str, Any] = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION))
@@ -192,8 +206,15 @@ def build_document() -> dict[str, Any]:
     return document
 
 
+def _error_model(path: str) -> type[BaseModel]:
+    return AnthropicErrorReply if path.startswith(messages_routes.MESSAGES_PATH) else ErrorReply
+
+
 def _responses(
-    method: str, body_model: type[BaseModel] | None, reply_model: type[BaseModel]
+    method: str,
+    body_model: type[BaseModel] | None,
+    reply_model: type[BaseModel],
+    error_model: type[BaseModel],
 ) -> dict[int, Any]:
     if method == "HEAD":  # GET's status and headers, no body
         return {status: {"description": "as GET, without a body"} for status in (200, *_ERROR_STATUSES)}
@@ -202,7 +223,7 @@ def _responses(
         content["text/event-stream"] = {"schema": _SSE_EVENT}  # with "stream": true
     responses: dict[int, Any] = {200: {"description": "OK", "content": content}}
     for status in _ERROR_STATUSES:
-        responses[status] = {"description": "error", "content": {"application/json": {"model": ErrorReply}}}
+        responses[status] = {"description": "error", "content": {"application/json": {"model": error_model}}}
     return responses
 
 

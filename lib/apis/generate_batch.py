@@ -22,6 +22,7 @@ from lib.apis.generate import generate_reply, parse_generate
 from lib.callers.identity import Caller
 from lib.platform.deadline import Deadline
 from lib.platform.errors import GatewayError, InvalidRequest, UpstreamTimeout
+from lib.stages.cache import DEFAULT_DIRECTIVES, CacheDirectives
 from lib.stages.completion import complete
 from lib.stages.context import Services
 from lib.stages.telemetry import RequestRecord
@@ -67,7 +68,7 @@ def run_batch(
     batch_record: RequestRecord,
     deadline: Deadline,
     *,
-    refresh_cache: bool = False,
+    refresh_cache: CacheDirectives = DEFAULT_DIRECTIVES,
 ) -> dict[str, Any]:
     """Every item's result, in the order sent: {"results": [{"status", "body", "headers"?}, ...]}."""
     batch_id = batch_record.batch = batch_record.batch or uuid.uuid4().hex
@@ -98,7 +99,7 @@ def _run_item(
     caller: Caller,
     services: Services,
     deadline: Deadline,
-    refresh_cache: bool,
+    refresh_cache: CacheDirectives,
 ) -> dict[str, Any]:
     record.started = time.monotonic()  # its latency is its own, not the time it waited for a worker
     headers: dict[str, str] = {}

@@ -12,6 +12,7 @@ from lib.platform.errors import InvalidRequest
 from lib.stages.text_rules import check_input, field_strings, message_strings
 from lib.stages.validation import (
     MESSAGE_ROLES,
+    check_parts,
     check_prompt,
     check_single_choice,
     is_content_parts,
@@ -24,6 +25,7 @@ from lib.stages.validation import (
     read_stream,
     read_temperature,
     with_system_prompt,
+    without_media,
 )
 
 
@@ -49,12 +51,14 @@ def parse_chat(body: Mapping[str, Any], settings: Settings) -> ModelRequest:
                 f"messages[{index}].content must be a string or an array of content parts",
                 param=f"messages[{index}].content",
             )
-    text = "".join(message_texts(messages))
-    check_prompt(text, settings, "messages")
+    media = check_parts(messages)
+    text_messages = without_media(messages)
+    text = "".join(message_texts(text_messages))
+    check_prompt(text, settings, "messages", media=media)
     check_single_choice(body)
     read_max_tokens(body, settings, "max_tokens")  # checked even beside max_completion_tokens, which wins
     extra = passed_through(body)
-    texts = {"messages": list(message_strings(messages)), **field_strings(extra)}
+    texts = {"messages": list(message_strings(text_messages)), **field_strings(extra)}
     input_chars = check_input(texts, settings)
     return ModelRequest(
         kind="chat",

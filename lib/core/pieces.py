@@ -10,7 +10,11 @@ from lib.core.request import ModelRequest
 
 
 class StreamPiece:
-    """One step of a streamed answer, in provider-neutral terms (built from known fields only)."""
+    """One step of a streamed answer, in provider-neutral terms.
+
+    A provider that speaks OpenAI's own stream also hands over its `chunk` (every field, documented
+    ones in their shape: lib/core/openai_shape.py), so an OpenAI caller gets it as sent; every other
+    caller format, and the gateway itself (usage, the cached text, faults), reads the neutral fields."""
 
     def __init__(
         self,
@@ -19,6 +23,9 @@ class StreamPiece:
         tool_calls: list[dict[str, Any]] | None = None,  # OpenAI's delta shape: index, id, type, function
         finish_reason: str | None = None,
         usage: tuple[int, int] | None = None,  # (prompt_tokens, completion_tokens), when the provider says
+        usage_details: Mapping[str, Any] | None = None,  # OpenAI's prompt/completion_tokens_details
+        chunk: Mapping[str, Any] | None = None,  # the provider's OpenAI chunk, every field
+        native: dict[str, Any] | None = None,  # the provider's own event, in a piece of its own (Native)
         model: str | None = None,  # the model the provider says is answering, when it says
     ) -> None:
         self.text = text
@@ -26,6 +33,9 @@ class StreamPiece:
         self.tool_calls = tool_calls
         self.finish_reason = finish_reason
         self.usage = usage
+        self.usage_details = usage_details
+        self.chunk = chunk
+        self.native = native
         self.model = model
 
 
@@ -81,17 +91,38 @@ def answer_of(pieces: list[StreamPiece], request: ModelRequest, header: ChunkHea
     """A finished stream as the whole OpenAI answer it amounts to (to keep it in the cache)."""
     text = "".join(piece.text for piece in pieces)
     reason = next((piece.finish_reason for piece in reversed(pieces) if piece.finish_reason), "stop")
+    chunks = [piece.chunk for piece in pieces if piece.chunk is not None]
     if request.kind == "completion":
         choice: dict[str, Any] = {"index": 0, "text": text, "logprobs": None, "finish_reason": reason}
         kind = "text_completion"
     else:
         message: dict[str, Any] = {"role": "assistant", "content": text}
+        refusal = "".join(_delta_texts(chunks, "refusal"))
+        if refusal:
+            message["refusal"] = refusal
         calls = joined_tool_calls(pieces)
         if calls:
             message["tool_calls"] = calls
         choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": reason}
         kind = "chat.completion"
-    return {**chunk_head(header, kind), "choices": [choice]}
+    # What an OpenAI-compatible provider's chunks said of the whole answer.
+    said = {name: chunk[name] for chunk in reversed(chunks) for name in _ANSWER_FIELDS if name in chunk}
+    return {**chunk_head(header, kind), **said, "choices": [choice]}
+
+
+_ANSWER_FIELDS = ("system_fingerprint", "service_tier")
+
+
+def _delta_texts(chunks: list[Mapping[str, Any]], name: str) -> list[str]:
+    """The `name` texts of the chunks' first choice's deltas, in order."""
+    texts = []
+    for chunk in chunks:
+        choices = chunk.get("choices")
+        first = choices[0] if isinstance(choices, list) and choices else None
+        delta = first.get("delta") if isinstance(first, dict) else None
+        if isinstance(delta, dict) and isinstance(delta.get(name), str):
+            texts.append(delta[name])
+    return texts
 
 
 def joined_tool_calls(pieces: list[StreamPiece]) -> list[dict[str, Any]]:

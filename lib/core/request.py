@@ -9,10 +9,27 @@ from typing import Any, NamedTuple
 from lib.core.token_estimate import input_tokens
 
 
+class Native(NamedTuple):
+    """The caller's own request, for a route whose provider speaks the caller's API: it is sent as it
+    came, except for the model id and the fields the gateway decides (model, max_tokens, temperature,
+    stream), with `headers` of the caller's beside it (lib/providers/anthropic_native.py,
+    lib/providers/openai_responses.py). Such a provider answers with the API's own reply under the
+    answer's `NATIVE_REPLY` key, and streams each of the API's own events in a piece of its own
+    (`StreamPiece.native`)."""
+
+    api: str  # the caller's API: "messages" or "responses"
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] = MappingProxyType({})
+
+
+NATIVE_REPLY = "native"
+ANTHROPIC_MESSAGES = "messages"  # Native.api of a request to Anthropic's POST /v1/messages
+
+
 class ModelRequest(NamedTuple):
     """What the upstream is asked for, after validation."""
 
-    kind: str  # "chat" or "completion"
+    kind: str  # "chat", "completion" or "embeddings" (`prompt` holds the inputs, `extra` their request)
     model: str
     max_tokens: int
     messages: tuple[Mapping[str, Any], ...] = ()
@@ -26,6 +43,9 @@ class ModelRequest(NamedTuple):
     prompt_chars: int = 0  # the caller's message text (MAX_PROMPT_CHARS)
     input_chars: int = 0  # every text sent upstream, passed-through fields and the system prompt included
     domain: str | None = None  # /api/generate's explicit routing choice
+    native: Native | None = (
+        None  # the caller's own body: set only when the chosen route speaks the caller's API
+    )
 
     @property
     def input_tokens(self) -> int:
@@ -61,7 +81,7 @@ class ModelRequest(NamedTuple):
 
     def prompt_text(self) -> str:
         """The caller's text, for LOG_PROMPTS only."""
-        if self.kind == "completion":
+        if self.kind in ("completion", "embeddings"):
             return self.prompt
         return "\n".join(message_texts(self.messages))
 

@@ -40,7 +40,7 @@ OPENAI_IMAGE_BASE = 85
 OPENAI_IMAGE_TILE = 170
 OPENAI_LARGEST_IMAGE = OPENAI_IMAGE_BASE + 8 * OPENAI_IMAGE_TILE  # 768 x 2048: 2 x 4 tiles
 # Anthropic: width x height / 750, the image first scaled to a long edge of at most 1568 pixels and
-# to about 1,600 tokens at most. Bedrock's Converse takes no images (lib/providers/converse.py).
+# to about 1,600 tokens at most. Bedrock's Converse takes `data:` images only (lib/providers/converse.py).
 ANTHROPIC_PIXELS_PER_TOKEN = 750
 ANTHROPIC_LONG_EDGE = 1568
 ANTHROPIC_LARGEST_IMAGE = 1600

@@ -1,4 +1,5 @@
-"""The API resolver: routes plus one exception handler per error family, in OpenAI's error shape."""
+"""The API resolver: routes plus one exception handler per error family, each error in the shape of the
+API the request speaks (lib/apis/error_formats.py: Anthropic's for the Messages API, else OpenAI's)."""
 
 from __future__ import annotations
 
@@ -16,17 +17,23 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 from lib import services
-from lib.http import routes
+from lib.apis.error_formats import error_body
+from lib.http import embeddings_routes, messages_routes, responses_routes, routes
 from lib.platform.errors import GatewayError, MethodNotAllowed, NotConfigured, NotFound
 from lib.stages.telemetry import CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER, UPSTREAM_MODEL_HEADER
 
 logger = Logger(child=True)
 
 # What browser OpenAI clients send (the SDKs add x-stainless-* to every request) and what they may read.
+# The openai and anthropic SDKs' own headers too, so either SDK works from a browser (the anthropic one
+# sends anthropic-dangerous-direct-browser-access there).
 CORS_ALLOW_HEADERS = (
     "authorization",
     "content-type",
     "x-api-key",
+    "anthropic-version",
+    "anthropic-beta",
+    "anthropic-dangerous-direct-browser-access",
     "x-stainless-arch",
     "x-stainless-async",
     "x-stainless-helper-method",
@@ -40,6 +47,7 @@ CORS_ALLOW_HEADERS = (
     "x-stainless-runtime-version",
     "x-stainless-timeout",
 )
+_POWERTOOLS_ALLOWED = frozenset({"authorization", "content-type", "x-api-key"})
 CORS_EXPOSE_HEADERS = ("retry-after", CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER.lower(), UPSTREAM_MODEL_HEADER)
 CORS_MAX_AGE_S = 600
 
@@ -74,11 +82,14 @@ def create_app(cors_origins: tuple[str, ...] = ()) -> APIGatewayHttpResolver:
 
     app.use(middlewares=[gateway_headers])
     app.include_router(routes.router)
+    app.include_router(messages_routes.router)
+    app.include_router(embeddings_routes.router)
+    app.include_router(responses_routes.router)
 
     @app.exception_handler(GatewayError)
     def gateway_error(error: GatewayError) -> Response:
         app.context["record"].fail(error.outcome, error.code)
-        return _error_response(error)
+        return _error_response(app, error)
 
     @app.not_found
     def not_found(_: NotFoundError) -> Response:
@@ -92,7 +103,7 @@ def create_app(cors_origins: tuple[str, ...] = ()) -> APIGatewayHttpResolver:
         else:
             error = NotFound(f"no route {event.http_method} {event.path}")
         app.context["record"].fail(error.outcome, error.code)
-        response = _error_response(error)
+        response = _error_response(app, error)
         if allowed:
             response.headers["Allow"] = ", ".join(sorted(allowed))
         return response
@@ -101,7 +112,7 @@ def create_app(cors_origins: tuple[str, ...] = ()) -> APIGatewayHttpResolver:
     def unexpected_error(error: Exception) -> Response:
         # A bug of ours, never the caller's input: log the type and traceback, answer without details.
         logger.exception("unhandled error", extra={"error_type": type(error).__name__})
-        return _error_response(GatewayError("internal error; the request id is in the logs"))
+        return _error_response(app, GatewayError("internal error; the request id is in the logs"))
 
     return app
 
@@ -114,7 +125,7 @@ def cors_config(origins: tuple[str, ...]) -> CORSConfig | None:
         allow_origin=origins[0],
         extra_origins=list(origins[1:]),
         # Powertools always allows Authorization, Content-Type and X-Api-Key itself.
-        allow_headers=[name for name in CORS_ALLOW_HEADERS if name.startswith("x-stainless-")],
+        allow_headers=[name for name in CORS_ALLOW_HEADERS if name not in _POWERTOOLS_ALLOWED],
         expose_headers=list(CORS_EXPOSE_HEADERS),
         max_age=CORS_MAX_AGE_S,
     )
@@ -127,10 +138,11 @@ def _configured_origins() -> tuple[str, ...]:
         return ()  # the request itself then answers the 503 that names the variable
 
 
-def _error_response(error: GatewayError) -> Response:
+def _error_response(app: APIGatewayHttpResolver, error: GatewayError) -> Response:
+    event = app.current_event
     return Response(
         status_code=error.status,
         content_type=content_types.APPLICATION_JSON,
-        body=error.body(),
+        body=error_body(error, event.path, event.headers or {}),
         headers=error.headers(),
     )

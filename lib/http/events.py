@@ -4,7 +4,10 @@ streaming Function URL behind the Lambda Web Adapter) and by the tests.
 
 Behind the adapter the socket peer is 127.0.0.1; the caller's source IP, the request's arrival
 time and id come from its `x-amzn-request-context` header, and the function's deadline from
-`x-amzn-lambda-context`.
+`x-amzn-lambda-context`. Those headers are believed only there: the adapter sets them itself,
+replacing any a client sent, and the server it forwards to marks each request (`BEHIND_ADAPTER`, set
+by lib/http/wsgi.py's `serve_on_adapter_port`). Anywhere else (`make run`) a client could send its
+own and choose its source IP: there they are ignored, and the socket's peer is the caller.
 """
 
 from __future__ import annotations
@@ -83,13 +86,31 @@ def http_api_event(
     return event
 
 
+def seconds_since_arrival(event: Mapping[str, Any], limit_s: float) -> float:
+    """Seconds since API Gateway or the Function URL received the request (`requestContext.timeEpoch`,
+    a cold start included).
+
+    0 when the event says nothing usable: no timeEpoch, or one no live request can carry (over
+    `limit_s` ago: a saved event replayed with `make invoke`, a clock far off), since those would only
+    cut a healthy request.
+    """
+    context = event.get("requestContext") or {}
+    epoch_ms = context.get("timeEpoch") if isinstance(context, Mapping) else None
+    if isinstance(epoch_ms, bool) or not isinstance(epoch_ms, int | float):
+        return 0.0
+    waited = time.time() - epoch_ms / 1000
+    return waited if 0.0 < waited < limit_s else 0.0
+
+
 ADAPTER_REQUEST_CONTEXT = "x-amzn-request-context"
 ADAPTER_LAMBDA_CONTEXT = "x-amzn-lambda-context"
+# The WSGI environ key that says the request came through the Lambda Web Adapter (no header can set it).
+BEHIND_ADAPTER = "modelgate.behind_adapter"
 
 
 def event_from_wsgi(environ: Mapping[str, Any], body: bytes | None) -> dict[str, Any]:
     """The event for one WSGI request (headers as sent, source IP and arrival from the adapter's
-    request context when present)."""
+    request context behind the adapter, from the socket elsewhere)."""
     headers = [
         (name[5:].replace("_", "-").lower(), str(value))
         for name, value in environ.items()
@@ -140,8 +161,9 @@ def context_from_wsgi(environ: Mapping[str, Any]) -> LambdaContext:
 
 
 def _json_header(environ: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """One of the adapter's JSON headers, or {} when absent, malformed or not from the adapter."""
     raw = environ.get("HTTP_" + name.upper().replace("-", "_"))
-    if not raw:
+    if not raw or environ.get(BEHIND_ADAPTER) is not True:
         return {}
     try:
         value = json.loads(raw)

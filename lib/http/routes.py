@@ -8,28 +8,34 @@ from __future__ import annotations
 
 import functools
 import re
-import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from lib.apis.anthropic_messages_errors import speaks_messages_api
+from lib.apis.anthropic_messages_reply import model_info, models_page
 from lib.apis.generate import generate_reply, parse_generate
 from lib.apis.openai_replies import model_entries, models_reply, openai_reply
 from lib.apis.openai_requests import parse_chat, parse_completion
 from lib.callers.identity import Caller
 from lib.core.request import ModelRequest
+from lib.http.events import seconds_since_arrival
+from lib.platform.config import LAMBDA_MAX_PAYLOAD_BYTES
 from lib.platform.deadline import Deadline
 from lib.platform.errors import NotConfigured, NotFound
 from lib.providers.call_stats import CallStats
 from lib.services import get_services
-from lib.stages.cache import no_cache_requested
+from lib.stages.cache import CacheDirectives, cache_directives
 from lib.stages.completion import complete
 from lib.stages.context import Services
 from lib.stages.request_body import parse_json_body
 from lib.stages.telemetry import RequestRecord
+
+if TYPE_CHECKING:
+    from lib.stages.streaming import StreamFormat
 
 router = APIGatewayHttpRouter()
 
@@ -39,8 +45,6 @@ ALLOWED_METHODS: dict[str, set[str]] = {}
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
 # Time kept back from the Lambda's remaining time for settling usage and answering.
 LAMBDA_SAFETY_MARGIN_S = 1.0
-# Lambda's own cap on a request payload.
-LAMBDA_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 # API Gateway cuts an HTTP API integration 30 s after the request arrived, a cold start included, and
 # answers a bare 503; the gateway's own 504 must reach the caller first. The answer budget is counted
 # from the arrival (requestContext.timeEpoch), and the upstream deadline ends a margin before it, for
@@ -49,11 +53,13 @@ ARRIVAL_LIMIT_S = 30.0
 ANSWER_MARGIN_S = 2.5
 
 
-def _route(method: str, path: str) -> Any:
+def _route(method: str, path: str, on: APIGatewayHttpRouter = router) -> Any:
+    """Register a route (on this module's router, or on an area's own: lib/http/messages_routes.py,
+    lib/http/responses_routes.py)."""
     # HEAD is answered wherever GET is (same handler; the HTTP layer sends no body for HEAD).
     methods = [method, "HEAD"] if method == "GET" else [method]
     ALLOWED_METHODS.setdefault(path, set()).update(methods)
-    return router.route(path, methods)
+    return on.route(path, methods)
 
 
 def allowed_methods(path: str) -> set[str]:
@@ -152,7 +158,8 @@ def completions() -> Any:
 
 @_route("GET", "/v1/models")
 def list_models() -> dict[str, Any]:
-    return models_reply(_served_models(_begin()))
+    entries = _served_models(_begin())
+    return models_page(entries) if _in_anthropic_shape() else models_reply(entries)
 
 
 @_route("GET", "/v1/models/<model_id>")
@@ -161,7 +168,7 @@ def retrieve_model(model_id: str) -> dict[str, Any]:
     wanted = unquote(model_id)
     for entry in _served_models(services):
         if entry["id"] == wanted:
-            return entry
+            return model_info(entry) if _in_anthropic_shape() else entry
     raise NotFound(
         f"the model {wanted!r} is not served here (GET /v1/models lists them)", code="model_not_found"
     )
@@ -187,32 +194,46 @@ def usage() -> dict[str, Any]:
 
 
 def _openai_answer(request: ModelRequest, caller: Caller, services: Services) -> Any:
-    record = _record()
     if request.stream:
         from lib.apis import openai_stream  # on use: most requests are not streams
-        from lib.stages.streaming import open_stream
 
-        # The body is written by the gateway core as the model writes it (lib/http/gateway.py).
-        record.stream_body = open_stream(
-            openai_stream,
-            request,
-            caller,
-            services,
-            record,
-            _deadline(services),
-            _lambda_remaining_s(),
-            refresh_cache=_refresh_cache(),
-        )
-        return Response(
-            status_code=200,
-            content_type="text/event-stream",
-            body="",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return _streamed(openai_stream, request, caller, services)
     body, usage = complete(
-        request, caller, services, record, _deadline(services), refresh_cache=_refresh_cache()
+        request, caller, services, _record(), _deadline(services), refresh_cache=_refresh_cache()
     )
     return openai_reply(body, request, usage)
+
+
+def _streamed(
+    stream_format: StreamFormat, request: ModelRequest, caller: Caller, services: Services
+) -> Response:
+    """A `text/event-stream` answer in the caller's format, written by the gateway core as the model
+    writes it (lib/http/gateway.py)."""
+    from lib.stages.streaming import open_stream
+
+    record = _record()
+    record.stream_body = open_stream(
+        stream_format,
+        request,
+        caller,
+        services,
+        record,
+        _deadline(services),
+        _lambda_remaining_s(),
+        refresh_cache=_refresh_cache(),
+    )
+    return Response(
+        status_code=200,
+        content_type="text/event-stream",
+        body="",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _in_anthropic_shape() -> bool:
+    """A request the anthropic SDK sent (it always sends `anthropic-version`) to a path both APIs share."""
+    event = router.current_event
+    return speaks_messages_api(event.path, event.headers or {})
 
 
 def _begin() -> Services:
@@ -232,12 +253,15 @@ def _identify(services: Services) -> Caller:
 def _json_body(services: Services, max_bytes: int | None = None) -> dict[str, Any]:
     event = router.current_event
     return parse_json_body(
-        event.body, bool(event.is_base64_encoded), max_bytes or services.settings.max_body_bytes
+        event.body,
+        bool(event.is_base64_encoded),
+        max_bytes or services.settings.max_body_bytes,
+        declared_bytes=(event.headers or {}).get("content-length"),
     )
 
 
-def _refresh_cache() -> bool:
-    return no_cache_requested(router.current_event.headers or {})
+def _refresh_cache() -> CacheDirectives:
+    return cache_directives(router.current_event.headers or {})
 
 
 def _deadline(services: Services) -> Deadline:
@@ -257,17 +281,7 @@ def _lambda_remaining_s() -> float | None:
 
 
 def _since_arrival() -> float:
-    """Seconds since API Gateway or the Function URL received the request (its cold start included).
-
-    0 when the event says nothing usable: no timeEpoch, or one no live request can carry (a saved
-    event replayed with `make invoke`, a clock far off), since those would only cut a healthy request.
-    """
-    context = router.current_event.get("requestContext") or {}
-    epoch_ms = context.get("timeEpoch")
-    if isinstance(epoch_ms, bool) or not isinstance(epoch_ms, int | float):
-        return 0.0
-    waited = time.time() - epoch_ms / 1000
-    return waited if 0.0 < waited < ARRIVAL_LIMIT_S else 0.0
+    return seconds_since_arrival(router.current_event.raw_event, ARRIVAL_LIMIT_S)
 
 
 def _record() -> RequestRecord:

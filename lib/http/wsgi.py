@@ -1,13 +1,14 @@
 """The gateway as an HTTP server: `make run` locally, and inside the streaming Lambda function behind
-the Lambda Web Adapter (`python -m lib.http.wsgi`, started by run.sh), so what streams on AWS is
+the Lambda Web Adapter (`python -m handler`, started by run.sh), so what streams on AWS is
 what is tested locally.
 
 waitress (a pure-Python production WSGI server) does the HTTP: keep-alive, chunked requests, a real
-listen backlog, clients that hang up, and a streamed reply written piece by piece. Requests are
-handled one at a time, as one Lambda container handles them: others wait in the backlog, they are not
-refused. `READY_PATH` answers 200 whenever the process can serve, for the adapter's readiness check
-(not /health, which answers 503 while the gateway is unconfigured, so that the 503 naming the missing
-variable reaches the caller).
+listen backlog, clients that hang up, and a streamed reply written piece by piece, within the limits
+lib/http/waitress_limits.py sets (bodies, connections). Requests are handled one at a time, as one
+Lambda container handles them: others wait in the backlog, they are not refused. `READY_PATH`
+answers 200 whenever the process can serve, for the adapter's readiness check (not /health, which
+answers 503 while the gateway is unconfigured, so that the 503 naming the missing variable reaches
+the caller).
 """
 
 from __future__ import annotations
@@ -20,10 +21,15 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from lib.http.events import context_from_wsgi, event_from_wsgi
+from lib.http.events import BEHIND_ADAPTER, context_from_wsgi, event_from_wsgi
 from lib.http.gateway import Gateway
+from lib.platform.config import LAMBDA_MAX_PAYLOAD_BYTES
 
 READY_PATH = "/_ready"
+# A connection that sends nothing this long is closed (`make run`); behind the adapter, the longest a
+# Lambda function may run.
+IDLE_TIMEOUT_S = 60.0
+ADAPTER_IDLE_TIMEOUT_S = 900.0
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -97,26 +103,38 @@ def _reason(status: int) -> str:
         return "Unknown"
 
 
-def create_server(app: Any, host: str, port: int, *, loop_timeout_s: float = 1.0) -> Any:
-    """A waitress server for `app` (call `.run()`; `.close()` stops it within `loop_timeout_s`)."""
-    from waitress.server import create_server as waitress_server
+def create_server(
+    app: Any,
+    host: str,
+    port: int,
+    *,
+    loop_timeout_s: float = 1.0,
+    idle_timeout_s: float = IDLE_TIMEOUT_S,
+) -> Any:
+    """A waitress server for `app` (call `.run()`; `.close()` stops it within `loop_timeout_s`), held to
+    the limits lib/http/waitress_limits.py describes: a body past Lambda's request payload is refused
+    before it is read, many idle connections lock no one out, one idle `idle_timeout_s` is closed."""
+    from lib.http.waitress_limits import limited_server  # waitress: only where a server runs
 
-    # A stream's pieces go out as they come: `send_bytes=1` makes every write wake the server's loop
-    # to send it (by default waitress waits for 18,000 bytes, or for its loop's next turn).
-    return waitress_server(
+    return limited_server(
         app,
-        host=host,
-        port=port,
-        threads=4,
-        backlog=1024,
-        send_bytes=1,
-        channel_timeout=900,
-        asyncore_loop_timeout=loop_timeout_s,
-        ident="modelgate",
+        host,
+        port,
+        max_body_bytes=LAMBDA_MAX_PAYLOAD_BYTES,
+        idle_timeout_s=idle_timeout_s,
+        loop_timeout_s=loop_timeout_s,
     )
 
 
 def serve_on_adapter_port(app: Any) -> None:
-    """Inside Lambda (run.sh): serve on the adapter's port until the container is recycled."""
+    """Inside Lambda (run.sh): serve on the adapter's port until the container is recycled. Only this
+    server believes the adapter's headers (lib/http/events.py): the adapter sets them itself."""
     port = int(os.environ.get("AWS_LWA_PORT") or os.environ.get("PORT") or "8080")
-    create_server(app, "127.0.0.1", port).run()
+
+    def behind_adapter(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        environ[BEHIND_ADAPTER] = True
+        return app(environ, start_response)
+
+    # The adapter keeps its connections between invocations, and a frozen container's clock runs on:
+    # closing them for idleness after a thaw would break the adapter's next request.
+    create_server(behind_adapter, "127.0.0.1", port, idle_timeout_s=ADAPTER_IDLE_TIMEOUT_S).run()

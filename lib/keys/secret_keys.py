@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 
 from lib.platform.errors import NotConfigured
 from lib.platform.header_values import header_problem
+from lib.platform.redaction import remember
 
 logger = Logger(child=True)
 
@@ -118,6 +119,7 @@ class SecretKeySource:
             raise NotConfigured(f"{self._label} does not hold a usable provider key: {exc}") from None
         if key == PLACEHOLDER_KEY:
             raise NotConfigured("the provider key has not been set yet: run `make set-key STACK=<stack>`")
+        remember(key)  # scrubbed from replies and logs from now on
         self._last_key = key
         return key
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from lib.platform.redaction import remember
+
 
 class StaticKeySource:
     """A key fixed for the container's life (or none, for upstreams that need no key)."""
 
     def __init__(self, key: str | None) -> None:
         self._key = key
+        remember(key)  # scrubbed from replies and logs from now on
 
     def get_key(self, *, refresh: bool = False) -> str | None:
         return self._key

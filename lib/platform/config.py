@@ -16,7 +16,11 @@ from lib.platform.blocklist import DEFAULT_BLOCKED_PATTERNS
 from lib.platform.env_reader import EnvReader
 from lib.platform.header_values import header_problem
 
-__all__ = ["DEFAULT_BLOCKED_PATTERNS", "ConfigError", "Settings", "load_settings"]
+__all__ = ["DEFAULT_BLOCKED_PATTERNS", "LAMBDA_MAX_PAYLOAD_BYTES", "ConfigError", "Settings", "load_settings"]
+
+# Lambda's cap on a request payload (a Function URL's body, an invocation's event): the most a
+# request body can be, so the default body limit (MAX_BODY_BYTES), its bound, and the HTTP server's.
+LAMBDA_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 
 
 class ConfigError(Exception):
@@ -52,7 +56,7 @@ class Settings(NamedTuple):
     temperature_policy: str = "clamp"
     default_max_tokens: int = 500
     max_tokens_limit: int = 4096
-    max_body_bytes: int = 64 * 1024
+    max_body_bytes: int = LAMBDA_MAX_PAYLOAD_BYTES
     # Callers, limits and budgets.
     auth_mode: str = "keys"
     table_name: str | None = None
@@ -85,6 +89,9 @@ class Settings(NamedTuple):
     cache_scope: str = "caller"
     cache_ttl_s: int = 86_400
     batch_max_items: int = 16
+    # Stored Responses (POST /v1/responses with store, previous_response_id): on, and for how long.
+    responses_store: bool = True
+    responses_ttl_days: int = 30
 
     def price_per_1k_tokens(self, model: str) -> float:
         """USD per 1,000 tokens for `model`; `*` in MODEL_PRICES is the default, otherwise free."""
@@ -142,7 +149,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         temperature_policy=read.choice("TEMPERATURE_POLICY", "clamp", ("clamp", "reject")),
         default_max_tokens=default_max_tokens,
         max_tokens_limit=max_tokens_limit,
-        max_body_bytes=read.integer("MAX_BODY_BYTES", 64 * 1024, 1024, 6 * 1024 * 1024),
+        max_body_bytes=read.integer(
+            "MAX_BODY_BYTES", LAMBDA_MAX_PAYLOAD_BYTES, 1024, LAMBDA_MAX_PAYLOAD_BYTES
+        ),
         auth_mode=read.choice("AUTH_MODE", "keys", ("keys", "none")),
         table_name=read.text("TABLE_NAME"),
         rate_limit_rpm=rate_limit_rpm,
@@ -170,6 +179,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         cache_scope=read.choice("CACHE_SCOPE", "caller", ("caller", "shared")),
         cache_ttl_s=read.integer("CACHE_TTL_S", 86_400, 1, 30 * 86_400),
         batch_max_items=read.integer("BATCH_MAX_ITEMS", 16, 1, 64),
+        responses_store=read.flag("RESPONSES_STORE", True),
+        responses_ttl_days=read.integer("RESPONSES_TTL_DAYS", 30, 1, 365),
     )
     if settings.auth_mode == "keys" and settings.table_name is None:
         raise ConfigError("TABLE_NAME", "is required when AUTH_MODE=keys (client keys live in the table)")

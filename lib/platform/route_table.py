@@ -13,11 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 from lib.platform.config import ConfigError, Settings
+from lib.platform.route_fields import VARIABLE, RouteReader
 
-VARIABLE = "ROUTES_FILE"
 KEY_SCHEMES = ("env", "ssm", "secret")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
 _FIELDS = frozenset(
@@ -33,12 +32,17 @@ _FIELDS = frozenset(
         "free_tokens_per_month",
         "price_per_1k_tokens",
         "pass_fields",
+        "apis",
+        "kind",
     }
 )
-# Keywords in the whole file, and characters in one: the matcher of every keyword is built at a
-# container's first request, and at these bounds that takes about 0.2 s (tests/unit/test_route_table.py).
+# What a route serves: chat (chat and legacy completions, and the formats built on them) or embeddings.
+ROUTE_KINDS = ("chat", "embeddings")
+# Keywords in the whole file (characters in one: lib/platform/route_fields.py): the matcher of every
+# keyword is built at a container's first request; at these bounds that takes about 0.2 s.
 MAX_KEYWORDS = 500
-MAX_KEYWORD_CHARS = 64
+# The caller APIs a route's provider also speaks natively, by provider: such a request is passed through.
+NATIVE_APIS = {"openai": ("responses",)}
 # Providers that authenticate with the function's IAM role, not with a key.
 KEYLESS_PROVIDERS = frozenset({"bedrock"})
 
@@ -57,6 +61,8 @@ class Route(NamedTuple):
     pass_fields: tuple[str, ...] = ()  # under ZERO_COST, request fields sent to it beyond the free ones
     fallback_endpoint: str | None = None  # single-model mode only: AI_MODEL_FALLBACK_ENDPOINT
     default_model: str | None = None  # single-model mode only: AI_MODEL_NAME, when the caller sends none
+    apis: tuple[str, ...] = ()  # caller APIs the provider speaks itself ("responses"): passed through
+    kind: str = "chat"  # ROUTE_KINDS: what the route answers (the single-model route answers both)
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -73,6 +79,7 @@ class RouteTable(NamedTuple):
     routes: Mapping[str, Route]  # by public name, in file order
     default: str
     from_file: bool  # False: the single-model route built from the AI_MODEL_* variables
+    default_embeddings: str | None = None  # the embeddings route for a request that names none
 
     def route(self, name: str) -> Route:
         return self.routes[name]
@@ -117,10 +124,12 @@ def load_route_table(
 def parse_route_table(
     document: Mapping[str, Any], providers: Collection[str], bedrock_model_ids: Collection[str] | None
 ) -> RouteTable:
-    unknown = sorted(set(document) - {"default", "route"})
+    unknown = sorted(set(document) - {"default", "default_embeddings", "route"})
     if unknown:
         raise ConfigError(
-            VARIABLE, f"has unknown top-level field(s) {', '.join(unknown)}; use default and [[route]]"
+            VARIABLE,
+            f"has unknown top-level field(s) {', '.join(unknown)}; "
+            "use default, default_embeddings and [[route]]",
         )
     entries = document.get("route")
     if not isinstance(entries, list) or not entries:
@@ -141,11 +150,11 @@ def parse_route_table(
             )
     for route in routes.values():
         for fallback in route.fallbacks:
-            if fallback not in routes or fallback == route.name:
+            if fallback not in routes or fallback == route.name or routes[fallback].kind != route.kind:
                 raise ConfigError(
                     VARIABLE,
-                    f"route {route.name!r}: field 'fallbacks' names {fallback!r}, which is not another route "
-                    f"(routes: {', '.join(routes)})",
+                    f"route {route.name!r}: field 'fallbacks' names {fallback!r}, which is not another "
+                    f"{route.kind} route ({route.kind} routes: {', '.join(_of_kind(routes, route.kind))})",
                 )
         if (
             route.provider == "bedrock"
@@ -158,12 +167,26 @@ def parse_route_table(
                 "stack grants (template parameter BedrockModelIds, variable BEDROCK_MODEL_IDS)",
             )
     _check_unique_domains(routes)
-    default = document.get("default", next(iter(routes)))
-    if not isinstance(default, str) or default not in routes:
+    default = _default_of(document, "default", _of_kind(routes, "chat"))
+    if default is None:
+        raise ConfigError(VARIABLE, 'has no chat route: add a [[route]] without kind = "embeddings"')
+    embeddings = _default_of(document, "default_embeddings", _of_kind(routes, "embeddings"))
+    return RouteTable(routes, default, from_file=True, default_embeddings=embeddings)
+
+
+def _of_kind(routes: Mapping[str, Route], kind: str) -> list[str]:
+    return [name for name, route in routes.items() if route.kind == kind]
+
+
+def _default_of(document: Mapping[str, Any], field: str, names: list[str]) -> str | None:
+    """The route `field` names among `names` (the routes of its kind), else the first of them."""
+    value = document.get(field, names[0] if names else None)
+    if value is not None and (not isinstance(value, str) or value not in names):
+        kind = "an embeddings" if field == "default_embeddings" else "a chat"
         raise ConfigError(
-            VARIABLE, f"field 'default' must name a route ({', '.join(routes)}), got {default!r}"
+            VARIABLE, f"field {field!r} must name {kind} route ({', '.join(names)}), got {value!r}"
         )
-    return RouteTable(routes, default, from_file=True)
+    return value
 
 
 def _parse_route(index: int, entry: Any, providers: Collection[str]) -> Route:
@@ -175,7 +198,7 @@ def _parse_route(index: int, entry: Any, providers: Collection[str]) -> Route:
             VARIABLE,
             f"route #{index + 1}: field 'name' must be 1-64 letters, digits or . _ : / -",
         )
-    read = _RouteReader(name, entry)
+    read = RouteReader(name, entry)
     unknown = sorted(set(entry) - _FIELDS)
     if unknown:
         raise read.error(unknown[0], f"is not a route field (fields: {', '.join(sorted(_FIELDS))})")
@@ -195,9 +218,16 @@ def _parse_route(index: int, entry: Any, providers: Collection[str]) -> Route:
             raise read.error(
                 "key", f"must be env:NAME, ssm:/parameter/name or secret:name-or-arn, got {scheme!r}:..."
             )
+    kind = read.optional_text("kind") or "chat"
+    if kind not in ROUTE_KINDS:
+        raise read.error("kind", f"must be one of {', '.join(ROUTE_KINDS)}, got {kind!r}")
+    if kind == "embeddings" and (entry.get("domains") or entry.get("keywords")):
+        field = "domains" if entry.get("domains") else "keywords"
+        raise read.error(field, "chooses chat routes only: an embeddings route is chosen by its name")
     return Route(
         name=name,
         provider=provider,
+        kind=kind,
         model=read.required_text("model"),
         endpoint=endpoint,
         key=key,
@@ -207,76 +237,19 @@ def _parse_route(index: int, entry: Any, providers: Collection[str]) -> Route:
         free_tokens_per_month=read.count("free_tokens_per_month"),
         price_per_1k_tokens=read.price("price_per_1k_tokens"),
         pass_fields=read.texts("pass_fields", unique=True),
+        apis=_native_apis(read, provider),
     )
 
 
-class _RouteReader:
-    def __init__(self, name: str, entry: Mapping[str, Any]) -> None:
-        self._name = name
-        self._entry = entry
-
-    def error(self, field: str, problem: str) -> ConfigError:
-        return ConfigError(VARIABLE, f"route {self._name!r}: field {field!r} {problem}")
-
-    def optional_text(self, field: str) -> str | None:
-        value = self._entry.get(field)
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(field, "must be a non-empty string")
-        return value.strip()
-
-    def required_text(self, field: str) -> str:
-        value = self.optional_text(field)
-        if value is None:
-            raise self.error(field, "is required")
-        return value
-
-    def url(self, field: str, *, required: bool) -> str | None:
-        value = self.optional_text(field)
-        if value is None:
-            if required:
-                raise self.error(field, "is required: the API's base URL with its version path")
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise self.error(field, "must be an http(s) URL such as https://api.deepseek.com/v1")
-        return value.rstrip("/")
-
-    def texts(self, field: str, *, unique: bool = False) -> tuple[str, ...]:
-        value = self._entry.get(field, [])
-        if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
-            raise self.error(field, "must be a list of non-empty strings")
-        texts = tuple(item.strip() for item in value)
-        repeated = [text for index, text in enumerate(texts) if text in texts[:index]]
-        if unique and repeated:  # fallbacks = ["b", "b"] would call a failing route twice
-            raise self.error(field, f"names {repeated[0]!r} more than once")
-        return texts
-
-    def keywords(self) -> tuple[str, ...]:
-        keywords = self.texts("keywords")
-        for keyword in keywords:
-            if len(keyword) > MAX_KEYWORD_CHARS:
-                raise self.error(
-                    "keywords", f"has {keyword[:20]!r}..., longer than {MAX_KEYWORD_CHARS} characters"
-                )
-        return keywords
-
-    def count(self, field: str) -> int | None:
-        value = self._entry.get(field)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise self.error(field, f"must be a whole number of tokens (0 or more), got {value!r}")
-        return value
-
-    def price(self, field: str) -> float | None:
-        value = self._entry.get(field)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1000:
-            raise self.error(field, f"must be a USD price per 1,000 tokens (0 or more), got {value!r}")
-        return float(value)
+def _native_apis(read: RouteReader, provider: str) -> tuple[str, ...]:
+    apis = read.texts("apis")
+    known = NATIVE_APIS.get(provider, ())
+    for api in apis:
+        if api not in known:
+            raise read.error(
+                "apis", f"lists {api!r}; a {provider} route may list: {', '.join(known) or 'nothing'}"
+            )
+    return apis
 
 
 def _check_unique_domains(routes: Mapping[str, Route]) -> None:

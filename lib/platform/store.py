@@ -7,12 +7,14 @@ Item layout (partition `pk`, sort `sk`):
                                                requests_<month>, tokens_<month>, cost_<month>
     pk="LIMITS"  sk="#global"                  tokens_<day> across every caller
     pk="CACHE"   sk=<sha256 of the cache key>  body (JSON text), usage, expires_at (see lib/stages/cache.py)
+    pk="RESPONSES#<conversation>" sk=<turn>    one stored Responses turn: caller, previous, response,
+                                               input (JSON text), expires_at (lib/stages/stored_responses.py)
 LIMITS items carry `expires_at` (lib/callers/limits.py sets it on every write): DynamoDB deletes an idle
 caller's item some weeks after its last request.
 Windowed attributes carry their window in their name, so correctness never depends on TTL or on a
 reset job: yesterday's counter is simply not today's.
 
-Only UpdateItem, PutItem, GetItem and Query with condition expressions are used, so the same code
+Only UpdateItem, PutItem, GetItem, DeleteItem and Query with condition expressions are used, so the same code
 runs on AWS, DynamoDB Local, a moto server or dynalite (whatever AWS_ENDPOINT_URL names).
 """
 
@@ -127,11 +129,15 @@ class Table:
         item = response.get("Item")
         return _decode_item(item) if item else None
 
-    def query_partition(self, pk: str, sk_prefix: str | None = None) -> list[dict[str, Any]]:
+    def query_partition(
+        self, pk: str, sk_prefix: str | None = None, consistent: bool = False
+    ) -> list[dict[str, Any]]:
+        """Every item of one partition, in sort-key order (one Query; more only past 1 MB a page)."""
         request: dict[str, Any] = {
             "TableName": self.name,
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ConsistentRead": consistent,
         }
         if sk_prefix:
             request["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
@@ -143,6 +149,21 @@ class Table:
             if "LastEvaluatedKey" not in response:
                 return items
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def delete(
+        self, key: Mapping[str, str], condition: str, names: Mapping[str, str], values: Mapping[str, Any]
+    ) -> None:
+        """Delete an item only while `condition` holds; ConditionFailed otherwise (an absent item too,
+        when the condition names one of its attributes)."""
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": _encode_key(key),
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": {name: _encode(value) for name, value in values.items()},
+        }
+        if names:
+            request["ExpressionAttributeNames"] = dict(names)
+        self._call("delete_item", request)
 
     def _call(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
         limits = [self._call_limit_s] if self._call_limit_s is not None else []

@@ -64,8 +64,21 @@ PROVIDERS: MutableMapping[str, ProviderModule] = _ImportedOnUse(
 )
 
 
+def create_provider(route: Route, key_source: KeySource | None, context: ProviderContext) -> Provider:
+    """The route's provider; for an openai route that lists `apis = ["responses"]`, one that also
+    passes Responses requests to the provider's own Responses API (lib/providers/openai_responses.py)."""
+    provider = PROVIDERS[route.provider].create(route, key_source, context)
+    if "responses" in route.apis:
+        from lib.providers.base import HttpProvider
+        from lib.providers.openai_responses import SpeaksResponses
+
+        assert isinstance(provider, HttpProvider)
+        return SpeaksResponses(provider)
+    return provider
+
+
 def honours_seed(provider: str) -> bool:
     return PROVIDERS[provider].HONOURS_SEED
 
 
-__all__ = ["PROVIDERS", "Provider", "ProviderContext", "ProviderModule", "honours_seed"]
+__all__ = ["PROVIDERS", "Provider", "ProviderContext", "ProviderModule", "create_provider", "honours_seed"]

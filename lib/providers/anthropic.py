@@ -1,4 +1,5 @@
-"""Anthropic's Messages API (`POST {endpoint}/messages`): OpenAI requests translated there and back.
+"""Anthropic's Messages API (`POST {endpoint}/messages`): OpenAI requests translated there and back,
+and Messages API requests passed through as they came (anthropic_native.py).
 
 What has an equivalent is translated (the messages in lib/providers/anthropic_turns.py; tools,
 tool_choice, stop, top_p and user here); answers and streams are read in anthropic_replies.py. What
@@ -10,16 +11,17 @@ and is accepted, so clients that send their defaults keep working.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from lib.core.pieces import StreamPiece
 from lib.core.request import ModelRequest
 from lib.keys.sources import KeySource
 from lib.platform.route_table import Route
-from lib.providers.anthropic_replies import parse as parse
-from lib.providers.anthropic_replies import parse_stream as parse_stream
+from lib.providers import anthropic_native, anthropic_replies
 from lib.providers.anthropic_turns import conversation, refusal
 from lib.providers.base import HttpProvider, ProviderContext, http_provider
+from lib.providers.upstream_stream import ServerEvent
 
 EXTRA_HEADERS: Mapping[str, str] = {"anthropic-version": "2023-06-01"}
 # What rotation's testSecret calls: lists models with the same headers, spends no tokens.
@@ -52,6 +54,10 @@ def check(request: ModelRequest, route: Route) -> None:
 
 
 def build(request: ModelRequest, route: Route) -> tuple[str, dict[str, Any]]:
+    if request.kind == "embeddings":
+        raise refusal(route, "input", "cannot be embedded (Anthropic's API has no embeddings) by")
+    if anthropic_native.passes_through(request):
+        return "/messages", anthropic_native.payload(request, route)
     payload: dict[str, Any] = {"model": route.upstream_model(request.model), "max_tokens": request.max_tokens}
     if request.kind == "chat":
         system, turns = conversation(request.messages, route)
@@ -68,6 +74,20 @@ def build_stream(request: ModelRequest, route: Route) -> tuple[str, dict[str, An
     path, payload = build(request, route)
     payload["stream"] = True
     return path, payload
+
+
+def parse(body: dict[str, Any], request: ModelRequest) -> dict[str, Any]:
+    reply = anthropic_replies.parse(body, request)
+    return anthropic_native.with_message(reply, body) if anthropic_native.passes_through(request) else reply
+
+
+def parse_stream(events: Iterable[ServerEvent], request: ModelRequest) -> Iterator[StreamPiece]:
+    return anthropic_replies.parse_stream(events, request, native=anthropic_native.passes_through(request))
+
+
+def request_headers(request: ModelRequest) -> dict[str, str]:
+    """The caller's `anthropic-beta` flags, for a request passed through (the features they name)."""
+    return anthropic_native.headers(request)
 
 
 def auth_headers(key: str) -> dict[str, str]:

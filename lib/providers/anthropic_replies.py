@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from lib.core.openai_shape import prompt_cache_details
 from lib.core.pieces import StreamPiece
 from lib.core.request import ModelRequest
 from lib.platform.errors import UpstreamError
@@ -75,6 +76,7 @@ def parse(body: dict[str, Any], request: ModelRequest) -> dict[str, Any]:
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
+            **(usage_details(usage) or {}),
         },
     }
     if isinstance(body.get("id"), str):
@@ -90,18 +92,26 @@ def _is_tool_use(block: Mapping[str, Any]) -> bool:
     )
 
 
-def parse_stream(events: Iterable[ServerEvent], request: ModelRequest) -> Iterator[StreamPiece]:
+def parse_stream(
+    events: Iterable[ServerEvent], request: ModelRequest, *, native: bool = False
+) -> Iterator[StreamPiece]:
     """The Messages API's events (message_start, content blocks and their deltas, message_delta,
-    message_stop) as pieces. A stream that ends before message_stop was cut."""
+    message_stop) as pieces. With `native`, each event also comes as it was sent, in a piece of its own
+    before the pieces read from it (for a caller of the Messages API). A stream that ends before
+    message_stop was cut."""
     prompt_tokens: int | None = None
+    details: dict[str, Any] | None = None
     tool_calls = StreamedToolCalls()
     for event in events:
         data = _event_data(event)
         kind = data.get("type")
+        if native and kind != "error":
+            yield StreamPiece(native=data)
         if kind == "message_start":
             message = data.get("message")
             usage = message.get("usage") if isinstance(message, dict) else None
             prompt_tokens = _prompt_tokens(usage) if isinstance(usage, dict) else None
+            details = usage_details(usage) if isinstance(usage, dict) else None
             model = message.get("model") if isinstance(message, dict) else None
             yield StreamPiece(role="assistant", model=model if isinstance(model, str) else None)
         elif kind == "content_block_start":
@@ -122,6 +132,7 @@ def parse_stream(events: Iterable[ServerEvent], request: ModelRequest) -> Iterat
         elif kind == "message_delta":
             stop_reason, usage = _field(data, "delta").get("stop_reason"), data.get("usage")
             prompt_tokens = (_prompt_tokens(usage) if isinstance(usage, dict) else None) or prompt_tokens
+            details = (usage_details(usage) if isinstance(usage, dict) else None) or details
             output_tokens = _counted(usage.get("output_tokens")) if isinstance(usage, dict) else None
             yield StreamPiece(
                 finish_reason=_FINISH_REASONS.get(stop_reason, "stop")
@@ -130,6 +141,7 @@ def parse_stream(events: Iterable[ServerEvent], request: ModelRequest) -> Iterat
                 usage=(prompt_tokens, output_tokens)
                 if prompt_tokens is not None and output_tokens is not None
                 else None,
+                usage_details=details,
             )
         elif kind == "message_stop":
             return
@@ -166,6 +178,14 @@ def _prompt_tokens(usage: Mapping[str, Any]) -> int | None:
     ):
         return None
     return sum(value or 0 for value in counts)
+
+
+def usage_details(usage: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The prompt cache's reads and writes, in OpenAI's usage details."""
+    read, written = (
+        _counted(usage.get(name)) for name in ("cache_read_input_tokens", "cache_creation_input_tokens")
+    )
+    return prompt_cache_details(read, written)
 
 
 def _counted(value: Any) -> int | None:

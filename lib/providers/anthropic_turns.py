@@ -84,11 +84,14 @@ def _blocks(content: Any, where: str, route: Route, *, images: bool) -> list[dic
 
 
 def _image(image_url: Any, where: str, route: Route) -> dict[str, Any]:
+    """Anthropic's base64 source for a data: URL; its URL source for an https: one (Anthropic fetches it)."""
     url = image_url.get("url") if isinstance(image_url, dict) else None
+    if isinstance(url, str) and url[:6].lower() == "https:":
+        return {"type": "image", "source": {"type": "url", "url": url}}
     match = _IMAGE_DATA_URL.fullmatch(url) if isinstance(url, str) else None
     if match is None:
         raise refusal(
-            route, where, "must be a base64 data URL of a JPEG, PNG, GIF or WebP image (no web URL) for"
+            route, where, "must be an https: URL or a base64 data URL of a JPEG, PNG, GIF or WebP image for"
         )
     source = {"type": "base64", "media_type": match.group(1), "data": re.sub(r"\s", "", match.group(2))}
     return {"type": "image", "source": source}

@@ -87,6 +87,8 @@ class WireFormat(Protocol):
 
     def auth_headers(self, key: str) -> dict[str, str]: ...
 
+    # Optional: `request_headers(request) -> dict[str, str]`, headers of this request's own.
+
 
 class StreamingWireFormat(WireFormat, Protocol):
     def build_stream(self, request: ModelRequest, route: Route) -> tuple[str, dict[str, Any]]: ...
@@ -105,7 +107,7 @@ class HttpProvider:
 
     def complete(self, request: ModelRequest, deadline: Deadline, stats: CallStats) -> dict[str, Any]:
         path, payload = self.wire.build(request, self.route)
-        body = self.client.call("POST", path, payload, deadline, stats)
+        body = self.client.call("POST", path, payload, deadline, stats, self._headers(request))
         return self.wire.parse(body, request)
 
     def open_stream(
@@ -115,8 +117,13 @@ class HttpProvider:
             return None
         wire: StreamingWireFormat = self.wire  # type: ignore[assignment]
         path, payload = wire.build_stream(request, self.route)
-        events = self.client.open_stream(path, payload, deadline, stats, limits)
+        events = self.client.open_stream(path, payload, deadline, stats, limits, self._headers(request))
         return _closing(wire.parse_stream(events, request), events)
+
+    def _headers(self, request: ModelRequest) -> dict[str, str] | None:
+        """The request's own headers, where the wire format has any (`request_headers`)."""
+        request_headers = getattr(self.wire, "request_headers", None)
+        return request_headers(request) if request_headers is not None else None
 
 
 def _closing(pieces: Iterator[StreamPiece], events: EventStream) -> Iterator[StreamPiece]:

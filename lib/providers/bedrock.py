@@ -13,6 +13,7 @@ The whole call (for a stream: until its first piece) fits the one `Deadline`, as
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import time
@@ -31,7 +32,7 @@ from lib.platform.errors import (
     UpstreamTimeout,
 )
 from lib.platform.route_table import Route
-from lib.providers import converse, converse_reply, converse_stream
+from lib.providers import bedrock_embeddings, converse, converse_reply, converse_stream
 from lib.providers.base import ProviderContext
 from lib.providers.bedrock_clients import ClientsByTimeout
 from lib.providers.call_stats import CallStats
@@ -90,9 +91,14 @@ class BedrockProvider:
         self._clock = clock
 
     def check(self, request: ModelRequest) -> None:
-        converse.build(request, self.route)
+        if request.kind == "embeddings":
+            bedrock_embeddings.bodies(request, self.route)
+        else:
+            converse.build(request, self.route)
 
     def complete(self, request: ModelRequest, deadline: Deadline, stats: CallStats) -> dict[str, Any]:
+        if request.kind == "embeddings":
+            return self._embed(request, deadline, stats)
         arguments = converse.build(request, self.route)
 
         def converse_once(client: Any) -> dict[str, Any]:
@@ -110,6 +116,37 @@ class BedrockProvider:
         except UpstreamError:
             stats.maybe_billed = True  # Bedrock answered (and billed) what we could not use
             raise
+
+    def _embed(self, request: ModelRequest, deadline: Deadline, stats: CallStats) -> dict[str, Any]:
+        """InvokeModel once per batch of inputs (bedrock_embeddings.py), each call with `complete`'s
+        deadline, retries and backoff."""
+        readings = []
+        started = self._clock()
+        try:
+            for body in bedrock_embeddings.bodies(request, self.route):
+
+                def invoke_once(client: Any, body: dict[str, Any] = body) -> bedrock_embeddings.Reading:
+                    response = client.invoke_model(
+                        modelId=self.route.model,
+                        body=json.dumps(body),
+                        contentType="application/json",
+                        accept="application/json",
+                    )
+                    stats.last_status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 200)
+                    try:
+                        return bedrock_embeddings.read(response)
+                    except UpstreamError:
+                        stats.maybe_billed = True  # Bedrock answered (and billed) what we could not use
+                        raise
+
+                readings.append(self._with_retries(invoke_once, deadline, stats))
+            answer = bedrock_embeddings.answer(readings, request, self.route)
+        except UpstreamError:
+            stats.maybe_billed = stats.maybe_billed or bool(readings)  # the calls that answered were billed
+            raise
+        finally:
+            stats.latency_ms = (self._clock() - started) * 1000
+        return answer
 
     def open_stream(
         self, request: ModelRequest, deadline: Deadline, stats: CallStats, limits: StreamLimits

@@ -1,13 +1,14 @@
 """Bedrock's Converse API, the request half: a validated request as `client.converse(...)` arguments
 (the answer's half is lib/providers/converse_reply.py).
 
-What has no Converse equivalent (seed, logit_bias, penalties, log probabilities, images, ...) is refused
-with a 400 naming the field and the route, before Bedrock is asked (whose ValidationException would
-only name its code: a 400 `upstream_rejected`).
+What has no Converse equivalent (seed, logit_bias, penalties, log probabilities, image URLs, audio,
+...) is refused with a 400 naming the field and the route, before Bedrock is asked (whose
+ValidationException would only name its code: a 400 `upstream_rejected`).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ _IGNORED = frozenset({"user", "domain"})
 _TEMPERATURE_MAX = 1.0
 _TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _TOOL_USE_ID = re.compile(r"[a-zA-Z0-9_.:-]{1,64}")
+_IMAGE_DATA_URL = re.compile(r"data:image/(jpeg|png|gif|webp);base64,([A-Za-z0-9+/=\s]+)", re.DOTALL)
 
 
 def build(request: ModelRequest, route: Route) -> dict[str, Any]:
@@ -101,7 +103,7 @@ def _conversation(
             blocks += _tool_uses(message.get("tool_calls"), where, refuse)
         elif role == "user":
             converse_role = "user"
-            blocks = [{"text": text} for text in _texts(message.get("content"), where, refuse)]
+            blocks = _user_blocks(message.get("content"), where, refuse)
         else:
             raise refuse(f"{where}.role", f"Converse has no {role!r} messages; use tools")
         if not blocks:
@@ -115,14 +117,15 @@ def _conversation(
     return system, turns
 
 
-def _texts(content: Any, where: str, refuse: _Refusal) -> list[str]:
-    """The non-blank texts of a message's content (Converse refuses blank text blocks)."""
+def _texts(content: Any, where: str, refuse: _Refusal, first: int = 0) -> list[str]:
+    """The non-blank texts of a message's content (Converse refuses blank text blocks); `first`: the
+    number of the first part given, for the field a refusal names."""
     if content is None:
         return []
     if isinstance(content, str):
         return [content] if content.strip() else []
     texts = []
-    for number, part in enumerate(content):
+    for number, part in enumerate(content, start=first):
         if part.get("type") != "text" or not isinstance(part.get("text"), str):
             raise refuse(
                 f"{where}.content[{number}]", f"only text parts are supported, not {part.get('type')!r}"
@@ -130,6 +133,36 @@ def _texts(content: Any, where: str, refuse: _Refusal) -> list[str]:
         if part["text"].strip():
             texts.append(part["text"])
     return texts
+
+
+def _user_blocks(content: Any, where: str, refuse: _Refusal) -> list[dict[str, Any]]:
+    """A user message's text and image blocks, in order (Converse refuses blank text blocks)."""
+    if not isinstance(content, list):
+        return [{"text": text} for text in _texts(content, where, refuse)]
+    blocks: list[dict[str, Any]] = []
+    for number, part in enumerate(content):
+        if part.get("type") == "image_url":
+            blocks.append(_image(part.get("image_url"), f"{where}.content[{number}].image_url", refuse))
+        else:
+            blocks.extend({"text": text} for text in _texts([part], where, refuse, first=number))
+    return blocks
+
+
+def _image(image_url: Any, field: str, refuse: _Refusal) -> dict[str, Any]:
+    """Converse's image block, its bytes from a data: URL. An https: URL would have to be fetched, and
+    the gateway never fetches a URL a caller gives it (Converse takes bytes or S3 locations only)."""
+    url = image_url.get("url") if isinstance(image_url, dict) else None
+    match = _IMAGE_DATA_URL.fullmatch(url) if isinstance(url, str) else None
+    if match is None:
+        raise refuse(
+            f"{field}.url",
+            "Converse takes images as data: URLs (base64 JPEG, PNG, GIF or WebP), not web URLs",
+        )
+    try:
+        data = base64.b64decode(re.sub(r"\s", "", match.group(2)), validate=True)
+    except ValueError:
+        raise refuse(f"{field}.url", "the data: URL is not valid base64") from None
+    return {"image": {"format": match.group(1), "source": {"bytes": data}}}
 
 
 def _tool_result(message: Mapping[str, Any], where: str, refuse: _Refusal) -> dict[str, Any]:

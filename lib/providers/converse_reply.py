@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from lib.core.openai_shape import prompt_cache_details
 from lib.core.request import ModelRequest
 from lib.platform.errors import UpstreamError
 from lib.platform.route_table import Route
@@ -68,6 +69,7 @@ def parse(response: Mapping[str, Any], request: ModelRequest, route: Route) -> d
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
+            **(usage_details(response["usage"]) or {}),
         }
     # Without usage the gateway estimates the tokens (and says so), as for any provider.
     return body
@@ -78,14 +80,27 @@ def finish_reason_of(stop_reason: str) -> str:
 
 
 def token_counts(usage: Any) -> tuple[int, int] | None:
-    """(prompt_tokens, completion_tokens) from Converse's `usage`; None when it is not there whole."""
+    """(prompt_tokens, completion_tokens) from Converse's `usage`; None when it is not there whole.
+    Tokens read from or written to the prompt cache are prompt tokens too: all of them are billed."""
     if (
         isinstance(usage, dict)
         and _is_count(usage.get("inputTokens"))
         and _is_count(usage.get("outputTokens"))
     ):
-        return usage["inputTokens"], usage["outputTokens"]
+        cached = sum(usage[name] for name in _CACHE_COUNTS if _is_count(usage.get(name)))
+        return usage["inputTokens"] + cached, usage["outputTokens"]
     return None
+
+
+_CACHE_COUNTS = ("cacheReadInputTokens", "cacheWriteInputTokens")
+
+
+def usage_details(usage: Any) -> dict[str, Any] | None:
+    """The prompt cache's reads and writes, in OpenAI's usage details."""
+    if not isinstance(usage, dict):
+        return None
+    read, written = (usage.get(name) if _is_count(usage.get(name)) else None for name in _CACHE_COUNTS)
+    return prompt_cache_details(read, written)
 
 
 def error_code(exc: Any) -> str:

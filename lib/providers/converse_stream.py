@@ -124,8 +124,10 @@ def _pieces(reader: _EventReader) -> Iterator[StreamPiece]:
             stopped = True
             piece = StreamPiece(finish_reason=converse_reply.finish_reason_of(stop_reason))
         elif "metadata" in event:
-            counts = converse_reply.token_counts(event["metadata"].get("usage"))
-            piece = StreamPiece(usage=counts) if counts is not None else None
+            usage = event["metadata"].get("usage")
+            counts = converse_reply.token_counts(usage)
+            details = converse_reply.usage_details(usage)
+            piece = StreamPiece(usage=counts, usage_details=details) if counts is not None else None
         else:
             piece = None  # contentBlockStop, and event types Bedrock adds later, carry nothing to forward
         if piece is not None:

@@ -7,11 +7,13 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from lib.core.openai_shape import TOOL_CALL_FIELDS, documented
 from lib.core.pieces import StreamPiece
 from lib.core.request import ModelRequest
 from lib.keys.sources import KeySource
 from lib.platform.errors import UpstreamError
 from lib.platform.route_table import Route
+from lib.providers import openai_embeddings
 from lib.providers.base import HttpProvider, ProviderContext, http_provider
 from lib.providers.upstream import bearer_auth
 from lib.providers.upstream_stream import ServerEvent, StreamFault
@@ -28,12 +30,16 @@ def check(request: ModelRequest, route: Route) -> None:
 
 
 def build(request: ModelRequest, route: Route) -> tuple[str, dict[str, Any]]:
+    if request.kind == "embeddings":
+        return openai_embeddings.build(request, route)
     payload = request.upstream_payload()
     payload["model"] = route.upstream_model(request.model)
     return request.upstream_path(), payload
 
 
 def parse(body: dict[str, Any], request: ModelRequest) -> dict[str, Any]:
+    if request.kind == "embeddings":
+        return openai_embeddings.parse(body, request)
     if not isinstance(body.get("choices"), list) or not body["choices"]:
         # Some providers answer 200 with {"error": ...}: that is no completion.
         raise UpstreamError("the model API answered without any completion choices")
@@ -69,8 +75,14 @@ def parse_stream(events: Iterable[ServerEvent], request: ModelRequest) -> Iterat
 
 
 def _piece(chunk: dict[str, Any], request: ModelRequest) -> StreamPiece:
+    """What the gateway reads from a chunk (usage, the model, text, tool calls, the finish), and the
+    chunk itself, every field, to pass on as sent."""
     model = chunk.get("model")
-    piece = StreamPiece(usage=_usage(chunk.get("usage")), model=model if isinstance(model, str) else None)
+    piece = StreamPiece(
+        usage=_usage(chunk.get("usage")),
+        model=model if isinstance(model, str) else None,
+        chunk=documented(chunk),
+    )
     choices = chunk.get("choices")
     if not isinstance(choices, list) or not choices:
         return piece
@@ -86,22 +98,8 @@ def _piece(chunk: dict[str, Any], request: ModelRequest) -> StreamPiece:
     piece.role = delta["role"] if isinstance(delta.get("role"), str) else None
     calls = delta.get("tool_calls")
     if isinstance(calls, list):
-        piece.tool_calls = [_tool_call_delta(call) for call in calls if isinstance(call, dict)]
+        piece.tool_calls = [documented(call, TOOL_CALL_FIELDS) for call in calls if isinstance(call, dict)]
     return piece
-
-
-def _tool_call_delta(call: dict[str, Any]) -> dict[str, Any]:
-    """Only the fields of OpenAI's tool-call delta, so nothing else a provider sends is passed on."""
-    kept: dict[str, Any] = {"index": call["index"] if isinstance(call.get("index"), int) else 0}
-    for name in ("id", "type"):
-        if isinstance(call.get(name), str):
-            kept[name] = call[name]
-    function = call.get("function")
-    if isinstance(function, dict):
-        kept["function"] = {
-            name: function[name] for name in ("name", "arguments") if isinstance(function.get(name), str)
-        }
-    return kept
 
 
 def _usage(usage: Any) -> tuple[int, int] | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import requests
@@ -93,9 +93,11 @@ class UpstreamClient:
         payload: dict[str, Any] | None,
         deadline: Deadline,
         stats: CallStats | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Send `payload` to `path` under each endpoint in turn; return the first JSON object answer."""
-        answer: dict[str, Any] = self._call(method, path, payload, deadline, stats, None)
+        """Send `payload` to `path` under each endpoint in turn; return the first JSON object answer.
+        `headers` are this request's own, beside the wire format's (a caller's beta flags)."""
+        answer: dict[str, Any] = self._call(method, path, payload, deadline, stats, None, headers)
         return answer
 
     def open_stream(
@@ -105,6 +107,7 @@ class UpstreamClient:
         deadline: Deadline,
         stats: CallStats,
         limits: StreamLimits,
+        headers: Mapping[str, str] | None = None,
     ) -> EventStream:
         """POST for a server-sent event stream; return it once its first event has arrived.
 
@@ -123,7 +126,7 @@ class UpstreamClient:
                 ) from None
             return stream
 
-        opened: EventStream = self._call("POST", path, payload, deadline, stats, first_event)
+        opened: EventStream = self._call("POST", path, payload, deadline, stats, first_event, headers)
         return opened
 
     def _call(
@@ -134,6 +137,7 @@ class UpstreamClient:
         deadline: Deadline,
         stats: CallStats | None,
         read: Callable[[requests.Response, Deadline, CallStats], Any] | None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         if not self.endpoints:
             raise NotConfigured("the model API is not configured: set AI_MODEL_ENDPOINT")
@@ -146,7 +150,9 @@ class UpstreamClient:
                     break
                 stats.fallback_used = index > 0
                 try:
-                    return self._call_endpoint(method, base_url + path, payload, deadline, stats, read)
+                    return self._call_endpoint(
+                        method, base_url + path, payload, deadline, stats, read, headers
+                    )
                 except AttemptFailed as exc:
                     if exc.refused and index == 0:
                         raise UpstreamRejected(f"the model API refused the request: {exc.reason}") from None
@@ -166,6 +172,7 @@ class UpstreamClient:
         deadline: Deadline,
         stats: CallStats,
         read: Callable[[requests.Response, Deadline, CallStats], Any] | None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         key = self._key_source.get_key()
         retries_left = self._max_retries
@@ -174,7 +181,7 @@ class UpstreamClient:
                 raise AttemptFailed("deadline reached", retryable=False)
             stats.attempts += 1
             try:
-                return self._attempt(method, url, payload, key, deadline, stats, read)
+                return self._attempt(method, url, payload, key, deadline, stats, read, headers)
             except _KeyRejected:
                 if stats.key_refreshed:
                     raise AttemptFailed(
@@ -206,9 +213,10 @@ class UpstreamClient:
         deadline: Deadline,
         stats: CallStats,
         read: Callable[[requests.Response, Deadline, CallStats], Any] | None = None,
+        request_headers: Mapping[str, str] | None = None,
     ) -> Any:
         accept = "text/event-stream" if read is not None else "application/json"
-        headers = {"Accept": accept, **self._extra_headers}
+        headers = {"Accept": accept, **(request_headers or {}), **self._extra_headers}
         if key:
             headers.update(self._auth_headers(key))
         remaining = deadline.remaining()

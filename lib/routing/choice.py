@@ -45,18 +45,32 @@ class RouteChooser:
         self._latin_after_separator = _compile(latin, prefix=f"[^{_WORD_CHARS}]")
         self._other = _compile(other)
 
-    def choose(self, model: str, domain: str | None, prompt: str) -> Route:
+    def choose(self, model: str, domain: str | None, prompt: str, kind: str = "chat") -> Route:
+        """The route for a request of `kind` (a request's kind: "embeddings" is served by embeddings
+        routes, every other kind by chat routes)."""
         table = self._table
         if not table.from_file:
             return table.route(table.default)  # one route, and the caller's model is passed on
+        wanted = "embeddings" if kind == "embeddings" else "chat"
         if model:
-            if model not in table.routes:
+            route = table.routes.get(model)
+            if route is None or route.kind != wanted:
+                served = ", ".join(name for name, other in table.routes.items() if other.kind == wanted)
+                problem = f"unknown model {model!r}" if route is None else f"{model!r} serves {route.kind}"
                 raise InvalidRequest(
-                    f"unknown model {model!r}; this gateway serves: {', '.join(table.names)}",
+                    f"{problem}; this gateway serves {wanted} with: {served or 'no route'}",
                     param="model",
                     code="model_not_found",
                 )
-            return table.route(model)
+            return route
+        if wanted == "embeddings":
+            if table.default_embeddings is None:
+                raise InvalidRequest(
+                    'this gateway has no embeddings route (kind = "embeddings" in the routes file)',
+                    param="model",
+                    code="model_not_found",
+                )
+            return table.route(table.default_embeddings)
         if domain:
             name = self._by_domain.get(domain)
             if name is None:

@@ -2,7 +2,8 @@
 
 Policy (`CACHE_MODE`): `seeded` (default) caches a request that sent a `seed` to a route whose wire
 format honours it (`HONOURS_SEED` in its module under lib/providers/); `all` caches every request;
-`off` caches nothing. The key is a hash of everything that changes the answer: the route (its name,
+`off` caches nothing. Embeddings are kept unless it is `off` (the same text, the same vector).
+The key is a hash of everything that changes the answer: the route (its name,
 provider and endpoints), the upstream model, the system prompt, the messages or prompt and every
 parameter sent upstream. Entries are per caller (`CACHE_SCOPE=caller`), so a hit never tells one caller
 what another asked; `CACHE_SCOPE=shared` lets callers share them.
@@ -10,7 +11,11 @@ what another asked; `CACHE_SCOPE=shared` lets callers share them.
 An entry is one item (pk="CACHE"), written after a miss with `expires_at` (`CACHE_TTL_S`); an entry
 past it is a miss even while the store still holds it (TTL deletion is late, or never on emulators).
 Answers too large for one item are not cached. A store failure is a miss (or an answer not kept):
-the cache never fails a request.
+the cache never fails a request, nor costs it more than one wait: once a store call has failed in a
+request (its admission, the cache read, a free allowance), its remaining cache calls are skipped.
+
+The caller's headers (`cache_directives`): `Cache-Control: no-cache` (or HTTP/1.0's `Pragma: no-cache`)
+answers from the model and refreshes the entry; `Cache-Control: no-store` neither reads nor writes it.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lib.core.answer import Usage
 from lib.core.request import ModelRequest
@@ -27,6 +32,9 @@ from lib.platform.config import Settings
 from lib.platform.route_table import Route
 from lib.platform.store import CACHE_PARTITION, StoreError, Table
 from lib.providers import honours_seed
+
+if TYPE_CHECKING:
+    from lib.stages.telemetry import RequestRecord
 
 # DynamoDB caps an item at 400 KB; the body gets what the key and the other attributes leave.
 MAX_BODY_BYTES = 380 * 1024
@@ -43,8 +51,9 @@ class Lookup(NamedTuple):
 
 
 def is_cacheable(request: ModelRequest, route: Route, mode: str) -> bool:
-    """Whether the answer is meant to be reproducible, by the configured policy."""
-    if mode == "all":
+    """Whether the answer is meant to be reproducible, by the configured policy. Embeddings are
+    (the same text, the same vector): kept unless the cache is off."""
+    if mode == "all" or (request.kind == "embeddings" and mode != "off"):
         return True
     if mode == "seeded":
         return request.seed is not None and honours_seed(route.provider)
@@ -69,6 +78,8 @@ def cache_key(request: ModelRequest, route: Route, settings: Settings, caller_id
         "seed": request.seed,
         "extra": dict(request.extra),
     }
+    if request.native is not None:  # passed through as the caller wrote it: all of it shapes the answer
+        material["native"] = {"api": request.native.api, "body": dict(request.native.body)}
     canonical = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8", errors="surrogatepass")).hexdigest()
 
@@ -134,7 +145,37 @@ class ResponseCache:
         return True
 
 
-def no_cache_requested(headers: Mapping[str, str]) -> bool:
-    """`Cache-Control: no-cache` from the caller: answer from the model, and refresh the entry."""
-    value = next((text for name, text in headers.items() if name.lower() == "cache-control"), "")
-    return "no-cache" in (directive.strip().lower() for directive in value.split(","))
+class CacheDirectives(NamedTuple):
+    """What the caller's request headers let the cache do for this request."""
+
+    read: bool = True  # answer from a stored entry
+    write: bool = True  # keep this answer for the next request
+
+
+# What a request without cache headers gets: the cache as CACHE_MODE configures it.
+DEFAULT_DIRECTIVES = CacheDirectives()
+
+
+def cache_directives(headers: Mapping[str, str]) -> CacheDirectives:
+    """`Cache-Control: no-store`: neither read nor write; `no-cache`, or `Pragma: no-cache` (what HTTP/1.0
+    clients and proxies send for it): answer from the model, and refresh the entry."""
+    control = _directives(headers, "cache-control")
+    if "no-store" in control:
+        return CacheDirectives(read=False, write=False)
+    if "no-cache" in control or "no-cache" in _directives(headers, "pragma"):
+        return CacheDirectives(read=False, write=True)
+    return DEFAULT_DIRECTIVES
+
+
+def _directives(headers: Mapping[str, str], wanted: str) -> set[str]:
+    """The directive names of a header (`no-cache="set-cookie"` counts as `no-cache`), lower-cased."""
+    values = (text for name, text in headers.items() if name.lower() == wanted)
+    return {part.partition("=")[0].strip().lower() for value in values for part in value.split(",")}
+
+
+def store_failed_in(record: RequestRecord) -> bool:
+    """Whether a store call already failed in this request (admission, cache read, free allowance).
+    The cache is optional: its calls are then skipped, so a frozen store costs the request no more
+    waits than the admission and the settlement (docs/reliability.md)."""
+    trace = record.routes
+    return record.store_failures > 0 or (trace is not None and trace.quota_store_failures > 0)

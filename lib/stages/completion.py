@@ -19,7 +19,7 @@ from lib.platform.errors import NotConfigured, UpstreamError, UpstreamTimeout
 from lib.platform.route_table import Route
 from lib.providers.call_stats import CallStats
 from lib.routing.dispatch import RouteTrace
-from lib.stages.cache import Cached
+from lib.stages.cache import DEFAULT_DIRECTIVES, Cached, CacheDirectives, store_failed_in
 from lib.stages.context import Services
 from lib.stages.telemetry import (
     CACHE_HEADER,
@@ -37,7 +37,7 @@ def plan(request: ModelRequest, services: Services, record: RequestRecord) -> tu
     """The prompt text and the routes to try: the chosen one (a 400 if it cannot take the request)
     and its fallbacks."""
     prompt = request.prompt_text()
-    route = services.chooser.choose(request.model, request.domain, prompt)
+    route = services.chooser.choose(request.model, request.domain, prompt, request.kind)
     candidates = services.dispatcher.candidates(route, request)
     if not services.routes.from_file and not route.upstream_model(request.model):
         raise NotConfigured('no model: set AI_MODEL_NAME or send "model" in the request', param="model")
@@ -93,7 +93,11 @@ class Admitted(NamedTuple):
 
 
 def admit(
-    request: ModelRequest, caller: Caller, services: Services, record: RequestRecord, refresh_cache: bool
+    request: ModelRequest,
+    caller: Caller,
+    services: Services,
+    record: RequestRecord,
+    refresh_cache: CacheDirectives,
 ) -> Admitted:
     """Route (plan), then the rate limit and budget (the reservation), then the cache, in that order,
     for whole answers and streams alike."""
@@ -112,7 +116,7 @@ def complete(
     record: RequestRecord,
     deadline: Deadline,
     *,
-    refresh_cache: bool = False,
+    refresh_cache: CacheDirectives = DEFAULT_DIRECTIVES,
 ) -> tuple[dict[str, Any], Usage]:
     """Route, admit, answer from the cache or call the model (then fallbacks), settle the real usage
     (also when the call failed but may have been billed). Everything it learns goes into `record`,
@@ -141,8 +145,8 @@ def complete(
             record.completion = completion_text(body)
         # A fallback's answer is not what the chosen route would have said: it is not kept.
         served_as_chosen = served.route.name == route.name and not stats.fallback_used
-        stored = cache_key is None or not served_as_chosen or services.cache.put(cache_key, body, usage)
-        record.store_failures += int(not stored)
+        if cache_key is not None and served_as_chosen and not store_failed_in(record):
+            record.store_failures += int(not services.cache.put(cache_key, body, usage))
         return body, usage
     except (UpstreamError, UpstreamTimeout):
         if stats.maybe_billed:
@@ -164,22 +168,26 @@ def cached_answer(
     services: Services,
     record: RequestRecord,
     admission: Admission,
-    refresh: bool,
+    directives: CacheDirectives,
 ) -> tuple[str | None, Cached | None]:
-    """The cache stage, after admission: the entry's key (None: not cacheable) and, on a hit, the
+    """The cache stage, after admission: the entry's key (None: not to be cached) and, on a hit, the
     answer. A hit calls no upstream and charges no tokens: the reservation is released, the request
-    still counted. `refresh` (Cache-Control: no-cache) skips the lookup, not the write after it."""
+    still counted. Cache-Control: no-cache skips the lookup, not the write after it; no-store, or a
+    store that already failed in this request, skips both (lib/stages/cache.py)."""
     record.response_headers[CACHE_HEADER] = "miss"
     key = services.cache.key_for(request, route, caller.caller_id)
     if key is None:
         return None, None
-    record.cache = "refresh" if refresh else "miss"
-    if refresh:
+    if not directives.write or store_failed_in(record):
+        record.cache = "bypass"
+        return None, None
+    record.cache = "miss" if directives.read else "refresh"
+    if not directives.read:
         return key, None
     lookup = services.cache.get(key)
     record.store_failures += int(lookup.store_failed)
     if lookup.answer is None:
-        return key, None
+        return (None if lookup.store_failed else key), None
     record.cache = record.response_headers[CACHE_HEADER] = "hit"
     if not services.limiter.settle(admission, 0, 0.0):
         record.store_failures += 1

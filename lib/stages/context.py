@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from lib.callers.identity import CallerResolver
 from lib.callers.limits import Limiter
@@ -16,6 +16,9 @@ from lib.routing.dispatch import Dispatcher
 from lib.routing.quotas import FreeQuotas
 from lib.stages.cache import ResponseCache
 
+if TYPE_CHECKING:
+    from lib.stages.stored_responses import ResponseStore
+
 
 class Services(NamedTuple):
     settings: Settings
@@ -27,6 +30,7 @@ class Services(NamedTuple):
     callers: CallerResolver
     limiter: Limiter
     cache: ResponseCache
+    responses: ResponseStore | None = None  # stored Responses (None: off)
 
     @property
     def upstream(self) -> UpstreamClient | None:

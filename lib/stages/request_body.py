@@ -25,8 +25,16 @@ class _NotJsonNumber(ValueError):
     pass
 
 
-def parse_json_body(raw_body: str | None, is_base64: bool, max_bytes: int) -> dict[str, Any]:
-    """Decode the event body (base64 or not), enforce the size cap, and parse a JSON object."""
+def parse_json_body(
+    raw_body: str | None, is_base64: bool, max_bytes: int, *, declared_bytes: str | None = None
+) -> dict[str, Any]:
+    """Decode the event body (base64 or not), enforce the size cap, and parse a JSON object.
+
+    `declared_bytes` is the request's Content-Length: a body declared larger than the cap is refused
+    before anything else, with or without the body (the HTTP server does not read such a body, and
+    hands the request on without it: lib/http/waitress_limits.py)."""
+    if _declared_too_large(declared_bytes, max_bytes):
+        raise PayloadTooLarge(f"the request body is larger than {max_bytes} bytes")
     if not raw_body:
         raise InvalidRequest("the request body is empty; send a JSON object", code="missing_body")
     # Cheap pre-check before decoding: a base64 body is 4/3 of its bytes, a str at most 4 bytes a char.
@@ -55,6 +63,12 @@ def parse_json_body(raw_body: str | None, is_base64: bool, max_bytes: int) -> di
         raise InvalidRequest("the request body must be a JSON object", code="invalid_json")
     _check_values(parsed)
     return parsed
+
+
+def _declared_too_large(declared: str | None, max_bytes: int) -> bool:
+    text = (declared or "").strip()
+    # (past 18 digits it is larger than any cap, and int() of thousands of digits would raise)
+    return text.isascii() and text.isdigit() and (len(text) > 18 or int(text) > max_bytes)
 
 
 def _refuse_constant(name: str) -> Any:

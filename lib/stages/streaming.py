@@ -34,6 +34,7 @@ from lib.platform.errors import UpstreamError, UpstreamTimeout
 from lib.providers.call_stats import CallStats
 from lib.providers.upstream_stream import StreamFault, StreamLimits
 from lib.routing.dispatch import RouteTrace, StreamClaim
+from lib.stages.cache import DEFAULT_DIRECTIVES, CacheDirectives, store_failed_in
 from lib.stages.completion import admit, cost_of, public_model, record_charge, set_upstream_model
 from lib.stages.context import Services
 from lib.stages.telemetry import RequestRecord, StreamFacts
@@ -79,7 +80,7 @@ def open_stream(
     deadline: Deadline,
     lambda_remaining_s: float | None,
     *,
-    refresh_cache: bool = False,
+    refresh_cache: CacheDirectives = DEFAULT_DIRECTIVES,
 ) -> Iterator[bytes]:
     settings = services.settings
     admitted = admit(request, caller, services, record, refresh_cache)
@@ -110,7 +111,8 @@ def open_stream(
     facts.buffered = trace.buffered_stream
     record.model = public_model(claim.route, request, services)
     set_upstream_model(record, _peek_model(claim), claim.route, request)
-    keep = cache_key if claim.route.name == candidates[0].name and not stats.fallback_used else None
+    as_chosen = claim.route.name == candidates[0].name and not stats.fallback_used
+    keep = cache_key if as_chosen and not store_failed_in(record) else None
     return _events(stream_format, request, services, record, admission, claim, keep)
 
 

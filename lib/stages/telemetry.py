@@ -114,7 +114,7 @@ class RequestRecord:
         self.prompt: str | None = None
         self.completion: str | None = None
         self.cache: str | None = (
-            None  # "hit", "miss" or "refresh" (Cache-Control: no-cache) for a cacheable request
+            None  # "hit", "miss", "refresh" (no-cache) or "bypass" (no-store) for a cacheable request
         )
         # Headers for the caller (x-cache, X-Temperature-Clamped), merged into the response in one place:
         # lib/http/gateway.py. A batch item puts them in its result instead.

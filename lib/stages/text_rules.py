@@ -3,8 +3,13 @@
 A blocked word must not pass because it was written differently: `BLOCKED_PATTERNS` is matched,
 case-insensitively, against the text after
 - compatibility folding (NFKC: full-width letters, ligatures, circled letters, ideographic space),
-- removing combining marks (an accent put on a letter of a blocked word) and invisible format
-  characters (zero-width space, joiners, soft hyphen, word joiner, byte-order mark),
+- removing combining marks (an accent put on a letter of a blocked word), invisible format
+  characters (zero-width space, joiners, soft hyphen, word joiner, byte-order mark), every other
+  character Unicode says to draw as nothing (Default_Ignorable_Code_Point: the Hangul fillers, the
+  variation selectors, the tag characters), blanks that show as empty (the braille blank) and code
+  points this Python's Unicode does not assign,
+- folding Cyrillic and Greek letters that look like Latin ones to those (Cyrillic `\\u0430` to `a`,
+  Greek `\\u03bf` to `o`),
 and then once more with every kind of space and line break removed, so that a word split by spaces
 is still caught while `\\b` and spaces in a pattern keep their meaning on the first form. The pattern
 gets the same folding, so a pattern written with accents or kana still matches.

@@ -34,8 +34,10 @@ MESSAGE_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "
 _INT64_MAX = 2**63 - 1
 
 
-def check_prompt(text: str, settings: Settings, param: str) -> None:
-    if not text.strip():
+def check_prompt(text: str, settings: Settings, param: str, *, media: bool = False) -> None:
+    """MAX_PROMPT_CHARS over the caller's text; blank text is no prompt, unless images (or other
+    media) are what the caller sent."""
+    if not text.strip() and not media:
         raise InvalidRequest("the prompt is blank", param=param, code="missing_prompt")
     if len(text) > settings.max_prompt_chars:
         raise InvalidRequest(
@@ -58,6 +60,48 @@ def is_content_parts(content: Any) -> bool:
     return isinstance(content, list) and all(
         isinstance(part, dict) and isinstance(part.get("type"), str) for part in content
     )
+
+
+# URL schemes an `image_url` part may carry: the provider fetches an https one (the gateway never
+# fetches a URL a caller gives it); a data: URL holds the image itself.
+_IMAGE_URL_SCHEMES = ("https:", "data:")
+
+
+def check_parts(messages: list[Any]) -> bool:
+    """Check the text and image parts of every message's content (400 naming the part); True when
+    some message holds a part that is not text (an image, audio, a file: media the provider reads)."""
+    media = False
+    for index, message in enumerate(messages):
+        content = message.get("content")
+        if not isinstance(content, list):
+            continue
+        for number, part in enumerate(content):
+            where, kind = f"messages[{index}].content[{number}]", part["type"]
+            if kind == "text":
+                if not isinstance(part.get("text"), str):
+                    raise InvalidRequest(f"{where}.text must be a string", param=f"{where}.text")
+                continue
+            media = True
+            if kind == "image_url":
+                image = part.get("image_url")
+                url = image.get("url") if isinstance(image, dict) else None
+                if not isinstance(url, str) or not url.lower().startswith(_IMAGE_URL_SCHEMES):
+                    raise InvalidRequest(
+                        f"{where}.image_url.url must be an https: URL or a data: URL of the image",
+                        param=f"{where}.image_url.url",
+                    )
+    return media
+
+
+def without_media(messages: list[Any]) -> list[Any]:
+    """The messages with only their text parts: images and other media are not text, so the text
+    limits (MAX_PROMPT_CHARS, MAX_INPUT_CHARS) and the blocklist leave them out."""
+    return [
+        {**message, "content": [part for part in message["content"] if part["type"] == "text"]}
+        if isinstance(message.get("content"), list)
+        else message
+        for message in messages
+    ]
 
 
 def with_system_prompt(

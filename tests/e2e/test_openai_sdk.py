@@ -78,19 +78,14 @@ def test_upstream_failure_raises_internal_server_error(client, upstream):
 @pytest.fixture
 def keyed_gateway(aws, gateway_env, gateway):
     """The same server, now with client keys and a rate limit of 1 request (burst 1)."""
-    import io
-
     from lib import services
-    from lib.admin import cli as admin
-    from tests.conftest import TABLE_NAME
+    from tests.support.client_keys import new_client_key
 
     gateway_env.setenv("AUTH_MODE", "keys")
     gateway_env.setenv("RATE_LIMIT_RPM", "1")
     gateway_env.setenv("RATE_LIMIT_BURST", "1")
     services.reset()
-    out = io.StringIO()
-    admin.main(["--table", TABLE_NAME, "keys", "create", "--name", "sdk"], out=out, dynamodb_client=aws)
-    return gateway, out.getvalue().split("key:")[1].split()[0]
+    return gateway, new_client_key(aws)
 
 
 def test_an_unknown_key_raises_authentication_error(keyed_gateway):

@@ -21,6 +21,7 @@ from hypothesis import example, given, settings
 
 from lib import services
 from lib.admin import cli as admin
+from lib.apis.anthropic_messages_errors import speaks_messages_api
 from local.events import http_api_event
 from tests.conftest import TABLE_NAME, Reply, invoke_event, log_lines, recording_logs
 from tests.support import hostile
@@ -37,11 +38,17 @@ FOUND_BY_FUZZING = [
 ]  # fmt: skip
 PROVIDER_KEY = "sk-test-provider-key-0123456789abcdef"  # what gateway_env configures
 ERROR_FIELDS = {"message", "type", "code", "param"}
+# How a stream that finished ends, in OpenAI's format and in the Messages API's.
+STREAM_ENDS = {False: "data: [DONE]\n\n", True: 'event: message_stop\ndata: {"type":"message_stop"}\n\n'}
 
 
-def check_status_and_shape(status: int, body: Any) -> None:
+def check_status_and_shape(status: int, body: Any, anthropic: bool = False) -> None:
     assert status < 500, f"{status} for caller input: {json.dumps(body)[:300]}"
-    if status >= 400:
+    if status >= 400 and anthropic:  # the Messages API's paths: Anthropic's shape
+        assert set(body) == {"type", "error"} and body["type"] == "error", json.dumps(body)[:300]
+        assert set(body["error"]) == {"type", "message"} and isinstance(body["error"]["type"], str)
+        assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    elif status >= 400:
         assert set(body) == {"error"} and set(body["error"]) == ERROR_FIELDS, json.dumps(body)[:300]
         error = body["error"]
         assert isinstance(error["message"], str) and error["message"]
@@ -50,13 +57,14 @@ def check_status_and_shape(status: int, body: Any) -> None:
         assert error["param"] is None or isinstance(error["param"], str)
 
 
-def check_reply(reply: Reply, logged: str, secrets: tuple[str, ...]) -> None:
+def check_reply(reply: Reply, logged: str, secrets: tuple[str, ...], event: dict[str, Any]) -> None:
+    anthropic = speaks_messages_api(event["rawPath"], event.get("headers") or {})
     if reply.headers.get("content-type", "").startswith("text/event-stream"):
-        assert reply.status == 200 and reply.text.endswith("data: [DONE]\n\n")
+        assert reply.status == 200 and reply.text.endswith(STREAM_ENDS[anthropic])
     else:
         body = json.loads(reply.text)
         assert isinstance(body, dict)
-        check_status_and_shape(reply.status, body)
+        check_status_and_shape(reply.status, body, anthropic)
         for result in body.get("results", []) if reply.status == 200 else []:  # a batch's items
             check_status_and_shape(result["status"], result["body"])
     for value in reply.headers.values():
@@ -98,6 +106,7 @@ def check_sent_upstream(upstream: Any, already: int) -> None:
 def open_gateway(gateway_env):
     """AUTH_MODE=none and no table: every event reaches validation and the upstream."""
     gateway_env.setenv("DETAILED_METRICS", "true")  # the metric paths see the hostile values too
+    gateway_env.setenv("MAX_BODY_BYTES", "65536")  # (the default is 6 MiB) so that huge_text reaches it
     services.reset()
     return gateway_env
 
@@ -130,7 +139,7 @@ def test_no_event_from_a_caller_becomes_a_5xx_a_bad_shape_or_a_leak(open_gateway
     def property_holds(event: dict[str, Any]) -> None:
         already = len(upstream.received)
         reply, logged = send(event)
-        check_reply(reply, logged, (PROVIDER_KEY,))
+        check_reply(reply, logged, (PROVIDER_KEY,), event)
         check_sent_upstream(upstream, already)
 
     with_found_examples(property_holds)()
@@ -149,7 +158,7 @@ def test_with_keys_and_the_table_usage_settles_exactly(keyed_gateway, upstream):
     def property_holds(event: dict[str, Any]) -> None:
         already, before = len(upstream.received), tokens_today()
         reply, logged = send(event)
-        check_reply(reply, logged, (PROVIDER_KEY, key))
+        check_reply(reply, logged, (PROVIDER_KEY, key), event)
         check_sent_upstream(upstream, already)
         charged = tokens_today() - before
         if reply.status >= 400 or reply.headers.get("x-cache") == "hit":

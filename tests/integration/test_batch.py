@@ -121,8 +121,10 @@ class TestConcurrencyAndDeadline:
         reply = call("POST", BATCH, {"requests": [item(index) for index in range(8)]})
         elapsed = time.monotonic() - started
         statuses = [result["status"] for result in reply.json["results"]]
+        # The 504s are the proof (with a deadline per item every item would succeed); the time only shows
+        # the batch did not wait its items out, with room for a loaded machine
         assert reply.status == 200 and 504 in statuses
-        assert elapsed < 2.9, f"the batch took {elapsed:.2f} s: its items did not share the 2 s deadline"
+        assert elapsed < 4.5, f"the batch took {elapsed:.2f} s: its items did not share the 2 s deadline"
 
 
 class TestBadBatches:

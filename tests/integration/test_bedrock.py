@@ -10,7 +10,6 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from lib import services
 from lib.core.request import ModelRequest
 from lib.core.token_estimate import MESSAGE_TOKENS, REQUEST_TOKENS
 from lib.platform.deadline import Deadline
@@ -20,9 +19,9 @@ from lib.providers.bedrock import BedrockProvider
 from lib.providers.bedrock_clients import ClientsByTimeout, boto3_client
 from lib.providers.call_stats import CallStats
 from tests.conftest import call
-from tests.support.bedrock_loopback import bedrock_provider
+from tests.support.bedrock_loopback import bedrock_provider, converse_answer, serve_routes
 from tests.support.eventstream import CONTENT_TYPE, exception, text_answer
-from tests.support.fake_upstream import Behaviour, FakeUpstream
+from tests.support.fake_upstream import Behaviour
 
 MODEL_ID = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 ROUTE = Route(name="claude", provider="bedrock", model=MODEL_ID)
@@ -39,19 +38,6 @@ STREAM_BODY = {
 
 def chat(*messages, **fields):
     return ModelRequest(kind="chat", model="claude", max_tokens=256, messages=messages, **fields)
-
-
-def converse_answer(*blocks, stop_reason="end_turn", input_tokens=12, output_tokens=5):
-    return {
-        "output": {"message": {"role": "assistant", "content": list(blocks)}},
-        "stopReason": stop_reason,
-        "usage": {
-            "inputTokens": input_tokens,
-            "outputTokens": output_tokens,
-            "totalTokens": input_tokens + output_tokens,
-        },
-        "metrics": {"latencyMs": 120},
-    }
 
 
 @pytest.fixture
@@ -498,22 +484,10 @@ def tokens_today() -> int:
 
 
 @pytest.fixture
-def bedrock_server():
-    server = FakeUpstream().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def bedrock_routed(gateway_env, upstream, bedrock_server, tmp_path):
-    routes = tmp_path / "routes.toml"
-    routes.write_text(BEDROCK_ROUTES.format(model=MODEL_ID, general=upstream.base_url), encoding="utf-8")
-    gateway_env.setenv("ROUTES_FILE", str(routes))
-    gateway_env.setenv("BEDROCK_MODEL_IDS", f"anthropic.claude-3-haiku-20240307-v1:0,{MODEL_ID}")
-    gateway_env.setenv("GENERAL_KEY", "sk-general-route-key-0123456789")
-    gateway_env.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", bedrock_server.base_url.removesuffix("/v1"))
-    gateway_env.setenv("AI_MODEL_MAX_RETRIES", "1")
-    services.reset()
+    text = BEDROCK_ROUTES.format(model=MODEL_ID, general=upstream.base_url)
+    model_ids = f"anthropic.claude-3-haiku-20240307-v1:0,{MODEL_ID}"
+    serve_routes(gateway_env, tmp_path, text, bedrock_server.base_url, model_ids)
     return gateway_env
 
 

@@ -148,6 +148,19 @@ class TestCors:
         exposed = reply.headers["access-control-expose-headers"].split(",")
         assert {"retry-after", "x-cache", "x-temperature-clamped"} <= set(exposed)
 
+    def test_a_preflight_allows_the_anthropic_sdk_s_headers(self, gateway_env):
+        # Given CORS on, when the anthropic SDK in a browser asks before POST /v1/messages
+        configure(gateway_env, CORS_ALLOW_ORIGINS=ALLOWED)
+        preflight = call(
+            "OPTIONS",
+            "/v1/messages",
+            headers={"origin": ALLOWED, "access-control-request-method": "POST"},
+        )
+        # Then its own headers are among those allowed
+        allowed = preflight.headers["access-control-allow-headers"].lower()
+        for name in ("anthropic-version", "anthropic-beta", "anthropic-dangerous-direct-browser-access"):
+            assert name in allowed
+
     def test_errors_carry_the_headers_too_so_a_browser_can_read_them(self, gateway_env):
         configure(gateway_env, CORS_ALLOW_ORIGINS=ALLOWED)
         reply = call("POST", "/v1/chat/completions", {"messages": []}, headers={"origin": ALLOWED})

@@ -19,13 +19,14 @@ from lib.core.token_estimate import MESSAGE_TOKENS, REQUEST_TOKENS
 from lib.keys.sources import StaticKeySource
 from lib.platform.deadline import Deadline
 from lib.platform.errors import UpstreamError, UpstreamTimeout
+from lib.platform.redaction import REDACTED
 from lib.providers.call_stats import CallStats
 from lib.providers.upstream import UpstreamClient
 from local.aws import create_table
 from tests.conftest import TABLE_NAME, call
 from tests.support.fake_upstream import Behaviour, completion
 
-TIMEOUT_S = 1.0  # small, yet above what admission takes on a busy machine
+TIMEOUT_S = 2.0  # small, yet above what admission, a backoff and a retry take on a busy machine
 RESERVED = -1  # the request's reservation: its input's upper bound ("12345") plus max_tokens 10
 RESERVATIONS = {
     "/api/generate": REQUEST_TOKENS + MESSAGE_TOKENS + 5 + 10,
@@ -124,7 +125,7 @@ def test_upstream_fault(name, path, table, gateway_env, upstream, output):
     assert reply.status == fault.status, reply.text
     assert reply.error["code"] == ("upstream_timeout" if fault.status == 504 else "upstream_error")
     # Generous: the suite shares a busy machine. Without the deadline, slow headers took 7 s here.
-    assert fault.min_elapsed_s <= elapsed < TIMEOUT_S + 2.0, f"took {elapsed:.2f} s"
+    assert fault.min_elapsed_s <= elapsed < TIMEOUT_S + 3.0, f"took {elapsed:.2f} s"
     access = next(line for line in output.access_lines() if line["route"] == f"POST {path}")
     assert access["retries"] == fault.retries and access["status"] == fault.status
     assert metric_total(output, "UpstreamFailures") == 1 and metric_total(output, "Errors") == 1
@@ -158,15 +159,16 @@ def test_an_upstream_that_echoes_the_request_does_not_hand_the_key_to_the_caller
     upstream.then(Behaviour(body=body))
     # When a caller asks
     reply = call("POST", path, ENDPOINTS[path])
-    # Then the answer arrives, built from the contract's fields only
+    # Then the answer arrives with every field the provider sent (lossless), the gateway's key scrubbed
     assert reply.status == 200
-    assert PROVIDER_KEY not in reply.text and "Authorization" not in reply.text
+    assert PROVIDER_KEY not in reply.text
+    if path != "/api/generate":  # the original design's reply has fields of its own only
+        assert reply.json["debug"] == {"request_headers": {"Authorization": f"Bearer {REDACTED}"}}
     if path == "/v1/chat/completions":
         message = reply.json["choices"][0]["message"]
         assert message["content"] == "hello from upstream"
-        assert message["tool_calls"] == [
-            {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
-        ]
+        assert message["tool_calls"][0]["function"]["name"] == "f"
+        assert message["tool_calls"][0]["y"] == {"Authorization": f"Bearer {REDACTED}"}
 
 
 def test_the_model_list_is_built_from_known_fields(gateway_env, upstream):

@@ -274,7 +274,8 @@ class TestBudget:
 
 class TestThroughTheHandler:
     def test_429_with_retry_after_in_the_openai_shape(self, aws, gateway_env):
-        gateway_env.setenv("RATE_LIMIT_RPM", "60")
+        # One request a minute refills the burst: a loaded machine cannot take that long between them
+        gateway_env.setenv("RATE_LIMIT_RPM", "1")
         gateway_env.setenv("RATE_LIMIT_BURST", "2")
         services.reset()
         statuses = [call("POST", "/api/generate", {"prompt": "p"}).status for _ in range(2)]
@@ -299,9 +300,11 @@ class TestThroughTheHandler:
     def test_a_failed_call_that_may_have_been_billed_is_charged_its_reservation(
         self, aws, gateway_env, upstream
     ):
-        gateway_env.setenv("AI_MODEL_TIMEOUT_S", "0.5")
+        # A deadline with room for the admission's store calls on a loaded machine: the call must reach
+        # the upstream, which answers long after it.
+        gateway_env.setenv("AI_MODEL_TIMEOUT_S", "2")
         services.reset()
-        upstream.then(*[Behaviour(delay_s=2) for _ in range(4)])
+        upstream.then(*[Behaviour(delay_s=30) for _ in range(4)])
         assert call("POST", "/api/generate", {"prompt": "12345", "max_tokens": 10}).status == 504
         # The reservation: the input's bound ("12345" in one message) and max_tokens 10
         assert call("GET", "/v1/usage").json["tokens_today"] == REQUEST_TOKENS + MESSAGE_TOKENS + 5 + 10

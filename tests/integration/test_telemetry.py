@@ -46,9 +46,11 @@ def request_for(outcome, env, upstream):
         upstream.then(*[Behaviour(500, {}) for _ in range(4)])
         return call("POST", "/api/generate", {"prompt": "p"}).status
     if outcome == "upstream_timeout":
-        env.setenv("AI_MODEL_TIMEOUT_S", "0.3")
+        # A deadline with room for the admission's store calls on a loaded machine: the call must reach
+        # the upstream, which answers long after it
+        env.setenv("AI_MODEL_TIMEOUT_S", "2")
         services.reset()
-        upstream.then(*[Behaviour(delay_s=1) for _ in range(4)])
+        upstream.then(*[Behaviour(delay_s=30) for _ in range(4)])
         return call("POST", "/api/generate", {"prompt": "p"}).status
     raise AssertionError(outcome)
 

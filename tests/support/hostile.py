@@ -14,6 +14,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from lib.http import messages_routes  # noqa: F401  (its routes join ALLOWED_METHODS)
 from lib.http.routes import ALLOWED_METHODS
 from local.events import http_api_event
 
@@ -38,7 +39,7 @@ text = st.one_of(
 wire_text = st.text(st.one_of(st.characters(exclude_categories=["Cs"]), _EDGE_CHARACTERS), max_size=40).map(
     lambda value: value.encode("utf-8", "replace").decode("utf-8", "replace")
 )
-# Long runs: past MAX_PROMPT_CHARS (2048), past MAX_BODY_BYTES (64 KiB) once encoded.
+# Long runs: past MAX_PROMPT_CHARS (2048), past MAX_BODY_BYTES once encoded (64 KiB in the fuzz tests).
 huge_text = st.builds(
     lambda char, count: char * count,
     st.sampled_from(["a", "密", "\U0001f600", "\ud800", " ", "\\"]),
@@ -161,6 +162,18 @@ _VALID_CORES = {
             )
         }
     ),
+    "/v1/messages": st.fixed_dictionaries(
+        {
+            "max_tokens": st.integers(1, 64),
+            "messages": st.lists(
+                st.fixed_dictionaries(
+                    {"role": st.sampled_from(["user", "assistant"]), "content": plain_text}
+                ),
+                min_size=1,
+                max_size=2,
+            ),
+        }
+    ),
 }
 
 
@@ -173,7 +186,11 @@ def bodies(draw: st.DrawFn, path: str) -> dict[str, Any]:
     if core is not None and draw(st.integers(0, 4)) > 0:
         body.update(draw(core))
     elif core is not None:
-        required = {"/v1/chat/completions": "messages", "/api/generate/batch": "requests"}.get(path, "prompt")
+        required = {
+            "/v1/chat/completions": "messages",
+            "/v1/messages": "messages",
+            "/api/generate/batch": "requests",
+        }.get(path, "prompt")
         if draw(st.booleans()):
             body[required] = draw(_PLAUSIBLE[required] | hostile_values)
     for name in draw(st.lists(st.sampled_from(_FIELDS), max_size=4, unique=True)):

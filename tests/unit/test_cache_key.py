@@ -8,7 +8,7 @@ from lib.apis.openai_requests import parse_chat
 from lib.platform.config import load_settings
 from lib.platform.route_table import Route
 from lib.providers import PROVIDERS
-from lib.stages.cache import cache_key, is_cacheable, no_cache_requested
+from lib.stages.cache import CacheDirectives, cache_directives, cache_key, is_cacheable
 
 SETTINGS = load_settings({"AUTH_MODE": "none"})
 ROUTE = Route(name="general", provider="openai", model="deepseek-chat", endpoint="https://a.example/v1")
@@ -76,11 +76,17 @@ def test_seeded_caches_only_seeded_requests_to_providers_that_honour_the_seed(mo
 @pytest.mark.parametrize(
     ("headers", "expected"),
     [
-        ({"cache-control": "no-cache"}, True),
-        ({"Cache-Control": "max-age=0, No-Cache"}, True),
-        ({"cache-control": "no-store"}, False),
-        ({}, False),
+        ({"cache-control": "no-cache"}, CacheDirectives(read=False, write=True)),
+        ({"Cache-Control": "max-age=0, No-Cache"}, CacheDirectives(read=False, write=True)),
+        ({"cache-control": 'no-cache="set-cookie"'}, CacheDirectives(read=False, write=True)),
+        ({"cache-control": "no-store"}, CacheDirectives(read=False, write=False)),
+        ({"Cache-Control": "no-cache, NO-STORE"}, CacheDirectives(read=False, write=False)),
+        ({"pragma": "no-cache"}, CacheDirectives(read=False, write=True)),
+        ({"Pragma": "No-Cache", "cache-control": "max-age=0"}, CacheDirectives(read=False, write=True)),
+        ({"cache-control": "max-age=0", "pragma": "x-other"}, CacheDirectives()),
+        ({"x-cache-control": "no-store"}, CacheDirectives()),
+        ({}, CacheDirectives()),
     ],
 )
-def test_no_cache_is_read_from_cache_control(headers, expected):
-    assert no_cache_requested(headers) is expected
+def test_the_caller_s_cache_directives_are_read_from_cache_control_and_pragma(headers, expected):
+    assert cache_directives(headers) == expected

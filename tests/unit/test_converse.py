@@ -1,6 +1,8 @@
 """Bedrock's Converse mapping: what it refuses (a 400 naming the field and the route, before any call)
 and how Converse's stop reasons and usage become OpenAI's."""
 
+import base64
+
 import pytest
 
 from lib.apis.openai_requests import parse_chat, parse_completion
@@ -48,7 +50,7 @@ def chat_request(body):
         (
             {
                 "messages": [
-                    {"role": "user", "content": [{"type": "text", "text": "see"}, {"type": "image_url"}]}
+                    {"role": "user", "content": [{"type": "text", "text": "hear"}, {"type": "input_audio"}]}
                 ]
             },
             "messages[0].content[1]",
@@ -95,6 +97,35 @@ def test_what_converse_cannot_take_is_refused_naming_the_field_and_the_route(bod
     assert raised.value.status == 400
     assert raised.value.param == param
     assert "claude-bedrock" in raised.value.message and param in raised.value.message
+
+
+PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+def image(url):
+    return {"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}
+
+
+def test_a_data_url_image_is_sent_as_its_bytes_and_may_stand_alone():
+    # Given a user message holding only an image, as a data: URL
+    request = chat_request({"messages": [image(f"data:image/png;base64,{PIXEL}")]})
+    # When it is built for Converse
+    arguments = converse.build(request, ROUTE)
+    # Then the image block carries the decoded bytes (boto3 encodes them on the wire)
+    block = arguments["messages"][0]["content"][0]["image"]
+    assert block == {"format": "png", "source": {"bytes": base64.b64decode(PIXEL)}}
+
+
+@pytest.mark.parametrize("url", ["https://example.com/cat.png", "data:image/png;base64,not*base64"])
+def test_an_image_bedrock_cannot_take_is_refused_naming_the_field_and_the_route(url):
+    # Given an https image (the gateway never fetches a caller's URL) or a data: URL that is not base64
+    request = chat_request({"messages": [image(url)]})
+    # When the route's provider checks it
+    with pytest.raises(InvalidRequest) as raised:
+        PROVIDER.check(request)
+    # Then it is a 400 naming the part's URL and the route
+    assert raised.value.param == "messages[0].content[0].image_url.url"
+    assert "claude-bedrock" in raised.value.message
 
 
 @pytest.mark.parametrize("field", ["suffix", "best_of", "echo", "tools"])
@@ -213,6 +244,29 @@ def test_text_blocks_are_joined_and_other_blocks_skipped():
     )
 
     assert body["choices"][0]["message"] == {"role": "assistant", "content": "ab"}
+
+
+def test_prompt_cache_tokens_are_prompt_tokens_and_reach_openais_usage_details():
+    # Given a Converse answer that read 30 prompt tokens from the cache and wrote 20 to it
+    answer = {
+        "output": {"message": {"role": "assistant", "content": [{"text": "Hi"}]}},
+        "stopReason": "end_turn",
+        "usage": {
+            "inputTokens": 10,
+            "outputTokens": 2,
+            "cacheReadInputTokens": 30,
+            "cacheWriteInputTokens": 20,
+        },
+    }
+    # When it becomes the OpenAI body
+    usage = converse_reply.parse(answer, chat_request({}), ROUTE)["usage"]
+    # Then every billed prompt token counts, and the details say which were the cache's
+    assert usage == {
+        "prompt_tokens": 60,
+        "completion_tokens": 2,
+        "total_tokens": 62,
+        "prompt_tokens_details": {"cached_tokens": 30, "cache_write_tokens": 20},
+    }
 
 
 def test_usage_in_an_odd_shape_is_left_for_the_gateway_to_estimate():

@@ -55,7 +55,8 @@ class TestArithmetic:
     def test_the_default_stack_is_free_but_for_the_http_api_at_personal_scale(self):
         for requests in (10_000, 100_000):
             lines = by_service(estimate(default(), MEASURED, requests, 2.0))
-            assert {name for name, usd in lines.items() if usd > 0} == {"API Gateway HTTP API"}
+            # As printed, to the cent (point-in-time recovery of the small table is a fraction of one).
+            assert {name for name, usd in lines.items() if round(usd, 2) > 0} == {"API Gateway HTTP API"}
 
     def test_on_demand_dynamodb_bills_each_write(self):
         lines = by_service(estimate(default(TableBillingMode="PAY_PER_REQUEST"), MEASURED, 1_000_000, 2.0))
@@ -63,7 +64,7 @@ class TestArithmetic:
 
     def test_logs_beyond_five_gigabytes(self):
         requests = 10_000_000  # 10M x 1,720 bytes = 16.0 GiB
-        lines = by_service(estimate(default(), MEASURED, requests, 0.0))
+        lines = by_service(estimate(default(HttpApiAccessLogs="false"), MEASURED, requests, 0.0))
         ingested = requests * 1720 / 1024**3
         stored = ingested * 0.15 * 14 / 30.4
         assert lines["CloudWatch Logs"] == pytest.approx((ingested - 5) * 0.5 + stored * 0.03)

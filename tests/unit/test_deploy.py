@@ -181,9 +181,12 @@ class TestTheArtifact:
             package.build(tmp_path / "function", None, root=source)
 
     def test_the_makefile_compiles_with_the_templates_runtime(self):
-        makefile = (REPO / "Makefile").read_text(encoding="utf-8")
         version = package.runtime_version(REPO / "template.yaml")
-        assert f"LAMBDA_PYTHON ?= python{version[0]}.{version[1]}" in makefile
+        found = subprocess.run([str(REPO / "deploy" / "lambda_python.sh")], capture_output=True, text=True)
+        if found.returncode != 0:
+            pytest.skip(found.stderr)
+        reported = subprocess.run([found.stdout.strip(), "--version"], capture_output=True, text=True).stdout
+        assert reported.startswith(f"Python {version[0]}.{version[1]}.")
 
 
 _WITHOUT_CHARSET_DETECTION = """
@@ -237,10 +240,15 @@ def test_make_deploy_is_guided_the_first_time_and_uses_the_saved_answers_after(t
     (project / "lib").mkdir()
     calls = tmp_path / "calls"
     environment = {**os.environ, "PATH": f"{sam.parent}:{os.environ['PATH']}", "SAM_CALLS": str(calls)}
+    # The project's Python, installed (the stamp), whose preflight finds credentials and a region.
+    python, stamp = tmp_path / "python", tmp_path / "installed"
+    python.write_text('#!/bin/sh\necho "python $*" >> "$SAM_CALLS"\n')
+    python.chmod(0o755)
+    stamp.touch()
 
     def deploy(stack):
         subprocess.run(
-            ["make", "-s", "deploy", f"STACK={stack}"],
+            ["make", "-s", "deploy", f"STACK={stack}", f"PY={python}", f"STAMP={stamp}"],
             cwd=project,
             env=environment,
             check=True,
@@ -251,23 +259,24 @@ def test_make_deploy_is_guided_the_first_time_and_uses_the_saved_answers_after(t
         return lines
 
     assert deploy("modelgate") == [
+        "python -m deploy.preflight",  # credentials and a region, before sam asks anything
         "sam build",
         "sam deploy --guided --stack-name modelgate --config-env modelgate",
     ]
     # What the guided deploy saves when asked to (samconfig.toml, under the stack's name):
     (project / "samconfig.toml").write_text('[modelgate.deploy.parameters]\nstack_name = "modelgate"\n')
-    assert deploy("modelgate") == ["sam build", "sam deploy --config-env modelgate"]
-    assert deploy("second")[1] == "sam deploy --guided --stack-name second --config-env second"
+    assert deploy("modelgate")[1:] == ["sam build", "sam deploy --config-env modelgate"]
+    assert deploy("second")[2] == "sam deploy --guided --stack-name second --config-env second"
     # A routes file goes into the package and is offered as RoutesFile, also to a stack whose saved
     # answers came before it.
     (project / "routes.toml").write_text('default = "general"\n')
-    assert deploy("modelgate")[1] == (
+    assert deploy("modelgate")[2] == (
         "sam deploy --guided --stack-name modelgate --config-env modelgate"
         " --parameter-overrides RoutesFile=routes.toml"
     )
     with (project / "samconfig.toml").open("a") as saved:
         saved.write('parameter_overrides = "RoutesFile=\\"routes.toml\\""\n')
-    assert deploy("modelgate") == ["sam build", "sam deploy --config-env modelgate"]
+    assert deploy("modelgate")[1:] == ["sam build", "sam deploy --config-env modelgate"]
 
 
 def test_the_routes_file_is_packaged_where_the_function_reads_it():

@@ -176,6 +176,16 @@ class TestBuild:
             "source": {"type": "base64", "media_type": "image/png", "data": PIXEL},
         }
 
+    def test_an_https_image_becomes_a_url_image_block_alone_in_its_message(self):
+        # Given a user message holding only an image at an https URL
+        part = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+        # When it is built for Anthropic
+        payload = build(chat(user([part])))
+        # Then Anthropic gets its URL source (Anthropic fetches it; the gateway never does)
+        assert payload["messages"][0]["content"] == [
+            {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}}
+        ]
+
     def test_a_final_assistant_prefill_loses_its_trailing_whitespace(self):
         payload = build(chat(user("Name a colour"), {"role": "assistant", "content": "The colour is "}))
         assert payload["messages"][-1]["content"] == [{"type": "text", "text": "The colour is"}]
@@ -239,13 +249,9 @@ class TestRefusals:
 
     @pytest.mark.parametrize(
         "url",
-        [
-            "https://example.com/cat.png",
-            f"data:image/bmp;base64,{PIXEL}",
-            "data:image/png;base64,not*base64",
-        ],
+        [f"data:image/bmp;base64,{PIXEL}", "data:image/png;base64,not*base64"],
     )
-    def test_images_that_are_not_base64_data_urls_are_refused(self, url):
+    def test_images_that_are_not_https_or_base64_data_urls_are_refused(self, url):
         request = chat(
             user([{"type": "text", "text": "What?"}, {"type": "image_url", "image_url": {"url": url}}])
         )
@@ -355,6 +361,16 @@ class TestParse:
         body["usage"].update(cache_creation_input_tokens=100, cache_read_input_tokens=1000)
         assert anthropic.parse(body, chat(user("Hi")))["usage"]["prompt_tokens"] == 1112
 
+    def test_prompt_cache_reads_and_writes_reach_openais_usage_details(self):
+        # Given an answer that read 1000 prompt tokens from the cache and wrote 100 to it
+        body = message()
+        body["usage"].update(cache_creation_input_tokens=100, cache_read_input_tokens=1000)
+        request = chat(user("Hi"))
+        # When it becomes the caller's OpenAI reply
+        reply = openai_reply(anthropic.parse(body, request), request, Usage(1112, 6))
+        # Then the usage details say so, as OpenAI (reads) and OpenAI-compatible gateways (writes) do
+        assert reply["usage"]["prompt_tokens_details"] == {"cached_tokens": 1000, "cache_write_tokens": 100}
+
     @pytest.mark.parametrize(
         "body",
         [
@@ -428,6 +444,7 @@ class TestParseStream:
         assert "".join(piece.text for piece in pieces) == "Hello"
         assert pieces[-1].finish_reason == "stop"
         assert pieces[-1].usage == (125, 15)
+        assert pieces[-1].usage_details == {"prompt_tokens_details": {"cached_tokens": 100}}
 
     def test_a_tool_call_streams_as_openai_tool_call_deltas(self):
         pieces = list(anthropic.parse_stream(events_of(*tool_stream()), chat(user("Oslo?"))))

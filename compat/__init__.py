@@ -1,0 +1,1 @@
+"""Clients' own test suites against the gateway: `make compat` (compat/conftest.py)."""

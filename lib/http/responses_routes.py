@@ -1,0 +1,174 @@
+"""OpenAI's Responses API: `POST /v1/responses`, `GET` and `DELETE /v1/responses/{id}`,
+`GET /v1/responses/{id}/input_items` (their own router, included by lib/http/app.py).
+
+A response runs the stages chat completions run (route, limits, budget, free allowances, cache,
+deadline, telemetry). Before them: the stored conversation `previous_response_id` continues is read
+(one Query), and the chosen route decides the request's form: a route whose provider speaks the
+Responses API itself (`apis = ["responses"]`) gets the caller's body; any other gets the conversation
+translated to chat, and what cannot be translated is a 400 naming it, before anything is spent.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from lib.callers.identity import Caller
+from lib.core.request import ModelRequest
+from lib.http.routes import (
+    _begin,
+    _deadline,
+    _identify,
+    _json_body,
+    _record,
+    _refresh_cache,
+    _route,
+    _streamed,
+)
+from lib.platform.errors import InvalidRequest, NotFound
+from lib.stages.completion import complete
+from lib.stages.context import Services
+from lib.stages.stored_responses import ResponseStore
+
+if TYPE_CHECKING:
+    from lib.apis.openai_responses import ResponsesCall
+    from lib.apis.openai_responses_items import Untranslatable
+
+# The Responses API's own modules are imported on use: a cold start serves chat first more often.
+router = APIGatewayHttpRouter()
+_INPUT_ITEMS_LIMIT = 100
+
+
+@_route("POST", "/v1/responses", on=router)
+def create_response() -> Any:
+    from lib.apis.openai_responses import neutral_request, parse_responses
+    from lib.apis.openai_responses_replies import Turn, reply
+
+    services = _begin()
+    caller = _identify(services)
+    settings = services.settings
+    call = parse_responses(_json_body(services), settings)
+    store = _store(services)
+    conversation = store.conversation(call.previous_response_id, caller.caller_id)
+    request, untranslatable = neutral_request(call, conversation.items, settings)
+    request = _for_route(request, untranslatable, services, call, conversation.items)
+    keeping = call.store and store.enabled
+    if keeping:
+        echoed = {name: value for name, value in call.body.items() if name != "input"}
+        store.check_fits(echoed, call.items, request.max_tokens)
+    turn = Turn(store.new_response_id(conversation), int(time.time()), request.model, keeping)
+    record = _record()
+
+    def keep(response: dict[str, Any]) -> bool:
+        kept = store.save(response, call.items, caller.caller_id, conversation)
+        record.store_failures += int(not kept)
+        return kept
+
+    if request.stream:
+        from lib.apis.openai_responses_stream import ResponsesStream  # on use: most are not streams
+
+        return _streamed(ResponsesStream(call, turn, keep), request, caller, services)
+    body, usage = complete(
+        request, caller, services, record, _deadline(services), refresh_cache=_refresh_cache()
+    )
+    response = reply(body, request, usage, call, turn._replace(model=record.model or request.model))
+    if response["store"]:
+        response["store"] = keep(response)
+    return response
+
+
+def _for_route(
+    request: ModelRequest,
+    untranslatable: list[Untranslatable],
+    services: Services,
+    call: ResponsesCall,
+    history: list[dict[str, Any]],
+) -> ModelRequest:
+    """The request in the form the chosen route takes (the dispatcher chooses the same route again)."""
+    from lib.apis.openai_responses import with_native
+    from lib.apis.openai_responses_fields import in_responses_terms
+
+    route = services.chooser.choose(request.model, request.domain, request.prompt_text())
+    if "responses" in route.apis:
+        return with_native(request, call, history, services.settings)
+    if untranslatable:
+        raise untranslatable[0].error()
+    try:
+        services.providers[route.name].check(request)
+    except InvalidRequest as error:
+        raise in_responses_terms(error) from None
+    return request
+
+
+@_route("GET", "/v1/responses/<response_id>", on=router)
+def retrieve_response(response_id: str) -> dict[str, Any]:
+    services = _begin()
+    caller = _admitted(services)
+    if (_query().get("stream") or "").lower() == "true":
+        raise InvalidRequest(
+            "stream is for background responses, which are not served; retrieve the whole response",
+            param="stream",
+            code="unsupported_parameter",
+        )
+    stored = _store(services).get(unquote(response_id), caller.caller_id)
+    if stored is None:
+        raise _not_found(response_id)
+    return stored.response
+
+
+@_route("DELETE", "/v1/responses/<response_id>", on=router)
+def delete_response(response_id: str) -> dict[str, Any]:
+    from lib.apis.openai_responses_replies import deleted
+
+    services = _begin()
+    caller = _admitted(services)
+    wanted = unquote(response_id)
+    if not _store(services).delete(wanted, caller.caller_id):
+        raise _not_found(response_id)
+    return deleted(wanted)
+
+
+@_route("GET", "/v1/responses/<response_id>/input_items", on=router)
+def list_input_items(response_id: str) -> dict[str, Any]:
+    from lib.apis.openai_responses_replies import input_items_page
+
+    services = _begin()
+    caller = _admitted(services)
+    query = _query()
+    order = query.get("order") or "desc"
+    if order not in ("asc", "desc"):
+        raise InvalidRequest('order must be "asc" or "desc"', param="order")
+    limit_text = query.get("limit") or "20"
+    limit = int(limit_text) if limit_text.isdigit() else 0
+    if not 1 <= limit <= _INPUT_ITEMS_LIMIT:
+        raise InvalidRequest(f"limit must be a whole number from 1 to {_INPUT_ITEMS_LIMIT}", param="limit")
+    stored = _store(services).get(unquote(response_id), caller.caller_id)
+    if stored is None:
+        raise _not_found(response_id)
+    return input_items_page(stored.input_items, order, query.get("after") or None, limit)
+
+
+def _store(services: Services) -> ResponseStore:
+    return services.responses or ResponseStore(None, services.settings)
+
+
+def _admitted(services: Services) -> Caller:
+    """The caller, counted against its rate limit (reading a stored response costs no tokens)."""
+    caller = _identify(services)
+    services.limiter.admit(caller, reserve_tokens=0)
+    return caller
+
+
+def _query() -> dict[str, str]:
+    return dict(router.current_event.query_string_parameters or {})
+
+
+def _not_found(response_id: str) -> NotFound:
+    return NotFound(
+        f"no stored response {unquote(response_id)[:64]!r}: it is another caller's, was deleted, expired "
+        "after RESPONSES_TTL_DAYS, or was not stored (store: false, or stored responses are off)",
+        code="response_not_found",
+    )
