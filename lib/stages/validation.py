@@ -57,8 +57,12 @@ def read_domain(body: Mapping[str, Any]) -> str | None:
 
 
 def is_content_parts(content: Any) -> bool:
+    """An array of parts, each with a type, and a text (when it has one) that is a string."""
     return isinstance(content, list) and all(
-        isinstance(part, dict) and isinstance(part.get("type"), str) for part in content
+        isinstance(part, dict)
+        and isinstance(part.get("type"), str)
+        and (part.get("text") is None or isinstance(part["text"], str))
+        for part in content
     )
 
 
