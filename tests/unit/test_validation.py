@@ -208,7 +208,7 @@ class TestChat:
         content = [{"type": "text", "text": 123}]
         with pytest.raises(InvalidRequest) as error:
             parse_chat({"messages": [{"role": "user", "content": content}]}, SETTINGS)
-        assert error.value.param == "messages[0].content"
+        assert error.value.param == "messages[0].content[0].text"
 
     def test_max_tokens_beside_max_completion_tokens_is_still_checked(self):
         # Found by make fuzz (schemathesis): an out-of-range max_tokens was accepted beside a valid
