@@ -57,12 +57,8 @@ def read_domain(body: Mapping[str, Any]) -> str | None:
 
 
 def is_content_parts(content: Any) -> bool:
-    """An array of parts, each with a type, and a text (when it has one) that is a string."""
     return isinstance(content, list) and all(
-        isinstance(part, dict)
-        and isinstance(part.get("type"), str)
-        and (part.get("text") is None or isinstance(part["text"], str))
-        for part in content
+        isinstance(part, dict) and isinstance(part.get("type"), str) for part in content
     )
 
 
@@ -81,9 +77,10 @@ def check_parts(messages: list[Any]) -> bool:
             continue
         for number, part in enumerate(content):
             where, kind = f"messages[{index}].content[{number}]", part["type"]
+            # A text part needs its text; any part's text is a string (as the schema says).
+            if (kind == "text" or part.get("text") is not None) and not isinstance(part.get("text"), str):
+                raise InvalidRequest(f"{where}.text must be a string", param=f"{where}.text")
             if kind == "text":
-                if not isinstance(part.get("text"), str):
-                    raise InvalidRequest(f"{where}.text must be a string", param=f"{where}.text")
                 continue
             media = True
             if kind == "image_url":
