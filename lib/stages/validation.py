@@ -57,7 +57,6 @@ def read_domain(body: Mapping[str, Any]) -> str | None:
 
 
 def is_content_parts(content: Any) -> bool:
-    """An array of parts, each with a type (`check_parts` then checks each part, naming it)."""
     return isinstance(content, list) and all(
         isinstance(part, dict) and isinstance(part.get("type"), str) for part in content
     )
@@ -78,9 +77,10 @@ def check_parts(messages: list[Any]) -> bool:
             continue
         for number, part in enumerate(content):
             where, kind = f"messages[{index}].content[{number}]", part["type"]
+            # A text part needs its text; any part's text is a string (as the schema says).
+            if (kind == "text" or part.get("text") is not None) and not isinstance(part.get("text"), str):
+                raise InvalidRequest(f"{where}.text must be a string", param=f"{where}.text")
             if kind == "text":
-                if not isinstance(part.get("text"), str):
-                    raise InvalidRequest(f"{where}.text must be a string", param=f"{where}.text")
                 continue
             media = True
             if kind == "image_url":

@@ -203,12 +203,12 @@ class TestChat:
         assert "stream" not in payload and payload["max_tokens"] == 20
         assert request.stream
 
-    def test_a_text_part_whose_text_is_not_a_string_is_refused(self):
-        # Found by make fuzz (schemathesis): {"type": "text", "text": 123} was accepted
-        content = [{"type": "text", "text": 123}]
+    def test_a_parts_text_that_is_not_a_string_is_refused(self):
+        # Found by make fuzz (schemathesis): a part of another type with "text": 123 was accepted
+        content = [{"type": "text", "text": "hi"}, {"type": "input_audio", "text": 123}]
         with pytest.raises(InvalidRequest) as error:
             parse_chat({"messages": [{"role": "user", "content": content}]}, SETTINGS)
-        assert error.value.param == "messages[0].content[0].text"
+        assert error.value.param == "messages[0].content[1].text"
 
     def test_max_tokens_beside_max_completion_tokens_is_still_checked(self):
         # Found by make fuzz (schemathesis): an out-of-range max_tokens was accepted beside a valid
