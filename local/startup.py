@@ -1,7 +1,8 @@
 """The block `make run` prints before it serves: everything that is on, so nobody has to find out by
-sending requests. The address, who may call, where the table is, the routes (provider, upstream model,
-free allowance, price, fallbacks, a key that is missing) or the single model, the model names a client
-can send, the single-model variables a routes file overrides, ZERO_COST, the cache and CORS.
+sending requests. The address, who may call, where the table is, the routes (kind, provider, upstream
+model, free allowance, price, fallbacks, a key that is missing) or the single model, the model names a
+client can send (for chat, and for embeddings where a route serves them), the single-model variables a
+routes file overrides, ZERO_COST, the cache and CORS.
 
 Settings are read as the gateway reads them (lib/platform/config.py): a bad variable stops `make run`
 with the gateway's own message instead of a 503 at the first request.
@@ -63,7 +64,7 @@ def _single_model(stack: LocalStack, settings: Settings) -> list[str]:
         return [
             f"  model      the built-in local model at {stack.built_in_model} (not a real model; "
             "AI_MODEL_ENDPOINT=... AI_MODEL_API_KEY=... make run for one)",
-            f"  models     any name, passed on to it ({default})",
+            f"  models     any name, passed on to it, for chat and embeddings ({default})",
         ]
     return [
         f"  model      {settings.model_endpoint} (AI_MODEL_ENDPOINT)",
@@ -78,15 +79,20 @@ def _routes(
     width = max(len(name) for name in table.names)
     for route in table.routes.values():
         lines.append(f"    {route.name:<{width}}  {_route_summary(route, stack, environ)}")
-    others = [name for name in table.names if name != table.default]
-    lines.append(
-        f"  models     {table.default} (the default, when none is sent), {', '.join(others)}".rstrip(", ")
-    )
+    lines.append(f"  models     {_names(table, 'chat', table.default)}")
+    if table.default_embeddings:
+        lines.append(f"  embeddings {_names(table, 'embeddings', table.default_embeddings)}")
     if stack.ignored:
         lines.append(
             f"  ignored    {', '.join(stack.ignored)}: the routes file decides ({WITHOUT_ROUTES} to use them)"
         )
     return lines
+
+
+def _names(table: RouteTable, kind: str, default: str) -> str:
+    """The names a client may send for `kind`, the default first."""
+    others = [name for name, route in table.routes.items() if route.kind == kind and name != default]
+    return ", ".join([f"{default} (the default, when none is sent)", *others])
 
 
 def _route_summary(route: Route, stack: LocalStack, environ: Mapping[str, str]) -> str:
@@ -95,6 +101,8 @@ def _route_summary(route: Route, stack: LocalStack, environ: Mapping[str, str]) 
     else:
         host = urlsplit(route.endpoint).netloc if route.endpoint else "AWS"
         where = f"{route.provider} {route.model} at {host}"
+    if route.kind != "chat":
+        where = f"{route.kind}: {where}"
     terms = []
     if route.free_tokens_per_month is not None:
         terms.append(f"{route.free_tokens_per_month:,} free tokens/month")

@@ -156,6 +156,7 @@ def test_the_readme_quick_start_works_with_and_without_the_example_routes(make_r
     assert lines[0] == "Local model reply: Hi 6"  # 1 token read, 5 written
     assert lines[1] == 'get_weather {"city": "Weather in Paris?"}'
     assert lines[2] == "name='Tell me about Paris' population=1"
+    assert lines[3] == "2 384 2"  # embeddings: two vectors of the default size, a token each
     assert (started.routes is None) == (os.environ.get("ROUTES_FILE") is None)
     # And a tool call streams through the gateway in pieces that add up to the whole answer's
     client = openai.OpenAI(base_url=f"{url}/v1", api_key="none", max_retries=0, timeout=30)

@@ -159,3 +159,18 @@ def test_a_bad_variable_stops_the_start_with_the_gateway_s_own_message():
     with pytest.raises(SystemExit) as exit_:
         start({"AI_MODEL_ENDPOINT": "http://127.0.0.1:1/v1", "CACHE_MODE": "sometimes"})
     assert "the gateway is misconfigured: CACHE_MODE" in str(exit_.value)
+
+
+def test_an_embeddings_route_is_named_as_one_with_the_names_a_client_may_send_for_embeddings(tmp_path):
+    # Given a routes file with a chat route and an embeddings route
+    routes = tmp_path / "routes.toml"
+    routes.write_text(
+        ROUTES + '\n[[route]]\nname = "vectors"\nkind = "embeddings"\nprovider = "openai"\n'
+        'endpoint = "https://api.example.com/v1"\nmodel = "embed-1"\nkey = "ssm:/modelgate/vectors"\n'
+    )
+    said, _ = start({"ROUTES_FILE": str(routes)})
+    # Then its line says what it answers, and the block says which names ask for embeddings
+    (line,) = [line for line in said if line.split()[0] == "vectors"]
+    assert "embeddings: openai embed-1 at api.example.com" in line
+    assert "  embeddings vectors (the default, when none is sent)" in said
+    assert "vectors" not in next(line for line in said if line.startswith("  models"))
