@@ -6,6 +6,7 @@ when served, and never more billed than reserved. Then the same with processes a
 from __future__ import annotations
 
 import shutil
+import socket
 
 import pytest
 
@@ -97,6 +98,17 @@ def test_a_free_allowance_is_charged_what_the_provider_reported(aws, gateway_env
         assert month_tokens(aws, "free") == sum(bill.total_tokens for bill in upstream.bills) <= 5000
     finally:
         upstream.stop()
+
+
+@pytest.mark.skipif(shutil.which("npx") is None, reason="needs npx (Node.js) for dynalite")
+def test_dynalite_stops_with_the_run():
+    # Given dynalite started for a run (npx starts it as a child of its own)
+    with budget_shapes.dynalite() as endpoint:
+        port = int(endpoint.rsplit(":", 1)[1])
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    # Then nothing listens on its port once the run is over (it used to outlive every run)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
 
 @pytest.mark.skipif(shutil.which("npx") is None, reason="needs npx (Node.js) for dynalite")
