@@ -10,9 +10,10 @@ import pytest
 from lib import services
 from lib.apis import generate_batch as batch
 from lib.apis.generate_batch import MAX_CONCURRENT_ITEMS
-from local.aws import EmbeddedAws, create_table
+from local.aws import EmbeddedAws
 from tests.conftest import call
 from tests.support.fake_upstream import Behaviour
+from tests.support.gateway_table import create_gateway_table
 
 BATCH = "/api/generate/batch"
 
@@ -28,7 +29,7 @@ def table(gateway_env):
     while items run side by side)."""
     aws = EmbeddedAws().start()
     name = f"batch-{uuid.uuid4().hex[:8]}"  # moto's state outlives the server: a fresh table per test
-    create_table(aws.client("dynamodb"), name)
+    create_gateway_table(aws.client("dynamodb"), name)
     gateway_env.setenv("AWS_ENDPOINT_URL", aws.endpoint_url)
     gateway_env.setenv("TABLE_NAME", name)
     services.reset()

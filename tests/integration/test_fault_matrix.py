@@ -22,9 +22,9 @@ from lib.platform.errors import UpstreamError, UpstreamTimeout
 from lib.platform.redaction import REDACTED
 from lib.providers.call_stats import CallStats
 from lib.providers.upstream import UpstreamClient
-from local.aws import create_table
 from tests.conftest import TABLE_NAME, call
 from tests.support.fake_upstream import Behaviour, completion
+from tests.support.gateway_table import create_gateway_table
 
 TIMEOUT_S = 2.0  # small, yet above what admission, a backoff and a retry take on a busy machine
 RESERVED = -1  # the request's reservation: its input's upper bound ("12345") plus max_tokens 10
@@ -96,7 +96,7 @@ def metric_total(output, name: str) -> float:
 def table():
     """One moto table for the whole matrix (each case reads the change in the caller's usage)."""
     with mock_aws():
-        create_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE_NAME)
+        create_gateway_table(boto3.client("dynamodb", region_name="us-east-1"), TABLE_NAME)
         yield TABLE_NAME
 
 

@@ -9,6 +9,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from subprocess import PIPE
 
 import pytest
 
@@ -22,9 +23,10 @@ from lib.core.token_estimate import MESSAGE_TOKENS, REQUEST_TOKENS
 from lib.platform.config import load_settings
 from lib.platform.errors import BudgetExceeded, RateLimited, StoreUnavailable
 from lib.platform.store import Table
-from local.aws import EmbeddedAws, create_table
+from local.aws import EmbeddedAws
 from tests.conftest import TABLE_NAME, call
 from tests.support.fake_upstream import Behaviour
+from tests.support.gateway_table import create_gateway_table
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = 1_795_000_000.0  # a fixed instant (2026-11-18 09:46:40 UTC), far from midnight
@@ -51,7 +53,7 @@ def caller(rpm=60, burst=5, daily_tokens=5000, caller_id="key_abc"):
 def embedded_aws():
     """A moto server on loopback (what `make run` uses), for tests that need real concurrency."""
     aws = EmbeddedAws().start()
-    create_table(aws.client("dynamodb"), TABLE_NAME)
+    create_gateway_table(aws.client("dynamodb"), TABLE_NAME)
     yield aws
     aws.stop()
 
@@ -467,7 +469,7 @@ def test_two_processes_share_one_limit_and_budget(tmp_path):
     """Two separate processes (two "containers") against one moto server on loopback."""
     aws = EmbeddedAws().start()
     try:
-        create_table(aws.client("dynamodb"), TABLE_NAME)
+        create_gateway_table(aws.client("dynamodb"), TABLE_NAME)
         env = {
             **os.environ,
             "AWS_ENDPOINT_URL": aws.endpoint_url,
@@ -476,12 +478,16 @@ def test_two_processes_share_one_limit_and_budget(tmp_path):
             "AWS_DEFAULT_REGION": "us-east-1",
             "TABLE_NAME": TABLE_NAME,
             "PYTHONPATH": str(REPO),
-            "START_AT": str(time.time() + 3),
         }
         worker = [sys.executable, "-m", "tests.support.limit_worker"]
         processes = [
-            subprocess.Popen(worker, env=env, cwd=REPO, stdout=subprocess.PIPE, text=True) for _ in range(2)
+            subprocess.Popen(worker, env=env, cwd=REPO, stdin=PIPE, stdout=PIPE, text=True) for _ in range(2)
         ]
+        # Both admit together once both have started (a second or two each; far longer on a loaded machine)
+        assert [process.stdout.readline() for process in processes] == ["ready\n", "ready\n"]
+        for process in processes:
+            process.stdin.write("go\n")
+            process.stdin.flush()
         results = [json.loads(process.communicate(timeout=120)[0]) for process in processes]
         item = aws.client("dynamodb").get_item(
             TableName=TABLE_NAME, Key={"pk": {"S": "LIMITS"}, "sk": {"S": "key_shared00000"}}

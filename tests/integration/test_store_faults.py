@@ -13,10 +13,11 @@ import pytest
 from lib import services
 from lib.core.token_estimate import MESSAGE_TOKENS, REQUEST_TOKENS
 from lib.platform.store import REQUEST_CALL_LIMIT_S
-from local.aws import EmbeddedAws, create_table
+from local.aws import EmbeddedAws
 from tests.conftest import TABLE_NAME, call
 from tests.support.fake_upstream import Behaviour
 from tests.support.faulty_store import FaultyStore
+from tests.support.gateway_table import create_gateway_table
 
 PROMPT = {"prompt": "12345", "max_tokens": 10}
 RESERVED = REQUEST_TOKENS + MESSAGE_TOKENS + 5 + 10  # the input's upper bound and max_tokens
@@ -32,7 +33,7 @@ def embedded_aws():
 @pytest.fixture
 def store(embedded_aws, gateway_env):
     table_name = f"{TABLE_NAME}-{uuid.uuid4().hex[:8]}"  # a fresh table per test, one server per module
-    create_table(embedded_aws.client("dynamodb"), table_name)
+    create_gateway_table(embedded_aws.client("dynamodb"), table_name)
     faulty = FaultyStore(embedded_aws.endpoint_url).start()
     gateway_env.setenv("AWS_ENDPOINT_URL", faulty.url)
     gateway_env.setenv("TABLE_NAME", table_name)

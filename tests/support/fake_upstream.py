@@ -90,7 +90,7 @@ class FakeUpstream:
         self._lock = threading.Lock()
         self._server = LoopbackHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         )
 
     @property

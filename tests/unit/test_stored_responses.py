@@ -12,7 +12,7 @@ from lib.platform.config import Settings
 from lib.platform.errors import InvalidRequest, StoreUnavailable
 from lib.platform.store import Table
 from lib.stages.stored_responses import MAX_TURN_BYTES, ResponseStore
-from local.aws import create_table
+from tests.support.gateway_table import create_gateway_table
 
 NOW = 1_760_000_000.0
 ALICE, BOB = "key_alice", "key_bob"
@@ -33,7 +33,7 @@ def embedded_dynamodb():
         client = boto3.client(
             "dynamodb", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
         )
-        create_table(client, "responses-test")
+        create_gateway_table(client, "responses-test")
         calls = []
         client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
         yield client, calls
