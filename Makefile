@@ -51,7 +51,7 @@ run: $(STAMP) ## serve the gateway at http://127.0.0.1:3000 (PORT=...); JSON_LOG
 # each other one installed (schemathesis, anyio) costs every worker its import, and pytest rewrites the
 # asserts of a plugin's whole distribution (hypothesis included): 1.6 s of CPU a process, before any test.
 TEST_WORKERS ?= 4
-TEST_PLUGINS := --disable-plugin-autoload -p xdist -p socket -p hypothesispytest
+TEST_PLUGINS := --disable-plugin-autoload -p xdist.plugin -p pytest_socket -p _hypothesis_pytestplugin
 test: $(STAMP) ## run the whole test suite (TEST_WORKERS=4, PYTEST_ARGS=... passes options to pytest)
 	$(PY) -m pytest $(TEST_PLUGINS) -n $(TEST_WORKERS) --dist loadscope --ignore=tests/smoke $(PYTEST_ARGS)
 

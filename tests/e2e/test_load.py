@@ -10,7 +10,9 @@ from bench.local_gateway import local_gateway
 
 @pytest.fixture(scope="module")
 def gateway_url():
-    with local_gateway() as url:
+    # make run's stack (embedded AWS, built-in model, the handler's imports) starts in seconds, but in
+    # a minute or more on a heavily loaded machine: the wait is for /health, with room for that
+    with local_gateway(start_timeout_s=180) as url:
         yield url
 
 

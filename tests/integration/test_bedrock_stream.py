@@ -61,7 +61,7 @@ def test_pieces_arrive_as_the_frames_do_with_finish_reason_and_usage(bedrock):
 
     # Then the first piece was in hand well before Bedrock sent its last frame
     assert first.role == "assistant"
-    assert server.parts_sent_at[-1] - first_seen_at > 1.0  # 6 more frames, 0.3 s apart
+    assert server.parts_sent_at[-1] - first_seen_at > 0.6  # 6 more frames, 0.3 s apart: 1.8 s, or more
     assert "".join(piece.text for piece in rest) == "Hello there"
     assert [piece.finish_reason for piece in rest if piece.finish_reason] == ["stop"]
     assert rest[-1].usage == (9, 3)
@@ -230,43 +230,43 @@ def test_a_malformed_model_output_stop_is_malformed(bedrock):
 
 def test_an_idle_gap_longer_than_the_limit_ends_the_stream(bedrock):
     provider, server = bedrock
-    server.then(frames(text_answer("a", " b"), stream_stall_after=2, stall_s=4))
+    server.then(frames(text_answer("a", " b"), stream_stall_after=2, stall_s=12))
     started = time.monotonic()
 
     received, fault = read_until_fault(
-        provider.open_stream(HI, Deadline(10), CallStats(), limits(idle_s=0.5))
+        provider.open_stream(HI, Deadline(15), CallStats(), limits(idle_s=0.5))
     )
 
     assert fault.kind == "idle" and "".join(piece.text for piece in received) == "a"
-    assert time.monotonic() - started < 3  # the idle gap ended it, not the server's 4 s of silence
+    assert time.monotonic() - started < 5  # the 0.5 s idle gap ended it, not the server's 12 s of silence
 
 
 def test_the_time_limit_ends_a_silent_stream_before_the_idle_gap_would(bedrock):
     provider, server = bedrock
-    server.then(frames(text_answer("a", " b"), stream_stall_after=2, stall_s=5))
+    server.then(frames(text_answer("a", " b"), stream_stall_after=2, stall_s=12))
     started = time.monotonic()
 
     _, fault = read_until_fault(
-        provider.open_stream(HI, Deadline(10), CallStats(), limits(idle_s=4, longest_s=1.0))
+        provider.open_stream(HI, Deadline(15), CallStats(), limits(idle_s=10, longest_s=1.0))
     )
 
     assert fault.kind == "max_time"
-    assert time.monotonic() - started < 3  # not the 4 s idle gap, nor the server's 5 s
+    assert time.monotonic() - started < 5  # the 1 s limit: not the 10 s idle gap, nor the server's 12 s
 
 
 def test_a_first_event_that_never_comes_ends_at_the_deadline_as_a_timeout(bedrock):
     # Given Bedrock that sends its headers at once, then nothing (on every attempt)
     provider, server = bedrock
-    server.then(*[frames(text_answer("late"), stream_stall_after=0, stall_s=5)] * 3)
+    server.then(*[frames(text_answer("late"), stream_stall_after=0, stall_s=12)] * 3)
     stats = CallStats()
     started = time.monotonic()
 
-    # When the stream is opened with 1.5 s left (a read may wait 5 s: the idle gap)
+    # When the stream is opened with 1.5 s left (a read may wait 10 s: the idle gap)
     with pytest.raises(UpstreamTimeout):
-        provider.open_stream(HI, Deadline(1.5), stats, limits(idle_s=5))
+        provider.open_stream(HI, Deadline(1.5), stats, limits(idle_s=10))
 
-    # Then the deadline, not the idle gap or the server, ended the wait
-    assert time.monotonic() - started < 3.5
+    # Then the deadline, not the idle gap or the server, ended the wait (room for a loaded machine)
+    assert time.monotonic() - started < 6
     assert stats.maybe_billed
 
 
