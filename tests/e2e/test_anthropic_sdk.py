@@ -2,7 +2,6 @@
 in front of an `openai`, an `anthropic` and a `bedrock` route (loopback servers, each in its provider's
 own wire format): create, stream, a tool round trip, structured output, errors as the SDK's classes."""
 
-import anthropic
 import pytest
 
 from lib import services
@@ -72,9 +71,18 @@ def gateway(gateway_env, servers, served, tmp_path):
     return served
 
 
+@pytest.fixture(scope="module")
+def sdk():
+    """Anthropic's SDK, imported when a test of this module runs: importing it at collection cost every
+    xdist worker a second of CPU, three of them for nothing."""
+    import anthropic
+
+    return anthropic
+
+
 @pytest.fixture
-def client(gateway):
-    return anthropic.Anthropic(
+def client(gateway, sdk):
+    return sdk.Anthropic(
         base_url=gateway, api_key="mg-not-checked-in-auth-mode-none", max_retries=0, timeout=10
     )
 
@@ -201,18 +209,18 @@ def test_structured_output_by_forcing_a_tool(client, route):
     assert forced[route.provider]()
 
 
-def test_a_failing_provider_raises_internal_server_error(client, route):
+def test_a_failing_provider_raises_internal_server_error(client, route, sdk):
     route.server.then(*three_providers.failing(route.provider))
 
-    with pytest.raises(anthropic.InternalServerError) as raised:
+    with pytest.raises(sdk.InternalServerError) as raised:
         client.messages.create(model=route, max_tokens=64, messages=HI)
 
     assert raised.value.status_code == 502
     assert raised.value.body["type"] == "error" and raised.value.body["error"]["type"] == "api_error"
 
 
-def test_bad_input_raises_bad_request_error(client):
-    with pytest.raises(anthropic.BadRequestError) as raised:
+def test_bad_input_raises_bad_request_error(client, sdk):
+    with pytest.raises(sdk.BadRequestError) as raised:
         client.messages.create(model="gpt", max_tokens=64, messages=HI, temperature=1.5)
 
     assert raised.value.body == {
@@ -221,18 +229,18 @@ def test_bad_input_raises_bad_request_error(client):
     }
 
 
-def test_a_field_the_route_cannot_take_is_a_400_naming_it(client, servers):
-    with pytest.raises(anthropic.BadRequestError) as raised:
+def test_a_field_the_route_cannot_take_is_a_400_naming_it(client, servers, sdk):
+    with pytest.raises(sdk.BadRequestError) as raised:
         client.messages.create(model="nova", max_tokens=64, messages=HI, top_k=5)
 
     assert "top_k" in raised.value.message and "nova" in raised.value.message
     assert servers["bedrock"].received == []
 
 
-def test_models_in_anthropic_shape(client):
+def test_models_in_anthropic_shape(client, sdk):
     assert [model.id for model in client.models.list()] == ["gpt", "claude", "nova"]
     assert client.models.retrieve("claude").display_name == "claude"
-    with pytest.raises(anthropic.NotFoundError) as raised:
+    with pytest.raises(sdk.NotFoundError) as raised:
         client.models.retrieve("no-such-model")
     assert raised.value.body["error"]["type"] == "not_found_error"
 
