@@ -59,10 +59,10 @@ def test_an_event_replayed_long_after_it_arrived_is_served(upstream):
 
 def test_a_request_that_arrived_just_now_keeps_the_configured_deadline(upstream, gateway_env):
     gateway_env.setenv("AI_MODEL_TIMEOUT_S", "0.5")
-    upstream.then(*[Behaviour(delay_s=3) for _ in range(4)])
+    upstream.then(*[Behaviour(delay_s=10) for _ in range(4)])
     started = time.monotonic()
     assert invoke_event(arrived(chat_event(), 0.2)).status == 504
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 4  # the 0.5 s deadline, not the 10 s answer (room for a busy machine)
 
 
 def test_the_template_leaves_room_for_the_504_under_every_platform_limit():

@@ -215,7 +215,7 @@ class TestUpstreamClient:
         started = time.monotonic()
         with pytest.raises(UpstreamTimeout):
             self.client(upstream, []).call("POST", "/chat/completions", {}, Deadline(0.5), stats)
-        assert time.monotonic() - started < 1.5  # the drip alone takes about 7 s
+        assert time.monotonic() - started < 4  # the 0.5 s deadline: the drip alone takes about 7 s
         assert stats.maybe_billed and stats.retries == 0
 
     def test_a_content_length_with_non_ascii_digits_is_ignored_and_the_cap_still_holds(self, upstream):
