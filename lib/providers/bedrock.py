@@ -53,7 +53,9 @@ _REFUSED_REQUEST_CODE = (
     "ValidationException"  # lib/platform/errors.py UpstreamRejected; other refusals are 502s
 )
 _NAMES_THE_MODEL = re.compile(r"\bmodel (identifier|id)\b", re.IGNORECASE)
-_PARAMETER = re.compile(r"parameter ([A-Za-z0-9_.\[\]]{1,120})")
+# botocore names the parameter in both "Invalid type for parameter x.y" and "Unknown parameter in
+# input: "outputConfig"" (an older botocore than the fields build() sends, e.g. the Lambda runtime's).
+_PARAMETER = re.compile(r"parameter (?:in input: )?\"?([A-Za-z0-9_.\[\]]{1,120})")
 T = TypeVar("T")
 
 

@@ -223,22 +223,50 @@ class Weather(BaseModel):
     temperature_c: int
 
 
-@pytest.mark.parametrize("route", ["gpt", "gpt-native"])
+def schema_sent(servers, route):
+    """The JSON schema the route's provider was told to answer in, read from its own wire format."""
+    body = servers[route].received[-1].body
+    if route == "claude":  # Anthropic's structured outputs
+        return body["output_config"]["format"]["schema"]
+    if route == "nova":  # Converse's outputConfig, the schema as JSON text
+        return json.loads(body["outputConfig"]["textFormat"]["structure"]["jsonSchema"]["schema"])
+    text = body["text"] if route == "gpt-native" else body["response_format"]
+    return (text["format"] if route == "gpt-native" else text["json_schema"])["schema"]
+
+
+@pytest.mark.parametrize("route", EVERY_ROUTE)
 def test_structured_output(client, servers, route):
+    # Given the route's model answers in JSON
     servers[route].then(WIRES[route].text('{"city": "Paris", "temperature_c": 21}'))
 
+    # When the SDK asks for a pydantic model's schema
     parsed = client.responses.parse(model=route, input="Weather in Paris, as JSON", text_format=Weather)
 
+    # Then the answer parses, and the provider was sent the schema in its own terms
     assert parsed.output_parsed == Weather(city="Paris", temperature_c=21)
-    assert "Weather" in sent(servers, route) and "json_schema" in sent(servers, route)
+    assert schema_sent(servers, route)["required"] == ["city", "temperature_c"]
 
 
 @pytest.mark.parametrize("route", ["claude", "nova"])
-def test_structured_output_a_provider_cannot_give_is_a_400_naming_text_format(client, servers, route):
+def test_structured_output_streamed(client, servers, route):
+    servers[route].then(WIRES[route].stream_text('{"city": "Oslo", ', '"temperature_c": 4}'))
+
+    question = "Weather in Oslo, as JSON"
+    with client.responses.stream(model=route, input=question, text_format=Weather) as stream:
+        final = stream.get_final_response()
+
+    assert final.output_parsed == Weather(city="Oslo", temperature_c=4)
+    assert schema_sent(servers, route)["properties"]["city"] == {"title": "City", "type": "string"}
+
+
+@pytest.mark.parametrize("route", ["claude", "nova"])
+def test_json_without_a_schema_is_a_400_naming_text_format(client, servers, route):
+    # Given providers whose structured output needs a schema: JSON mode alone cannot be promised
     with pytest.raises(openai.BadRequestError) as error:
-        client.responses.parse(model=route, input="Weather in Paris, as JSON", text_format=Weather)
+        client.responses.create(model=route, input="Paris, as JSON", text={"format": {"type": "json_object"}})
 
     assert error.value.body["param"] == "text.format" and route in error.value.body["message"]
+    assert "json_schema" in error.value.body["message"]
     assert servers[route].received == []
 
 

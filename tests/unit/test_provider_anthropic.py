@@ -214,6 +214,34 @@ class TestBuild:
         assert set(payload) == {"model", "max_tokens", "messages"}
 
 
+SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+
+
+class TestStructuredOutput:
+    def test_a_json_schema_becomes_anthropics_output_config_format(self):
+        # Given a chat asking for a named JSON schema
+        response_format = {"type": "json_schema", "json_schema": {"name": "weather", "schema": SCHEMA}}
+        # When it is built for Anthropic
+        payload = build(chat(user("Weather?"), response_format=response_format))
+        # Then the schema is Anthropic's structured output, and nothing else is added
+        assert payload["output_config"] == {"format": {"type": "json_schema", "schema": SCHEMA}}
+        assert "tools" not in payload and "response_format" not in payload
+
+    @pytest.mark.parametrize(
+        ("value", "problem"),
+        [
+            ({"type": "json_object"}, "no JSON mode without a schema"),
+            ({"type": "json_schema", "json_schema": {"name": "w"}}, '{"type": "json_schema", "json_schema"'),
+            ({"type": "json_schema", "json_schema": {"schema": SCHEMA}}, '"name": ...'),
+            ({"type": "xml"}, '{"type": "text"} or'),
+        ],
+    )
+    def test_json_without_a_schema_or_a_malformed_one_is_a_400_saying_what_to_send(self, value, problem):
+        error = refusal(chat(user("Hi"), response_format=value))
+        assert (error.param, error.status) == ("response_format", 400)
+        assert problem in error.message and "route 'claude' (anthropic)" in error.message
+
+
 class TestRefusals:
     @pytest.mark.parametrize(
         ("field", "value"),
@@ -223,7 +251,6 @@ class TestRefusals:
             ("top_logprobs", 3),
             ("presence_penalty", 0.5),
             ("frequency_penalty", 1),
-            ("response_format", {"type": "json_object"}),
             ("service_tier", "flex"),
             ("functions", [{"name": "f"}]),
         ],
