@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lib.apis.anthropic_messages_content import (
+    anthropic_only_tokens,
     neutral_messages,
     neutral_tool_choice,
     neutral_tools,
@@ -102,6 +103,8 @@ def _parse(
         prompt_chars=len(text),
         input_chars=input_chars + len(system_prompt or ""),
         native=Native(ANTHROPIC_MESSAGES, sent, _beta_header(headers)),
+        # Reserved whichever route serves: the bound holds when an anthropic route reads them.
+        native_only_tokens=anthropic_only_tokens(messages),
     )
 
 

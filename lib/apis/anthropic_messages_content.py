@@ -16,6 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from lib.core.token_estimate import json_tokens
 from lib.platform.errors import InvalidRequest
 
 # Blocks of the assistant's own earlier turns that only Anthropic can read back.
@@ -39,6 +40,17 @@ def neutral_messages(system: Any, messages: list[Any]) -> list[dict[str, Any]]:
         else:
             neutral.append(_assistant_turn(content, where))
     return neutral
+
+
+def anthropic_only_tokens(messages: list[Any]) -> int:
+    """An upper bound of the blocks `neutral_messages` leaves out and Anthropic reads (and bills)."""
+    return sum(
+        json_tokens(block)
+        for message in messages
+        if isinstance(message["content"], list)
+        for block in message["content"]
+        if block.get("type") in _ANTHROPIC_ONLY_BLOCKS
+    )
 
 
 def system_texts(system: Any) -> list[str]:

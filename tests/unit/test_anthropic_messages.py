@@ -397,3 +397,20 @@ def test_the_openapi_document_describes_the_messages_api_with_anthropic_s_errors
     assert count["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/TokenCount")
     error = create["responses"]["429"]["content"]["application/json"]["schema"]["$ref"]
     assert error.endswith("/AnthropicErrorReply")
+
+
+def test_earlier_thinking_blocks_are_reserved_as_anthropic_reads_them():
+    # Given a conversation whose assistant turn carries its thinking and a redacted thinking block
+    thinking = [
+        {"type": "thinking", "thinking": "Let me think. " * 200, "signature": "s" * 300},
+        {"type": "redacted_thinking", "data": "d" * 500},
+        {"type": "text", "text": "Hello."},
+    ]
+    turns = [*HI, {"role": "assistant", "content": thinking}, {"role": "user", "content": "More"}]
+    without = [*HI, {"role": "assistant", "content": thinking[-1:]}, {"role": "user", "content": "More"}]
+
+    # When both are parsed (the neutral messages leave thinking out: only Anthropic reads it back)
+    bound, plain = (input_tokens(parse(messages=messages)) for messages in (turns, without))
+
+    # Then the input bound covers every character of the thinking, its signature and the redacted data
+    assert bound - plain >= len("Let me think. ") * 200 + 300 + 500
