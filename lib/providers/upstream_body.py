@@ -18,16 +18,24 @@ _READ_CHUNK_BYTES = 64 * 1024
 
 
 class AttemptFailed(Exception):
-    """One attempt at an upstream failed; `retryable` says whether another attempt may do better."""
+    """One attempt at an upstream (HTTP or Bedrock) failed; `retryable` says whether another attempt
+    may do better."""
 
     def __init__(
-        self, reason: str, *, retryable: bool, retry_after_s: float | None = None, refused: bool = False
+        self,
+        reason: str,
+        *,
+        retryable: bool,
+        retry_after_s: float | None = None,
+        refused: bool = False,
+        timed_out: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
         self.retry_after_s = retry_after_s
         self.refused = refused  # the request itself was refused: no other endpoint would take it either
+        self.timed_out = timed_out  # a timeout: when its retry no longer fits, the deadline's doing
 
 
 def read_body(response: requests.Response, deadline: Deadline, stats: CallStats, max_bytes: int) -> bytes:
