@@ -18,7 +18,7 @@ from lib.core.pieces import StreamPiece
 from lib.core.request import ModelRequest
 from lib.keys.sources import KeySource
 from lib.platform.route_table import Route
-from lib.providers import anthropic_native, anthropic_replies, json_schema_output
+from lib.providers import anthropic_native, anthropic_replies, json_mode_tool, json_schema_output
 from lib.providers.anthropic_turns import conversation, refusal
 from lib.providers.base import HttpProvider, ProviderContext, http_provider
 from lib.providers.upstream_stream import ServerEvent
@@ -60,6 +60,7 @@ def build(request: ModelRequest, route: Route) -> tuple[str, dict[str, Any]]:
         raise refusal(route, "input", "cannot be embedded (Anthropic's API has no embeddings) by")
     if anthropic_native.passes_through(request):
         return "/messages", anthropic_native.payload(request, route)
+    request = json_mode_tool.as_tool_request(request)
     payload: dict[str, Any] = {"model": route.upstream_model(request.model), "max_tokens": request.max_tokens}
     if request.kind == "chat":
         system, turns = conversation(request.messages, route)
@@ -80,11 +81,15 @@ def build_stream(request: ModelRequest, route: Route) -> tuple[str, dict[str, An
 
 def parse(body: dict[str, Any], request: ModelRequest) -> dict[str, Any]:
     reply = anthropic_replies.parse(body, request)
-    return anthropic_native.with_message(reply, body) if anthropic_native.passes_through(request) else reply
+    if anthropic_native.passes_through(request):
+        return anthropic_native.with_message(reply, body)
+    return json_mode_tool.as_text(reply, request)
 
 
 def parse_stream(events: Iterable[ServerEvent], request: ModelRequest) -> Iterator[StreamPiece]:
-    return anthropic_replies.parse_stream(events, request, native=anthropic_native.passes_through(request))
+    native = anthropic_native.passes_through(request)
+    pieces = anthropic_replies.parse_stream(events, request, native=native)
+    return pieces if native else json_mode_tool.as_text_pieces(pieces, request)
 
 
 def request_headers(request: ModelRequest) -> dict[str, str]:

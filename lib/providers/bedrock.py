@@ -32,7 +32,7 @@ from lib.platform.errors import (
     UpstreamTimeout,
 )
 from lib.platform.route_table import Route
-from lib.providers import bedrock_embeddings, converse, converse_reply, converse_stream
+from lib.providers import bedrock_embeddings, converse, converse_reply, converse_stream, json_mode_tool
 from lib.providers.base import ProviderContext
 from lib.providers.bedrock_clients import ClientsByTimeout
 from lib.providers.call_stats import CallStats
@@ -104,7 +104,7 @@ class BedrockProvider:
         finally:
             stats.latency_ms = (self._clock() - started) * 1000
         try:
-            return converse_reply.parse(response, request, self.route)
+            return json_mode_tool.as_text(converse_reply.parse(response, request, self.route), request)
         except UpstreamError:
             stats.maybe_billed = True  # Bedrock answered (and billed) what we could not use
             raise
@@ -167,7 +167,8 @@ class BedrockProvider:
 
         started = self._clock()
         try:
-            return self._with_retries(stream_once, deadline, stats, longest_wait_s=limits.idle_s)
+            pieces = self._with_retries(stream_once, deadline, stats, longest_wait_s=limits.idle_s)
+            return json_mode_tool.as_text_pieces(pieces, request)
         finally:
             stats.latency_ms = (self._clock() - started) * 1000
 

@@ -17,7 +17,7 @@ from typing import Any
 from lib.core.request import ModelRequest
 from lib.platform.errors import InvalidRequest
 from lib.platform.route_table import Route
-from lib.providers import json_schema_output
+from lib.providers import json_mode_tool, json_schema_output
 
 # OpenAI fields with a Converse equivalent, beyond those ModelRequest carries itself.
 _MAPPED = frozenset({"tools", "tool_choice", "top_p", "stop", "response_format", "parallel_tool_calls"})
@@ -35,6 +35,7 @@ _IMAGE_DATA_URL = re.compile(r"data:image/(jpeg|png|gif|webp);base64,([A-Za-z0-9
 def build(request: ModelRequest, route: Route) -> dict[str, Any]:
     """The keyword arguments of `client.converse(...)`; InvalidRequest for what Converse cannot take."""
     refuse = _Refusal(route)
+    request = json_mode_tool.as_tool_request(request)
     if request.seed is not None:
         raise refuse("seed", "Converse has no seed")
     for field in request.extra:

@@ -1,10 +1,10 @@
 """Chat's `response_format`, read for providers whose structured output takes a JSON schema in their own
 shape (Anthropic's `output_config.format`, Bedrock Converse's `outputConfig.textFormat`).
 
-Only a schema can be sent to them: neither has a JSON mode without one, so `json_object` is refused
-(with the reason and what to send instead) rather than answered with text that may not be JSON. The
-schema itself is sent as the caller wrote it; what the provider's constrained decoding cannot take
-(recursive schemas, numeric bounds, ...) is its refusal to make, and comes back as a 400.
+Only a schema can be sent to them: neither has a JSON mode without one (lib/providers/json_mode_tool.py
+makes one of a tool call before this is read). The schema itself is sent as the caller wrote it; what
+the provider's constrained decoding cannot take (recursive schemas, numeric bounds, ...) is its
+refusal to make, and comes back as a 400.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any, NamedTuple
 from lib.platform.errors import InvalidRequest
 
 FIELD = "response_format"
-NO_JSON_MODE = 'must be {"type": "json_schema", ...} (there is no JSON mode without a schema)'
 _SHAPE = 'must be {"type": "text"} or {"type": "json_schema", "json_schema": {"name": ..., "schema": {...}}}'
 
 
@@ -32,8 +31,6 @@ def requested(value: Any, refuse: Callable[[str, str], InvalidRequest]) -> JsonS
     if value is None or value == {"type": "text"}:
         return None
     kind = value.get("type") if isinstance(value, dict) else None
-    if kind == "json_object":
-        raise refuse(FIELD, NO_JSON_MODE)
     definition = value.get("json_schema") if kind == "json_schema" else None
     if not isinstance(definition, dict):
         raise refuse(FIELD, _SHAPE)

@@ -260,14 +260,28 @@ def test_structured_output_streamed(client, servers, route):
 
 
 @pytest.mark.parametrize("route", ["claude", "nova"])
-def test_json_without_a_schema_is_a_400_naming_text_format(client, servers, route):
-    # Given providers whose structured output needs a schema: JSON mode alone cannot be promised
-    with pytest.raises(openai.BadRequestError) as error:
-        client.responses.create(model=route, input="Paris, as JSON", text={"format": {"type": "json_object"}})
+@pytest.mark.parametrize("streamed", [False, True])
+def test_json_mode_where_the_provider_has_none_is_a_forced_tool_call_read_back_as_text(
+    client, servers, route, streamed
+):
+    # Given a provider with no JSON mode, answering by calling the tool the gateway made it call
+    wire = WIRES[route]
+    answer = wire.stream_tool_call if streamed else wire.tool_call
+    servers[route].then(answer("call_9", "json_answer", {"city": "Paris", "temperature_c": 21}))
 
-    assert error.value.body["param"] == "text.format" and route in error.value.body["message"]
-    assert "json_schema" in error.value.body["message"]
-    assert servers[route].received == []
+    # When the SDK asks for JSON without a schema
+    fields = {"model": route, "input": "Paris, as JSON", "text": {"format": {"type": "json_object"}}}
+    if streamed:
+        with client.responses.stream(**fields) as stream:
+            response = stream.get_final_response()
+    else:
+        response = client.responses.create(**fields)
+
+    # Then the JSON is the answer's text, no function call reaches the caller, and the echo is JSON mode
+    assert json.loads(response.output_text) == {"city": "Paris", "temperature_c": 21}
+    assert [item.type for item in response.output] == ["message"] and response.status == "completed"
+    assert response.text.format.type == "json_object"
+    assert "json_answer" in sent(servers, route)
 
 
 def test_errors_are_the_sdks_classes(client, servers):

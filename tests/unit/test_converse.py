@@ -43,7 +43,6 @@ def chat_request(body):
         ({"presence_penalty": 0.5}, "presence_penalty"),
         ({"frequency_penalty": 0.5}, "frequency_penalty"),
         ({"some_new_field": 1}, "some_new_field"),
-        ({"response_format": {"type": "json_object"}}, "response_format"),
         ({"response_format": {"type": "json_schema", "json_schema": {"name": "w"}}}, "response_format"),
         ({"temperature": 1.5}, "temperature"),
         ({"top_p": 2}, "top_p"),
@@ -154,11 +153,12 @@ def test_one_tool_call_at_a_time_is_refused_for_models_that_cannot_be_told_and_i
     )
 
 
-def test_json_mode_without_a_schema_says_to_send_one():
-    with pytest.raises(InvalidRequest) as raised:
-        PROVIDER.check(chat_request({"response_format": {"type": "json_object"}}))
+def test_json_mode_is_a_forced_tool_on_converse():
+    arguments = converse.build(chat_request({"response_format": {"type": "json_object"}}), ROUTE)
 
-    assert 'must be {"type": "json_schema", ...}' in raised.value.message
+    assert arguments["toolConfig"]["toolChoice"] == {"tool": {"name": "json_answer"}}
+    assert [tool["toolSpec"]["name"] for tool in arguments["toolConfig"]["tools"]] == ["json_answer"]
+    assert "outputConfig" not in arguments
 
 
 PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="

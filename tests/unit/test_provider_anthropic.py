@@ -230,16 +230,29 @@ class TestStructuredOutput:
     @pytest.mark.parametrize(
         ("value", "problem"),
         [
-            ({"type": "json_object"}, "no JSON mode without a schema"),
             ({"type": "json_schema", "json_schema": {"name": "w"}}, '{"type": "json_schema", "json_schema"'),
             ({"type": "json_schema", "json_schema": {"schema": SCHEMA}}, '"name": ...'),
             ({"type": "xml"}, '{"type": "text"} or'),
         ],
     )
-    def test_json_without_a_schema_or_a_malformed_one_is_a_400_saying_what_to_send(self, value, problem):
+    def test_a_malformed_format_is_a_400_saying_what_to_send(self, value, problem):
         error = refusal(chat(user("Hi"), response_format=value))
         assert (error.param, error.status) == ("response_format", 400)
         assert problem in error.message and "route 'claude' (anthropic)" in error.message
+
+    def test_json_mode_is_a_forced_tool_whose_call_comes_back_as_the_text(self):
+        # Given JSON mode, which Anthropic has no field for
+        request = chat(user("Weather?"), response_format={"type": "json_object"})
+        # When it is built, and Anthropic answers by calling the tool it was made to call
+        payload = build(request)
+        answer = message(tool_use_block("toolu_1", "json_answer", {"city": "Oslo"}), stop_reason="tool_use")
+        reply = anthropic.parse(answer, request)
+        # Then the model was made to call the JSON tool, and its input is the answer's text
+        assert [tool["name"] for tool in payload["tools"]] == ["json_answer"]
+        assert payload["tool_choice"] == {"type": "tool", "name": "json_answer"}
+        choice = reply["choices"][0]
+        assert json.loads(choice["message"]["content"]) == {"city": "Oslo"}
+        assert "tool_calls" not in choice["message"] and choice["finish_reason"] == "stop"
 
 
 class TestRefusals:
