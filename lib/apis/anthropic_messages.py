@@ -78,7 +78,7 @@ def _parse(
     neutral = neutral_messages(body.get("system"), messages)
     text = "".join(message_texts(neutral))
     if text.strip() or not _holds_more_than_text(messages):
-        check_prompt(text, settings, "messages")
+        check_prompt(text, settings, "messages", conversation=True)
     extra = _neutral_fields(body)
     check_field_types(extra)
     sent = {name: value for name, value in body.items() if name not in _DECIDED}

@@ -173,7 +173,7 @@ def neutral_request(
     text = "".join(message_texts(messages))
     untranslatable = [*call.untranslatable, *missing]
     if text.strip() or not untranslatable:  # else what has no chat form (a file, a reference) is the input
-        check_prompt(text, settings, "input")
+        check_prompt(text, settings, "input", conversation=True)
     texts = {"input": list(message_strings(messages)), **field_strings(call.extra)}
     input_chars = check_input(texts, settings)
     request = ModelRequest(

@@ -182,6 +182,10 @@ def test_the_stored_conversation_comes_first_and_counts_toward_the_prompt_limit(
     assert [message["role"] for message in request.messages] == ["user", "assistant", "user"]
     assert request.prompt_chars == 125 and request.input_chars >= 125
     assert error.value.code == "prompt_too_long" and error.value.param == "input"
+    assert error.value.message == (
+        "the prompt is 125 characters (the text of the whole conversation sent, earlier turns included); "
+        "the limit is 100 (MAX_PROMPT_CHARS)"
+    )
 
 
 def test_a_passing_through_route_gets_the_body_with_the_conversation_and_without_the_gateways_fields():

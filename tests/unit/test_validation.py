@@ -78,6 +78,7 @@ class TestGenerate:
         with pytest.raises(InvalidRequest) as error:
             parse_generate({"prompt": "x" * 2049}, SETTINGS)
         assert error.value.code == "prompt_too_long"
+        assert error.value.message == "the prompt is 2049 characters; the limit is 2048 (MAX_PROMPT_CHARS)"
 
     @pytest.mark.parametrize("word", ["密码", "验证码", "银行卡"])
     def test_blocked_words_are_refused(self, word):
