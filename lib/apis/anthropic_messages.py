@@ -21,6 +21,7 @@ from lib.apis.anthropic_messages_content import (
     neutral_tool_choice,
     neutral_tools,
     system_texts,
+    without_media,
 )
 from lib.core.request import ANTHROPIC_MESSAGES, ModelRequest, Native, message_texts
 from lib.platform.config import Settings
@@ -84,7 +85,7 @@ def _parse(
     sent = {name: value for name, value in body.items() if name not in _DECIDED}
     texts = {
         "system": system_texts(body.get("system")),
-        "messages": list(message_strings(messages)),
+        "messages": list(message_strings(without_media(messages))),
         **field_strings({name: value for name, value in sent.items() if name not in ("system", "messages")}),
     }
     input_chars = check_input(texts, settings)

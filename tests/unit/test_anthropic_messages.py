@@ -414,3 +414,23 @@ def test_earlier_thinking_blocks_are_reserved_as_anthropic_reads_them():
 
     # Then the input bound covers every character of the thinking, its signature and the redacted data
     assert bound - plain >= len("Let me think. ") * 200 + 300 + 500
+
+
+def test_base64_images_and_documents_are_not_text_to_the_text_limits():
+    # Given an image and a PDF of 6,000 base64 characters each, under a 4,000-character text limit
+    data = "A" * 6000
+    content = [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}},
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": data}},
+        {"type": "text", "text": "What do these show?"},
+    ]
+    settings = load_settings({"AUTH_MODE": "none", "MAX_INPUT_CHARS": "4000"})
+
+    # When the request is parsed
+    request = parse_messages(
+        {"model": "m", "max_tokens": 50, "messages": [{"role": "user", "content": content}]}, settings, {}
+    )
+
+    # Then only the text counts as text, and the media still travel to the provider
+    assert request.input_chars < 4000
+    assert request.native is not None and data in json.dumps(request.native.body)
