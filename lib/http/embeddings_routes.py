@@ -12,18 +12,16 @@ from typing import Any
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from lib.apis.openai_embeddings import embeddings_reply, parse_embeddings
-from lib.http.routes import _begin, _deadline, _identify, _json_body, _record, _refresh_cache, _route
-from lib.stages.completion import complete
+from lib.http.route_stages import RouteStages
 
 router = APIGatewayHttpRouter()
+stages = RouteStages(router)
 
 
-@_route("POST", "/v1/embeddings", on=router)
+@stages.route("POST", "/v1/embeddings")
 def create_embeddings() -> dict[str, Any]:
-    services = _begin()
-    caller = _identify(services)
-    request = parse_embeddings(_json_body(services), services.settings)
-    body, usage = complete(
-        request, caller, services, _record(), _deadline(services), refresh_cache=_refresh_cache()
-    )
+    services = stages.begin()
+    caller = stages.identify(services)
+    request = parse_embeddings(stages.json_body(services), services.settings)
+    body, usage = stages.complete(request, caller, services)
     return embeddings_reply(body, request, usage)

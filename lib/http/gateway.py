@@ -22,7 +22,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from lib.http.events import seconds_since_arrival
-from lib.http.routes import ANSWER_MARGIN_S, ARRIVAL_LIMIT_S, LAMBDA_SAFETY_MARGIN_S
+from lib.http.route_stages import ANSWER_MARGIN_S, ARRIVAL_LIMIT_S, LAMBDA_SAFETY_MARGIN_S
 from lib.platform.redaction import LogScrubber, StreamScrubber, scrub_bytes, scrub_text
 from lib.stages import telemetry
 

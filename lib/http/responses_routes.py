@@ -16,20 +16,9 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from lib.callers.identity import Caller
 from lib.core.request import ModelRequest
-from lib.http.routes import (
-    _begin,
-    _deadline,
-    _identify,
-    _json_body,
-    _record,
-    _refresh_cache,
-    _route,
-    _streamed,
-)
+from lib.http.route_stages import RouteStages
 from lib.platform.errors import InvalidRequest, NotFound
-from lib.stages.completion import complete
 from lib.stages.context import Services
 from lib.stages.stored_responses import ResponseStore
 
@@ -39,18 +28,19 @@ if TYPE_CHECKING:
 
 # The Responses API's own modules are imported on use: a cold start serves chat first more often.
 router = APIGatewayHttpRouter()
+stages = RouteStages(router)
 _INPUT_ITEMS_LIMIT = 100
 
 
-@_route("POST", "/v1/responses", on=router)
+@stages.route("POST", "/v1/responses")
 def create_response() -> Any:
     from lib.apis.openai_responses import neutral_request, parse_responses
     from lib.apis.openai_responses_replies import Turn, reply
 
-    services = _begin()
-    caller = _identify(services)
+    services = stages.begin()
+    caller = stages.identify(services)
     settings = services.settings
-    call = parse_responses(_json_body(services), settings)
+    call = parse_responses(stages.json_body(services), settings)
     store = _store(services)
     conversation = store.conversation(call.previous_response_id, caller.caller_id)
     request, untranslatable = neutral_request(call, conversation.items, settings)
@@ -60,7 +50,7 @@ def create_response() -> Any:
         echoed = {name: value for name, value in call.body.items() if name != "input"}
         store.check_fits(echoed, call.items, request.max_tokens)
     turn = Turn(store.new_response_id(conversation), int(time.time()), request.model, keeping)
-    record = _record()
+    record = stages.record()
 
     def keep(response: dict[str, Any]) -> bool:
         kept = store.save(response, call.items, caller.caller_id, conversation)
@@ -70,10 +60,8 @@ def create_response() -> Any:
     if request.stream:
         from lib.apis.openai_responses_stream import ResponsesStream  # on use: most are not streams
 
-        return _streamed(ResponsesStream(call, turn, keep), request, caller, services)
-    body, usage = complete(
-        request, caller, services, record, _deadline(services), refresh_cache=_refresh_cache()
-    )
+        return stages.streamed(ResponsesStream(call, turn, keep), request, caller, services)
+    body, usage = stages.complete(request, caller, services)
     response = reply(body, request, usage, call, turn._replace(model=record.model or request.model))
     if response["store"]:
         response["store"] = keep(response)
@@ -103,10 +91,10 @@ def _for_route(
     return request
 
 
-@_route("GET", "/v1/responses/<response_id>", on=router)
+@stages.route("GET", "/v1/responses/<response_id>")
 def retrieve_response(response_id: str) -> dict[str, Any]:
-    services = _begin()
-    caller = _admitted(services)
+    services = stages.begin()
+    caller = stages.admit(services)  # reading a stored response costs no tokens
     if (_query().get("stream") or "").lower() == "true":
         raise InvalidRequest(
             "stream is for background responses, which are not served; retrieve the whole response",
@@ -119,24 +107,24 @@ def retrieve_response(response_id: str) -> dict[str, Any]:
     return stored.response
 
 
-@_route("DELETE", "/v1/responses/<response_id>", on=router)
+@stages.route("DELETE", "/v1/responses/<response_id>")
 def delete_response(response_id: str) -> dict[str, Any]:
     from lib.apis.openai_responses_replies import deleted
 
-    services = _begin()
-    caller = _admitted(services)
+    services = stages.begin()
+    caller = stages.admit(services)  # reading a stored response costs no tokens
     wanted = unquote(response_id)
     if not _store(services).delete(wanted, caller.caller_id):
         raise _not_found(response_id)
     return deleted(wanted)
 
 
-@_route("GET", "/v1/responses/<response_id>/input_items", on=router)
+@stages.route("GET", "/v1/responses/<response_id>/input_items")
 def list_input_items(response_id: str) -> dict[str, Any]:
     from lib.apis.openai_responses_replies import input_items_page
 
-    services = _begin()
-    caller = _admitted(services)
+    services = stages.begin()
+    caller = stages.admit(services)  # reading a stored response costs no tokens
     query = _query()
     order = query.get("order") or "desc"
     if order not in ("asc", "desc"):
@@ -153,13 +141,6 @@ def list_input_items(response_id: str) -> dict[str, Any]:
 
 def _store(services: Services) -> ResponseStore:
     return services.responses or ResponseStore(None, services.settings)
-
-
-def _admitted(services: Services) -> Caller:
-    """The caller, counted against its rate limit (reading a stored response costs no tokens)."""
-    caller = _identify(services)
-    services.limiter.admit(caller, reserve_tokens=0)
-    return caller
 
 
 def _query() -> dict[str, str]:
