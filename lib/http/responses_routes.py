@@ -3,9 +3,10 @@
 
 A response runs the stages chat completions run (route, limits, budget, free allowances, cache,
 deadline, telemetry). Before them: the stored conversation `previous_response_id` continues is read
-(one Query), and the chosen route decides the request's form: a route whose provider speaks the
-Responses API itself (`apis = ["responses"]`) gets the caller's body; any other gets the conversation
-translated to chat, and what cannot be translated is a 400 naming it, before anything is spent.
+(one Query; not for a caller this container already knows to be over its rate limit), and the chosen
+route decides the request's form: a route whose provider speaks the Responses API itself
+(`apis = ["responses"]`) gets the caller's body; any other gets the conversation translated to chat,
+and what cannot be translated is a 400 naming it, before anything is spent.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def create_response() -> Any:
     settings = services.settings
     call = parse_responses(stages.json_body(services), settings)
     store = _store(services)
+    if call.previous_response_id is not None:
+        # The admission needs the whole conversation's size, so it follows the Query; a caller this
+        # container already saw over its rate limit is refused first, and costs no Query.
+        services.limiter.refuse_if_known_over(caller)
     conversation = store.conversation(call.previous_response_id, caller.caller_id)
     request, untranslatable = neutral_request(call, conversation.items, settings)
     request = _for_route(request, untranslatable, services, call, conversation.items)

@@ -8,6 +8,7 @@ import pytest
 
 from lib import services
 from lib.admin import cli as admin
+from lib.platform.store import Table
 from local.events import http_api_event
 from tests.conftest import TABLE_NAME, call, invoke_event
 from tests.support import fake_responses as responses
@@ -317,3 +318,27 @@ def test_zero_cost_refuses_a_route_whose_allowance_is_spent(routed, gateway_env,
     assert first.status == 200  # 30 tokens charged: what is left no longer holds the second reservation
     assert second.status == 429 and second.error["code"] == "free_quota_exhausted"
     assert len(native_api.received) == 1
+
+
+def test_a_caller_known_over_its_rate_limit_is_refused_before_its_conversation_is_read(
+    aws, gateway_env, upstream, monkeypatch
+):
+    # Given a caller with a burst of one, used by the turn it now continues
+    gateway_env.setenv("RATE_LIMIT_RPM", "1")
+    gateway_env.setenv("RATE_LIMIT_BURST", "1")
+    services.reset()
+    made = create(HI).json["id"]
+    queries = []
+    query_partition = Table.query_partition
+    monkeypatch.setattr(
+        Table,
+        "query_partition",
+        lambda table, *args, **kw: queries.append(args) or query_partition(table, *args, **kw),
+    )
+
+    # When it continues the conversation within the minute
+    refused = create({**HI, "previous_response_id": made})
+
+    # Then it is a 429, and the conversation was not read (no Query)
+    assert refused.status == 429 and refused.error["type"] == "rate_limit_error"
+    assert queries == [] and len(upstream.received) == 1
