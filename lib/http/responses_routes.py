@@ -1,5 +1,6 @@
-"""OpenAI's Responses API: `POST /v1/responses`, `GET` and `DELETE /v1/responses/{id}`,
-`GET /v1/responses/{id}/input_items` (their own router, included by lib/http/app.py).
+"""OpenAI's Responses API: `POST /v1/responses`, `POST /v1/responses/input_tokens`, `GET` and
+`DELETE /v1/responses/{id}`, `GET /v1/responses/{id}/input_items` (their own router, included by
+lib/http/app.py).
 
 A response runs the stages chat completions run (route, limits, budget, free allowances, cache,
 deadline, telemetry). Before them: the stored conversation `previous_response_id` continues is read
@@ -71,6 +72,24 @@ def create_response() -> Any:
     if response["store"]:
         response["store"] = keep(response)
     return response
+
+
+@stages.route("POST", "/v1/responses/input_tokens")
+def count_input_tokens() -> dict[str, Any]:
+    """The gateway's own bound of the input, the one the budget reserves (stored turns included): the
+    same checks and route as `POST /v1/responses`, and no model called, no tokens charged."""
+    from lib.apis.openai_responses import neutral_request, parse_responses
+    from lib.apis.openai_responses_replies import input_tokens_count
+
+    services = stages.begin()
+    caller = stages.identify(services)
+    call = parse_responses(stages.json_body(services), services.settings)
+    # It reserves nothing, so it is admitted before the conversation is read: no Query over the limit.
+    services.limiter.admit(caller, reserve_tokens=0)
+    conversation = _store(services).conversation(call.previous_response_id, caller.caller_id)
+    request, untranslatable = neutral_request(call, conversation.items, services.settings)
+    request = _for_route(request, untranslatable, services, call, conversation.items)
+    return input_tokens_count(request.input_tokens)
 
 
 def _for_route(

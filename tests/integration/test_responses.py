@@ -342,3 +342,52 @@ def test_a_caller_known_over_its_rate_limit_is_refused_before_its_conversation_i
     # Then it is a 429, and the conversation was not read (no Query)
     assert refused.status == 429 and refused.error["type"] == "rate_limit_error"
     assert queries == [] and len(upstream.received) == 1
+
+
+def count(body, key=None):
+    headers = {"content-type": "application/json"}
+    if key:
+        headers["authorization"] = f"Bearer {key}"
+    return call("POST", "/v1/responses/input_tokens", body, headers=headers)
+
+
+def test_counting_input_tokens_charges_no_tokens_and_counts_as_a_request(aws, upstream):
+    # When a caller counts a request's input tokens
+    counted = count(HI)
+
+    # Then it is told the count, and its day shows one request and no tokens; no model was asked
+    usage = call("GET", "/v1/usage").json
+    assert counted.status == 200 and counted.json["input_tokens"] > 0
+    assert (usage["requests_today"], usage["tokens_today"]) == (1, 0)
+    assert upstream.received == []
+
+
+def test_counting_input_tokens_needs_a_known_caller(keys, upstream):
+    # When an unknown caller counts, then a known one
+    unknown = count(HI, "mg-not-a-key")
+    known = count(HI, keys[0])
+
+    # Then the unknown one is a 401 before anything else
+    assert unknown.status == 401 and known.status == 200
+
+
+def test_a_count_over_the_rate_limit_costs_no_query_even_in_a_fresh_container(aws, gateway_env, monkeypatch):
+    # Given a caller with a burst of one, used by the turn it continues, and a container that never saw it
+    gateway_env.setenv("RATE_LIMIT_RPM", "1")
+    gateway_env.setenv("RATE_LIMIT_BURST", "1")
+    services.reset()
+    made = create(HI).json["id"]
+    services.reset()
+    queries = []
+    query_partition = Table.query_partition
+    monkeypatch.setattr(
+        Table,
+        "query_partition",
+        lambda table, *args, **kw: queries.append(args) or query_partition(table, *args, **kw),
+    )
+
+    # When it counts a turn that continues the conversation
+    refused = count({**HI, "previous_response_id": made})
+
+    # Then it is a 429 (a count reserves nothing, so its admission comes first), and no Query was made
+    assert refused.status == 429 and queries == []
