@@ -320,21 +320,32 @@ def test_zero_cost_refuses_a_route_whose_allowance_is_spent(routed, gateway_env,
     assert len(native_api.received) == 1
 
 
-def test_a_caller_known_over_its_rate_limit_is_refused_before_its_conversation_is_read(
-    aws, gateway_env, upstream, monkeypatch
-):
-    # Given a caller with a burst of one, used by the turn it now continues
-    gateway_env.setenv("RATE_LIMIT_RPM", "1")
-    gateway_env.setenv("RATE_LIMIT_BURST", "1")
-    services.reset()
-    made = create(HI).json["id"]
-    queries = []
+@pytest.fixture
+def queries(monkeypatch):
+    """The stored conversations the gateway reads (each one Query)."""
+    made = []
     query_partition = Table.query_partition
     monkeypatch.setattr(
         Table,
         "query_partition",
-        lambda table, *args, **kw: queries.append(args) or query_partition(table, *args, **kw),
+        lambda table, *args, **kw: made.append(args) or query_partition(table, *args, **kw),
     )
+    return made
+
+
+def a_turn_that_used_the_burst(gateway_env):
+    """A stored turn, made by a caller with a burst of one (so the minute's request is used)."""
+    gateway_env.setenv("RATE_LIMIT_RPM", "1")
+    gateway_env.setenv("RATE_LIMIT_BURST", "1")
+    services.reset()
+    return create(HI).json["id"]
+
+
+def test_a_caller_known_over_its_rate_limit_is_refused_before_its_conversation_is_read(
+    aws, gateway_env, upstream, queries
+):
+    # Given a caller whose one request of the minute made the turn it now continues
+    made = a_turn_that_used_the_burst(gateway_env)
 
     # When it continues the conversation within the minute
     refused = create({**HI, "previous_response_id": made})
@@ -371,20 +382,10 @@ def test_counting_input_tokens_needs_a_known_caller(keys, upstream):
     assert unknown.status == 401 and known.status == 200
 
 
-def test_a_count_over_the_rate_limit_costs_no_query_even_in_a_fresh_container(aws, gateway_env, monkeypatch):
-    # Given a caller with a burst of one, used by the turn it continues, and a container that never saw it
-    gateway_env.setenv("RATE_LIMIT_RPM", "1")
-    gateway_env.setenv("RATE_LIMIT_BURST", "1")
+def test_a_count_over_the_rate_limit_costs_no_query_even_in_a_fresh_container(aws, gateway_env, queries):
+    # Given a caller whose one request of the minute made a turn, and a container that never saw it
+    made = a_turn_that_used_the_burst(gateway_env)
     services.reset()
-    made = create(HI).json["id"]
-    services.reset()
-    queries = []
-    query_partition = Table.query_partition
-    monkeypatch.setattr(
-        Table,
-        "query_partition",
-        lambda table, *args, **kw: queries.append(args) or query_partition(table, *args, **kw),
-    )
 
     # When it counts a turn that continues the conversation
     refused = count({**HI, "previous_response_id": made})
