@@ -1,6 +1,6 @@
 """OpenAI's embeddings: `POST /v1/embeddings`.
 
-The same stages as chat completions (lib/http/routes.py): the caller, the body, routing (to a route
+The same stages as chat completions (lib/http/route_stages.py): the caller, the body, routing (to a route
 of kind "embeddings"), limits, budgets, the cache and the deadline; the request's parsing and the
 reply's shape are lib/apis/openai_embeddings.py's.
 """

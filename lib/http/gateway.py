@@ -110,7 +110,7 @@ class HttpApiContext:
     """The Lambda context of a request through the HTTP API, whose body is joined (streams included)
     and which API Gateway cuts ARRIVAL_LIMIT_S after the request arrived, however much the Lambda has
     left. So the time it reports left ends with the answer budget counted from the arrival (plus the
-    safety margin lib/http/routes.py takes off it again): a stream stops where a whole answer's
+    safety margin lib/http/route_stages.py takes off it again): a stream stops where a whole answer's
     deadline does, with its error event, and still settles and answers in time."""
 
     def __init__(self, context: Any, event: dict[str, Any]) -> None:

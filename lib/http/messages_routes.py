@@ -1,6 +1,6 @@
 """Anthropic's Messages API: `POST /v1/messages` (whole or streamed) and `POST /v1/messages/count_tokens`.
 
-The same stages as chat completions (lib/http/routes.py): the caller, the body, routing, limits,
+The same stages as chat completions (lib/http/route_stages.py): the caller, the body, routing, limits,
 budgets, the cache and the deadline; only the request's parsing and the reply's shape are the
 Messages API's (lib/apis/anthropic_messages*.py). The model list answers in Anthropic's shape in
 routes.py, where both APIs share its path.
