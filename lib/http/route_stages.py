@@ -1,6 +1,7 @@
 """The request stages every HTTP route shares, whatever API it speaks (lib/http/routes.py,
 messages_routes.py, responses_routes.py, embeddings_routes.py): registering the route, the services,
-the caller, the JSON body, the cache directives, the deadline, the access record, a streamed answer.
+the caller (admitted at once where it spends no tokens), the JSON body, the cache directives, the
+deadline, a whole answer, a streamed answer, the access record.
 
 Each area's module makes one `RouteStages` for its own router. Every router included in the app
 reads the request being resolved from it, so the stages read the same request whichever area runs.
