@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from lib import services
 from lib.apis.error_formats import error_body
 from lib.http import embeddings_routes, messages_routes, responses_routes, routes
+from lib.http.route_stages import allowed_methods
 from lib.platform.errors import GatewayError, MethodNotAllowed, NotConfigured, NotFound
 from lib.stages.telemetry import CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER, UPSTREAM_MODEL_HEADER
 
@@ -94,7 +95,7 @@ def create_app(cors_origins: tuple[str, ...] = ()) -> APIGatewayHttpResolver:
     @app.not_found
     def not_found(_: NotFoundError) -> Response:
         event = app.current_event
-        allowed = routes.allowed_methods(event.path)
+        allowed = allowed_methods(event.path)
         error: GatewayError
         if allowed:
             error = MethodNotAllowed(

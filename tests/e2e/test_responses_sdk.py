@@ -10,6 +10,8 @@ import pytest
 from pydantic import BaseModel
 
 from lib import services
+from lib.apis.openai_responses import neutral_request, parse_responses
+from lib.platform.config import load_settings
 from local.aws import create_table
 from local.server import serving
 from tests.conftest import _GATEWAY_VARIABLES as GATEWAY_VARIABLES
@@ -301,6 +303,74 @@ def test_errors_are_the_sdks_classes(client, servers):
     assert hosted.value.body["param"] == "tools[0]" and "web_search" in hosted.value.body["message"]
     assert unknown_previous.value.body["code"] == "previous_response_not_found"
     assert upstream_failed.value.status_code == 502
+
+
+@pytest.mark.parametrize("route", EVERY_ROUTE)
+def test_input_tokens_count_is_what_the_budget_reserves_for_the_input(client, servers, route):
+    # Given a request with instructions and a tool
+    asked = {"model": route, "instructions": "Be brief.", "input": "Hi", "tools": [WEATHER_TOOL]}
+
+    # When the SDK counts its input tokens
+    counted = client.responses.input_tokens.count(**asked)
+
+    # Then the count is what creating it would reserve, less its output allowance, and no model was asked
+    settings = load_settings({"AUTH_MODE": "none"})
+    created, _ = neutral_request(parse_responses({**asked, "max_output_tokens": 64}, settings), [], settings)
+    assert counted.object == "response.input_tokens"
+    assert counted.input_tokens == created.reserved_tokens - 64 > len("Be brief.Hi")
+    assert all(server.received == [] for server in servers.values())
+
+
+def test_input_tokens_of_a_continued_conversation_count_its_stored_turns(client, servers):
+    # Given a stored first turn
+    servers["gpt"].then(WIRES["gpt"].text("Hello Ada."))
+    first = client.responses.create(model="gpt", input="My name is Ada.")
+
+    # When the SDK counts a turn that continues it, the same conversation spelled out, and the turn alone
+    continued = client.responses.input_tokens.count(
+        model="gpt", previous_response_id=first.id, input="What is my name?"
+    )
+    spelled_out = client.responses.input_tokens.count(
+        model="gpt",
+        input=[
+            {"role": "user", "content": "My name is Ada."},
+            {"role": "assistant", "content": "Hello Ada."},
+            {"role": "user", "content": "What is my name?"},
+        ],
+    )
+    alone = client.responses.input_tokens.count(model="gpt", input="What is my name?")
+
+    # Then the continued turn counts the stored conversation, and only the first turn asked the model
+    assert continued.input_tokens == spelled_out.input_tokens > alone.input_tokens
+    assert len(servers["gpt"].received) == 1
+
+
+def test_input_tokens_count_refuses_what_create_refuses_as_the_sdks_classes(client, servers):
+    # When the SDK counts requests that creating would refuse
+    refusals = {
+        "blocked": {"model": "gpt", "input": "我的密码是什么"},
+        "too long": {"model": "gpt", "input": "x" * 5000},
+        "hosted tool": {"model": "claude", "input": "Hi", "tools": [{"type": "web_search"}]},
+        "unknown previous": {"model": "gpt", "input": "Hi", "previous_response_id": "resp_" + "0" * 40},
+        "conversation": {"model": "gpt", "input": "Hi", "conversation": "conv_1"},
+        "no input": {"model": "gpt"},
+    }
+    errors = {}
+    for name, body in refusals.items():
+        with pytest.raises(openai.APIStatusError) as refused:
+            client.responses.input_tokens.count(**body)
+        errors[name] = (type(refused.value).__name__, refused.value.body["code"], refused.value.body["param"])
+
+    # Then each is the 4xx that creating it answers, and no model was asked
+    assert errors == {
+        "blocked": ("BadRequestError", "content_blocked", "input"),
+        "too long": ("BadRequestError", "prompt_too_long", "input"),
+        "hosted tool": ("BadRequestError", "unsupported_parameter", "tools[0]"),
+        "unknown previous": ("BadRequestError", "previous_response_not_found", "previous_response_id"),
+        "conversation": ("BadRequestError", "unsupported_parameter", "conversation"),
+        "no input": ("BadRequestError", "missing_prompt", "input"),
+    }
+    assert all(server.received == [] for server in servers.values())
 
 
 @pytest.mark.parametrize("route", EVERY_ROUTE)
