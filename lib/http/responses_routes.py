@@ -115,6 +115,15 @@ def _for_route(
     return request
 
 
+# Not taken for a response id (a 405 naming GET and DELETE would mislead): a 404 saying why.
+stages.not_served(
+    "POST",
+    "/v1/responses/compact",
+    "compaction needs the provider's own encrypted context; continue with previous_response_id, or send "
+    "the turns you keep",
+)
+
+
 @stages.route("GET", "/v1/responses/<response_id>")
 def retrieve_response(response_id: str) -> dict[str, Any]:
     services = stages.begin()

@@ -42,6 +42,10 @@ ARRIVAL_LIMIT_S = 30.0
 ANSWER_MARGIN_S = 2.5
 
 
+# (method, path) -> why an endpoint of the APIs the gateway speaks is not served, for its 404.
+NOT_SERVED: dict[tuple[str, str], str] = {}
+
+
 def allowed_methods(path: str) -> set[str]:
     """The methods some route answers on `path` (rules with `<param>` parts included)."""
     for rule, methods in ALLOWED_METHODS.items():
@@ -55,6 +59,10 @@ class RouteStages:
 
     def __init__(self, router: APIGatewayHttpRouter) -> None:
         self.router = router
+
+    def not_served(self, method: str, path: str, reason: str) -> None:
+        """An endpoint of an API the gateway speaks that it does not serve: a 404 that says why."""
+        NOT_SERVED[(method, path)] = reason
 
     def route(self, method: str, path: str) -> Any:
         """Register a route on this area's router, and its methods in ALLOWED_METHODS."""
