@@ -53,6 +53,8 @@ def as_tool_request(request: ModelRequest) -> ModelRequest:
     extra["tools"] = [*tools, _TOOL]  # the caller's stay listed: the conversation may hold their calls
     forced = {"type": "function", "function": {"name": TOOL_NAME}}
     extra["tool_choice"] = "required" if tools and choice != "none" else forced
+    if extra["tool_choice"] == forced:
+        extra.pop("parallel_tool_calls", None)  # one forced tool, one answer: nothing to forbid
     return request._replace(extra=extra)
 
 

@@ -40,6 +40,10 @@ class TestRequest:
         request = as_tool_request(chat(response_format=JSON_MODE, tools=[LOOKUP], **fields))
         assert names(request) == ["lookup", TOOL_NAME] and request.extra["tool_choice"] == "required"
 
+    def test_parallel_tool_calls_false_goes_with_the_forced_json_tool(self):
+        request = as_tool_request(chat(response_format=JSON_MODE, parallel_tool_calls=False))
+        assert "parallel_tool_calls" not in request.extra and request.extra["tool_choice"] == FORCED
+
     def test_tool_choice_none_forces_the_json_tool_and_keeps_the_callers_listed(self):
         request = as_tool_request(chat(response_format=JSON_MODE, tools=[LOOKUP], tool_choice="none"))
         assert names(request) == ["lookup", TOOL_NAME] and request.extra["tool_choice"] == FORCED
