@@ -142,6 +142,7 @@ def gateway_samples(pairs: int) -> Samples:
 
     # Time each request's own upstream call, to isolate the time spent in our code around it.
     upstream = services.get_services().upstream
+    assert upstream is not None, "the single-model route is always an HTTP provider"
     call = upstream.call
 
     def timed_call(*args: Any, **kwargs: Any) -> Any:

@@ -34,6 +34,7 @@ def _stream(url: str) -> tuple[float, float]:
     """(seconds to the first content chunk, median seconds between content chunks), timing each event
     as its bytes arrive (read1: whatever the socket has, no client-side buffering)."""
     parts = urlsplit(url)
+    assert parts.hostname, f"not an http:// URL: {url}"
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     started = time.perf_counter()
     connection.request(

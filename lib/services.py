@@ -109,25 +109,31 @@ def build_services(
     )
 
 
-def build_route_table(settings: Settings, environ: Mapping[str, str]) -> RouteTable:
-    """ROUTES_FILE, or the one route the single-model variables describe."""
-    if not settings.routes_file:
-        return single_model_table(settings)
-    ignored = [name for name in _SINGLE_MODEL_VARIABLES if environ.get(name)]
-    if ignored:
-        logger.warning(
-            "ROUTES_FILE is set, so these variables are ignored", extra={"ignored_variables": ignored}
-        )
-    return load_route_table(settings.routes_file, PROVIDERS, settings.bedrock_model_ids)
-
-
-_SINGLE_MODEL_VARIABLES = (
+# The variables of the single-model route, which a routes file overrides (also named by `make run`).
+SINGLE_MODEL_VARIABLES = (
     "AI_MODEL_ENDPOINT",
     "AI_MODEL_NAME",
     "AI_MODEL_API_KEY",
     "AI_MODEL_SECRET_ID",
     "AI_MODEL_FALLBACK_ENDPOINT",
 )
+
+
+def single_model_variables_set(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The single-model variables `environ` sets: with ROUTES_FILE, the ones it ignores."""
+    return tuple(name for name in SINGLE_MODEL_VARIABLES if environ.get(name))
+
+
+def build_route_table(settings: Settings, environ: Mapping[str, str]) -> RouteTable:
+    """ROUTES_FILE, or the one route the single-model variables describe."""
+    if not settings.routes_file:
+        return single_model_table(settings)
+    ignored = single_model_variables_set(environ)
+    if ignored:
+        logger.warning(
+            "ROUTES_FILE is set, so these variables are ignored", extra={"ignored_variables": list(ignored)}
+        )
+    return load_route_table(settings.routes_file, PROVIDERS, settings.bedrock_model_ids)
 
 
 class _KeySources:

@@ -23,6 +23,7 @@ from local.answers import Answer, BadRequest, chat_answer, completion_answer
 from local.embeddings import embeddings_reply
 from local.logprobs import chat_logprobs, completion_logprobs
 from local.model_stream import chat_chunks, completion_chunks, pacer
+from local.request_checks import check_chat
 
 MODEL_NAME = "modelgate-local"
 # Seconds between streamed tokens: slow enough to see a stream arrive, like a real model.
@@ -64,6 +65,7 @@ class _Handler(BaseHTTPRequestHandler):
         model: str = body["model"] if isinstance(body.get("model"), str) else MODEL_NAME
         try:
             if path.endswith("/chat/completions"):
+                check_chat(body)
                 self._answer("chat.completion", model, chat_answer(body), body)
             elif path.endswith("/completions"):
                 self._answer("text_completion", model, completion_answer(body), body)

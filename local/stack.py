@@ -13,7 +13,7 @@ from typing import NamedTuple
 from lib.platform.config import ConfigError
 from lib.platform.route_table import RouteTable, load_route_table
 from lib.providers import PROVIDERS
-from lib.services import _SINGLE_MODEL_VARIABLES  # the gateway's own list of what a routes file overrides
+from lib.services import single_model_variables_set  # the gateway's own list of what a routes file overrides
 from local.aws import LOCAL_TABLE_NAME, EmbeddedAws, create_table
 from local.model import MODEL_NAME, LocalModel
 
@@ -70,7 +70,7 @@ def _serve_routes(environ: MutableMapping[str, str], stack: ExitStack, aws: str)
         table = load_route_table(environ["ROUTES_FILE"], PROVIDERS, None)
     except ConfigError as exc:
         raise SystemExit(f"modelgate: the gateway is misconfigured: {exc}") from None
-    ignored = tuple(name for name in _SINGLE_MODEL_VARIABLES if environ.get(name))
+    ignored = single_model_variables_set(environ)
     for name in ignored:
         del environ[name]
     local_url = f"http://127.0.0.1:{LOCAL_MODEL_PORT}/v1"

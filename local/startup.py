@@ -45,6 +45,7 @@ def startup_block(stack: LocalStack, environ: Mapping[str, str], address: str | 
         lines += _single_model(stack, settings)
     else:
         lines += _routes(stack, stack.routes, environ, settings)
+    lines.append(f"  limits     {_limits(settings, embedded=stack.aws.startswith('embedded'))}")
     lines.append(f"  ZERO_COST  {_zero_cost(stack.routes, settings)}")
     cache = _CACHE.get(settings.cache_mode, settings.cache_mode)
     if settings.cache_mode != "off":
@@ -56,6 +57,16 @@ def startup_block(stack: LocalStack, environ: Mapping[str, str], address: str | 
         f"  CORS       {origins or 'off: no other origin may call from a browser (CORS_ALLOW_ORIGINS=...)'}"
     )
     return lines
+
+
+def _limits(settings: Settings, *, embedded: bool) -> str:
+    """Each caller's rate limit and daily budget: a local run spends them as a deployed one does."""
+    said = (
+        f"{settings.rate_limit_rpm:,} requests/minute (burst {settings.rate_limit_burst:,}) and "
+        f"{settings.daily_token_budget:,} tokens/day per caller, a request reserving its input's upper "
+        "bound plus max_tokens; RATE_LIMIT_RPM=... DAILY_TOKEN_BUDGET=... make run for more"
+    )
+    return said + (" (the embedded table starts empty each run)" if embedded else "")
 
 
 def _single_model(stack: LocalStack, settings: Settings) -> list[str]:
@@ -78,7 +89,7 @@ def _routes(
     lines = [f"  routes     from {settings.routes_file} (to run without it: {WITHOUT_ROUTES})"]
     width = max(len(name) for name in table.names)
     for route in table.routes.values():
-        lines.append(f"    {route.name:<{width}}  {_route_summary(route, stack, environ)}")
+        lines.append(f"    {route.name:<{width}}  {_route_summary(route, table, stack, environ)}")
     lines.append(f"  models     {_names(table, 'chat', table.default)}")
     if table.default_embeddings:
         lines.append(f"  embeddings {_names(table, 'embeddings', table.default_embeddings)}")
@@ -95,7 +106,7 @@ def _names(table: RouteTable, kind: str, default: str) -> str:
     return ", ".join([f"{default} (the default, when none is sent)", *others])
 
 
-def _route_summary(route: Route, stack: LocalStack, environ: Mapping[str, str]) -> str:
+def _route_summary(route: Route, table: RouteTable, stack: LocalStack, environ: Mapping[str, str]) -> str:
     if stack.built_in_model and route.endpoint == stack.built_in_model:
         where = f"the built-in local model at {urlsplit(route.endpoint).netloc}"
     else:
@@ -114,12 +125,24 @@ def _route_summary(route: Route, stack: LocalStack, environ: Mapping[str, str]) 
         )
     if route.fallbacks:
         terms.append(f"fallbacks {', '.join(route.fallbacks)}")
-    scheme, _, variable = (route.key or "").partition(":")
-    if scheme == "env" and not (environ.get(variable) or "").strip():
-        terms.append(
-            f"key {variable} unset ({'its fallbacks serve' if route.fallbacks else '503'} until set)"
-        )
+    variable = _unset_key(route, environ)
+    if variable:
+        # Only a route's own fallbacks are tried (not theirs): say which of them can answer for it.
+        serving = [name for name in route.fallbacks if not _unset_key(table.routes[name], environ)]
+        if serving:
+            until = f"{', '.join(serving)} serve{'s' if len(serving) == 1 else ''} until set"
+        else:
+            until = "a 503 until set" + (
+                ": none of its fallbacks has a key either" if route.fallbacks else ""
+            )
+        terms.append(f"key {variable} unset ({until})")
     return "; ".join([where, *terms])
+
+
+def _unset_key(route: Route, environ: Mapping[str, str]) -> str | None:
+    """The variable of a route's `env:` key when it is unset or blank (other stores are read later)."""
+    scheme, _, variable = (route.key or "").partition(":")
+    return variable if scheme == "env" and not (environ.get(variable) or "").strip() else None
 
 
 def _zero_cost(table: RouteTable | None, settings: Settings) -> str:

@@ -39,6 +39,24 @@ class ResponseCreateRequest(_Open):
     include: list[str] | None = None
 
 
+class InputTokensRequest(_Open):
+    """What `POST /v1/responses` would be sent, without the output's fields: its input is counted."""
+
+    input: str | list[dict[str, Any]]
+    model: str | None = Field(None, max_length=256)
+    instructions: str | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    text: dict[str, Any] | None = None
+    previous_response_id: str | None = Field(None, description="its stored conversation is counted too")
+
+
+class InputTokenCount(BaseModel):
+    object: Literal["response.input_tokens"]
+    input_tokens: int = Field(description="the input's bound, what the budget reserves for it")
+
+
 class ResponseObject(_Open):
     id: str
     object: Literal["response"]
@@ -71,6 +89,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, type[BaseModel] | None, type[BaseMo
         ResponseCreateRequest,
         ResponseObject,
     ),
+    ("POST", "/v1/responses/input_tokens"): ("The input's token count", InputTokensRequest, InputTokenCount),
     ("GET", "/v1/responses/<response_id>"): ("A stored response", None, ResponseObject),
     ("DELETE", "/v1/responses/<response_id>"): ("Delete a stored response", None, ResponseDeleted),
     ("GET", "/v1/responses/<response_id>/input_items"): (

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Any, TextIO
@@ -29,6 +30,12 @@ def create_key(records: KeyRecords, args: argparse.Namespace, out: TextIO) -> No
     print(f"key id:  {attributes['caller_id']}", file=out)
     print(f"key:     {key}", file=out)
     print("Store the key now: it is not kept and cannot be shown again.", file=out)
+    if os.environ.get("AUTH_MODE") == "none":  # `make run`'s own setting, from its .make-run.env
+        print(
+            "note: the gateway serving this table runs with AUTH_MODE=none and does not check keys: "
+            "start it with AUTH_MODE=keys make run for this key to count",
+            file=sys.stderr,
+        )
 
 
 def list_keys(records: KeyRecords, out: TextIO) -> None:

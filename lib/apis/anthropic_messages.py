@@ -16,10 +16,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from lib.apis.anthropic_messages_content import (
+    anthropic_only_tokens,
     neutral_messages,
     neutral_tool_choice,
     neutral_tools,
     system_texts,
+    without_media,
 )
 from lib.core.request import ANTHROPIC_MESSAGES, ModelRequest, Native, message_texts
 from lib.platform.config import Settings
@@ -77,13 +79,13 @@ def _parse(
     neutral = neutral_messages(body.get("system"), messages)
     text = "".join(message_texts(neutral))
     if text.strip() or not _holds_more_than_text(messages):
-        check_prompt(text, settings, "messages")
+        check_prompt(text, settings, "messages", conversation=True)
     extra = _neutral_fields(body)
     check_field_types(extra)
     sent = {name: value for name, value in body.items() if name not in _DECIDED}
     texts = {
         "system": system_texts(body.get("system")),
-        "messages": list(message_strings(messages)),
+        "messages": list(message_strings(without_media(messages))),
         **field_strings({name: value for name, value in sent.items() if name not in ("system", "messages")}),
     }
     input_chars = check_input(texts, settings)
@@ -102,6 +104,8 @@ def _parse(
         prompt_chars=len(text),
         input_chars=input_chars + len(system_prompt or ""),
         native=Native(ANTHROPIC_MESSAGES, sent, _beta_header(headers)),
+        # Reserved whichever route serves: the bound holds when an anthropic route reads them.
+        native_only_tokens=anthropic_only_tokens(messages),
     )
 
 

@@ -16,10 +16,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from lib.core.token_estimate import json_tokens
 from lib.platform.errors import InvalidRequest
 
 # Blocks of the assistant's own earlier turns that only Anthropic can read back.
 _ANTHROPIC_ONLY_BLOCKS = frozenset({"thinking", "redacted_thinking"})
+_MEDIA_BLOCKS = frozenset({"image", "document"})
 _IMAGE_MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
 
@@ -39,6 +41,30 @@ def neutral_messages(system: Any, messages: list[Any]) -> list[dict[str, Any]]:
         else:
             neutral.append(_assistant_turn(content, where))
     return neutral
+
+
+def anthropic_only_tokens(messages: list[Any]) -> int:
+    """An upper bound of the blocks `neutral_messages` leaves out and Anthropic reads (and bills)."""
+    return sum(
+        json_tokens(block)
+        for message in messages
+        if isinstance(message["content"], list)
+        for block in message["content"]
+        if block.get("type") in _ANTHROPIC_ONLY_BLOCKS
+    )
+
+
+def without_media(value: Any) -> Any:
+    """`value` with the base64 data of its images and documents left out: the text limits count text
+    (as for chat's `data:` images), and the budget counts media by what they are (token_estimate)."""
+    if isinstance(value, list):
+        return [without_media(child) for child in value]
+    if not isinstance(value, dict):
+        return value
+    source = value.get("source")
+    if value.get("type") in _MEDIA_BLOCKS and isinstance(source, dict) and source.get("type") == "base64":
+        return {**value, "source": {name: child for name, child in source.items() if name != "data"}}
+    return {name: without_media(child) for name, child in value.items()}
 
 
 def system_texts(system: Any) -> list[str]:

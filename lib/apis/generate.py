@@ -30,6 +30,13 @@ def parse_generate(body: Mapping[str, Any], settings: Settings) -> ModelRequest:
         raise InvalidRequest('missing prompt: send {"prompt": "..."}', param="prompt", code="missing_prompt")
     if not isinstance(prompt, str):
         raise InvalidRequest("prompt must be a string", param="prompt")
+    if body.get("stream") not in (None, False):
+        # Ignoring it would answer a client waiting for events with one object it may not read.
+        raise InvalidRequest(
+            "stream is not served on /api/generate (its reply is one JSON object): "
+            "use POST /v1/chat/completions with stream: true",
+            param="stream",
+        )
     check_prompt(prompt, settings, "prompt")
     check_input({"prompt": [prompt]}, settings)
     messages = with_system_prompt(({"role": "user", "content": prompt},), settings)

@@ -54,7 +54,7 @@ def parse_chat(body: Mapping[str, Any], settings: Settings) -> ModelRequest:
     media = check_parts(messages)
     text_messages = without_media(messages)
     text = "".join(message_texts(text_messages))
-    check_prompt(text, settings, "messages", media=media)
+    check_prompt(text, settings, "messages", media=media, conversation=True)
     check_single_choice(body)
     read_max_tokens(body, settings, "max_tokens")  # checked even beside max_completion_tokens, which wins
     extra = passed_through(body)

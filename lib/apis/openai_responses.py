@@ -19,6 +19,7 @@ from lib.apis.openai_responses_fields import read_hints, read_includes, read_met
 from lib.apis.openai_responses_items import Untranslatable, chat_messages, input_items
 from lib.apis.openai_responses_tools import chat_tool_choice, chat_tools, response_format
 from lib.core.request import ModelRequest, Native, message_texts
+from lib.core.token_estimate import json_tokens
 from lib.platform.config import Settings
 from lib.platform.errors import InvalidRequest
 from lib.stages.field_types import check_field_types
@@ -76,6 +77,8 @@ _CHAT_NAMES = {
     "max_completion_tokens": "max_output_tokens",
 }
 # Fields a route that passes the request through gets from the gateway, not from the caller's body.
+# Input items chat has a form for; the others reach only a route that speaks the Responses API.
+_CHAT_ITEMS = frozenset({"message", "function_call", "function_call_output"})
 _NOT_PASSED = frozenset({"store", "previous_response_id", "stream", "metadata", "domain", "seed", "n"})
 
 
@@ -170,7 +173,7 @@ def neutral_request(
     text = "".join(message_texts(messages))
     untranslatable = [*call.untranslatable, *missing]
     if text.strip() or not untranslatable:  # else what has no chat form (a file, a reference) is the input
-        check_prompt(text, settings, "input")
+        check_prompt(text, settings, "input", conversation=True)
     texts = {"input": list(message_strings(messages)), **field_strings(call.extra)}
     input_chars = check_input(texts, settings)
     request = ModelRequest(
@@ -198,7 +201,20 @@ def with_native(
     sent = {name: value for name, value in body.items() if name not in ("model", "temperature")}
     input_chars = check_input(field_strings(sent), settings) + len(settings.system_prompt or "")
     return request._replace(
-        native=Native("responses", body), input_chars=max(input_chars, request.input_chars)
+        native=Native("responses", body),
+        input_chars=max(input_chars, request.input_chars),
+        native_only_tokens=_untranslated_tokens(body),
+    )
+
+
+def _untranslated_tokens(body: Mapping[str, Any]) -> int:
+    """An upper bound of the input items chat has no form for (reasoning items, ...), which the
+    provider reads. (Hosted tools are in the neutral request's fields already, so counted there.)"""
+    items = body["input"] if isinstance(body["input"], list) else []
+    return sum(
+        json_tokens(item)
+        for item in items
+        if isinstance(item, dict) and item.get("type", "message") not in _CHAT_ITEMS
     )
 
 

@@ -1,6 +1,6 @@
 """The Responses API's replies: the neutral answer (or, from a route that passes the request through,
 the provider's own output) as a `response` object, its output items, and the listing of a stored
-response's input items."""
+response's input items, the deletion and the input token count."""
 
 from __future__ import annotations
 
@@ -221,3 +221,8 @@ def input_items_page(
 
 def deleted(response_id: str) -> dict[str, Any]:
     return {"id": response_id, "object": "response.deleted", "deleted": True}
+
+
+def input_tokens_count(input_tokens: int) -> dict[str, Any]:
+    """`POST /v1/responses/input_tokens`'s reply."""
+    return {"object": "response.input_tokens", "input_tokens": input_tokens}

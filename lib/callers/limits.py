@@ -49,7 +49,6 @@ _ATTEMPTS = 3
 # readable (`make usage`, /v1/usage); then DynamoDB's TTL deletes them (one item per source IP with
 # AUTH_MODE=none would otherwise pile up forever). Nothing depends on the deletion happening.
 LIMITS_TTL_S = 35 * 86_400
-
 # Callers whose last bucket time this container remembers (only a hint for which write to try first;
 # with AUTH_MODE=none every source address is a caller, so it must be bounded).
 CALLER_STATE_LIMIT = 4096
@@ -147,6 +146,14 @@ class Limiter:
                 ) from None
         return usage_report(item, caller, now, enforced=self._table is not None)
 
+    def refuse_if_known_over(self, caller: Caller, now: float | None = None) -> int:
+        """A 429, no table call, if the caller's tat_ms as this container last saw it refuses; else that."""
+        known_tat_ms = self._last_tat_ms.get(caller.caller_id) or 0
+        now_ms = int((self._clock() if now is None else now) * 1000)
+        if known_tat_ms > (limit_ms := now_ms + (caller.burst - 1) * math.ceil(60_000 / caller.rpm)):
+            raise _rate_limited(caller, known_tat_ms, limit_ms)  # tat_ms only grows: the write refuses too
+        return known_tat_ms
+
     def _take(self, caller: Caller, day: str, now: float, reserve_tokens: int) -> dict[str, Any]:
         assert self._table is not None
         now_ms = int(now * 1000)
@@ -188,10 +195,7 @@ class Limiter:
             {**shared, ":interval": interval_ms, ":limit": now_ms + allowance_ms},
         )
         key = {"pk": LIMITS_PARTITION, "sk": caller.caller_id}
-        known_tat_ms = self._last_tat_ms.get(caller.caller_id) or 0
-        if known_tat_ms > now_ms + allowance_ms:
-            # tat_ms only ever grows, so what this container last saw already refuses: no table call.
-            raise _rate_limited(caller, known_tat_ms, now_ms + allowance_ms)
+        known_tat_ms = self.refuse_if_known_over(caller, now)
         shapes = {"idle": idle, "busy": busy}
         shape = "busy" if known_tat_ms > now_ms else "idle"
         for attempt in range(_ATTEMPTS):

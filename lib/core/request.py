@@ -46,11 +46,15 @@ class ModelRequest(NamedTuple):
     native: Native | None = (
         None  # the caller's own body: set only when the chosen route speaks the caller's API
     )
+    # An upper bound of what `native` sends that `messages` and `extra` leave out (earlier thinking
+    # blocks, reasoning items, hosted tools): reserved too, since a provider that reads them bills them.
+    native_only_tokens: int = 0
 
     @property
     def input_tokens(self) -> int:
         """An upper bound of what a provider bills for the input (lib/core/token_estimate.py)."""
-        return input_tokens(self.messages, self.prompt if self.kind == "completion" else "", self.extra)
+        prompt = self.prompt if self.kind == "completion" else ""
+        return input_tokens(self.messages, prompt, self.extra) + self.native_only_tokens
 
     @property
     def reserved_tokens(self) -> int:

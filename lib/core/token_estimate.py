@@ -14,7 +14,8 @@ shape. Every caller format and `/v1/messages/count_tokens` count with the same f
 - **Tools and schemas**: their JSON text, one more token per member for the layout a provider renders
   them in, `TOOL_TOKENS` per tool, and `TOOLS_TOKENS` once when there are any (the largest tool-use
   system prompt Anthropic documents: 530, Claude 3 Opus). Every other passed-through field counts as
-  its JSON text.
+  its JSON text. JSON mode (`response_format` `json_object`) counts as one more tool besides, since a
+  provider without a JSON mode is given one.
 - **Images**: the most any provider the gateway speaks bills for one of that size (`image_tokens`),
   the size read from a `data:` image's own header (lib/core/image_size.py). An image of unknown size
   (an `https:` URL, which the gateway never fetches) counts as the largest the provider accepts.
@@ -46,6 +47,11 @@ ANTHROPIC_LONG_EDGE = 1568
 ANTHROPIC_LARGEST_IMAGE = 1600
 # Fields whose value is a list of tool or function definitions.
 _TOOL_LISTS = ("tools", "functions")
+# JSON mode, on a provider without one, is a tool the model must call (lib/providers/json_mode_tool.py):
+# its definition and the tool choice forcing it are under this many tokens (a test checks), besides
+# TOOL_TOKENS and the tool-use prompt.
+JSON_MODE_TOOL_TOKENS = 200
+_JSON_MODE = {"type": "json_object"}
 
 
 def text_tokens(text: str) -> int:
@@ -72,6 +78,9 @@ def input_tokens(messages: Iterable[Mapping[str, Any]], prompt: str, extra: Mapp
             total += (TOOLS_TOKENS if value else 0) + sum(TOOL_TOKENS + json_tokens(tool) for tool in value)
         else:
             total += json_tokens(value)
+    if extra.get("response_format") == _JSON_MODE:
+        has_tools = any(isinstance(extra.get(name), list) and extra[name] for name in _TOOL_LISTS)
+        total += JSON_MODE_TOOL_TOKENS + TOOL_TOKENS + (0 if has_tools else TOOLS_TOKENS)
     return total
 
 

@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from lib import services
 from lib.apis.error_formats import error_body
 from lib.http import embeddings_routes, messages_routes, responses_routes, routes
+from lib.http.route_stages import NOT_SERVED, allowed_methods
 from lib.platform.errors import GatewayError, MethodNotAllowed, NotConfigured, NotFound
 from lib.stages.telemetry import CACHE_HEADER, TEMPERATURE_CLAMPED_HEADER, UPSTREAM_MODEL_HEADER
 
@@ -94,11 +95,23 @@ def create_app(cors_origins: tuple[str, ...] = ()) -> APIGatewayHttpResolver:
     @app.not_found
     def not_found(_: NotFoundError) -> Response:
         event = app.current_event
-        allowed = routes.allowed_methods(event.path)
+        allowed = allowed_methods(event.path)
         error: GatewayError
-        if allowed:
+        not_served = NOT_SERVED.get((event.http_method, event.path))
+        if not_served:
+            allowed = set()
+            error = NotFound(
+                f"{event.http_method} {event.path} is not served: {not_served}", code="not_served"
+            )
+        elif allowed:
             error = MethodNotAllowed(
                 f"{event.http_method} is not allowed on {event.path}; use {', '.join(sorted(allowed))}"
+            )
+        elif allowed_methods(f"/v1{event.path}"):
+            # The most common set-up slip: an SDK's base_url without its /v1.
+            error = NotFound(
+                f"no route {event.http_method} {event.path}; did you mean /v1{event.path}? "
+                "(a client's base URL ends in /v1)"
             )
         else:
             error = NotFound(f"no route {event.http_method} {event.path}")

@@ -22,7 +22,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from lib.http.events import seconds_since_arrival
-from lib.http.routes import ANSWER_MARGIN_S, ARRIVAL_LIMIT_S, LAMBDA_SAFETY_MARGIN_S
+from lib.http.route_stages import ANSWER_MARGIN_S, ARRIVAL_LIMIT_S, LAMBDA_SAFETY_MARGIN_S
 from lib.platform.redaction import LogScrubber, StreamScrubber, scrub_bytes, scrub_text
 from lib.stages import telemetry
 
@@ -110,7 +110,7 @@ class HttpApiContext:
     """The Lambda context of a request through the HTTP API, whose body is joined (streams included)
     and which API Gateway cuts ARRIVAL_LIMIT_S after the request arrived, however much the Lambda has
     left. So the time it reports left ends with the answer budget counted from the arrival (plus the
-    safety margin lib/http/routes.py takes off it again): a stream stops where a whole answer's
+    safety margin lib/http/route_stages.py takes off it again): a stream stops where a whole answer's
     deadline does, with its error event, and still settles and answers in time."""
 
     def __init__(self, context: Any, event: dict[str, Any]) -> None:

@@ -1,11 +1,13 @@
-"""OpenAI's Responses API: `POST /v1/responses`, `GET` and `DELETE /v1/responses/{id}`,
-`GET /v1/responses/{id}/input_items` (their own router, included by lib/http/app.py).
+"""OpenAI's Responses API: `POST /v1/responses`, `POST /v1/responses/input_tokens`, `GET` and
+`DELETE /v1/responses/{id}`, `GET /v1/responses/{id}/input_items` (their own router, included by
+lib/http/app.py).
 
 A response runs the stages chat completions run (route, limits, budget, free allowances, cache,
 deadline, telemetry). Before them: the stored conversation `previous_response_id` continues is read
-(one Query), and the chosen route decides the request's form: a route whose provider speaks the
-Responses API itself (`apis = ["responses"]`) gets the caller's body; any other gets the conversation
-translated to chat, and what cannot be translated is a 400 naming it, before anything is spent.
+(one Query; not for a caller this container already knows to be over its rate limit), and the chosen
+route decides the request's form: a route whose provider speaks the Responses API itself
+(`apis = ["responses"]`) gets the caller's body; any other gets the conversation translated to chat,
+and what cannot be translated is a 400 naming it, before anything is spent.
 """
 
 from __future__ import annotations
@@ -16,20 +18,9 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
-from lib.callers.identity import Caller
 from lib.core.request import ModelRequest
-from lib.http.routes import (
-    _begin,
-    _deadline,
-    _identify,
-    _json_body,
-    _record,
-    _refresh_cache,
-    _route,
-    _streamed,
-)
+from lib.http.route_stages import RouteStages
 from lib.platform.errors import InvalidRequest, NotFound
-from lib.stages.completion import complete
 from lib.stages.context import Services
 from lib.stages.stored_responses import ResponseStore
 
@@ -39,19 +30,24 @@ if TYPE_CHECKING:
 
 # The Responses API's own modules are imported on use: a cold start serves chat first more often.
 router = APIGatewayHttpRouter()
+stages = RouteStages(router)
 _INPUT_ITEMS_LIMIT = 100
 
 
-@_route("POST", "/v1/responses", on=router)
+@stages.route("POST", "/v1/responses")
 def create_response() -> Any:
     from lib.apis.openai_responses import neutral_request, parse_responses
     from lib.apis.openai_responses_replies import Turn, reply
 
-    services = _begin()
-    caller = _identify(services)
+    services = stages.begin()
+    caller = stages.identify(services)
     settings = services.settings
-    call = parse_responses(_json_body(services), settings)
+    call = parse_responses(stages.json_body(services), settings)
     store = _store(services)
+    if call.previous_response_id is not None:
+        # The admission needs the whole conversation's size, so it follows the Query; a caller this
+        # container already saw over its rate limit is refused first, and costs no Query.
+        services.limiter.refuse_if_known_over(caller)
     conversation = store.conversation(call.previous_response_id, caller.caller_id)
     request, untranslatable = neutral_request(call, conversation.items, settings)
     request = _for_route(request, untranslatable, services, call, conversation.items)
@@ -60,7 +56,7 @@ def create_response() -> Any:
         echoed = {name: value for name, value in call.body.items() if name != "input"}
         store.check_fits(echoed, call.items, request.max_tokens)
     turn = Turn(store.new_response_id(conversation), int(time.time()), request.model, keeping)
-    record = _record()
+    record = stages.record()
 
     def keep(response: dict[str, Any]) -> bool:
         kept = store.save(response, call.items, caller.caller_id, conversation)
@@ -70,14 +66,30 @@ def create_response() -> Any:
     if request.stream:
         from lib.apis.openai_responses_stream import ResponsesStream  # on use: most are not streams
 
-        return _streamed(ResponsesStream(call, turn, keep), request, caller, services)
-    body, usage = complete(
-        request, caller, services, record, _deadline(services), refresh_cache=_refresh_cache()
-    )
+        return stages.streamed(ResponsesStream(call, turn, keep), request, caller, services)
+    body, usage = stages.complete(request, caller, services)
     response = reply(body, request, usage, call, turn._replace(model=record.model or request.model))
     if response["store"]:
         response["store"] = keep(response)
     return response
+
+
+@stages.route("POST", "/v1/responses/input_tokens")
+def count_input_tokens() -> dict[str, Any]:
+    """The gateway's own bound of the input, the one the budget reserves (stored turns included): the
+    same checks and route as `POST /v1/responses`, and no model called, no tokens charged."""
+    from lib.apis.openai_responses import neutral_request, parse_responses
+    from lib.apis.openai_responses_replies import input_tokens_count
+
+    services = stages.begin()
+    caller = stages.identify(services)
+    call = parse_responses(stages.json_body(services), services.settings)
+    # It reserves nothing, so it is admitted before the conversation is read: no Query over the limit.
+    services.limiter.admit(caller, reserve_tokens=0)
+    conversation = _store(services).conversation(call.previous_response_id, caller.caller_id)
+    request, untranslatable = neutral_request(call, conversation.items, services.settings)
+    request = _for_route(request, untranslatable, services, call, conversation.items)
+    return input_tokens_count(request.input_tokens)
 
 
 def _for_route(
@@ -103,10 +115,19 @@ def _for_route(
     return request
 
 
-@_route("GET", "/v1/responses/<response_id>", on=router)
+# Not taken for a response id (a 405 naming GET and DELETE would mislead): a 404 saying why.
+stages.not_served(
+    "POST",
+    "/v1/responses/compact",
+    "compaction needs the provider's own encrypted context; continue with previous_response_id, or send "
+    "the turns you keep",
+)
+
+
+@stages.route("GET", "/v1/responses/<response_id>")
 def retrieve_response(response_id: str) -> dict[str, Any]:
-    services = _begin()
-    caller = _admitted(services)
+    services = stages.begin()
+    caller = stages.admit(services)  # reading a stored response costs no tokens
     if (_query().get("stream") or "").lower() == "true":
         raise InvalidRequest(
             "stream is for background responses, which are not served; retrieve the whole response",
@@ -119,24 +140,24 @@ def retrieve_response(response_id: str) -> dict[str, Any]:
     return stored.response
 
 
-@_route("DELETE", "/v1/responses/<response_id>", on=router)
+@stages.route("DELETE", "/v1/responses/<response_id>")
 def delete_response(response_id: str) -> dict[str, Any]:
     from lib.apis.openai_responses_replies import deleted
 
-    services = _begin()
-    caller = _admitted(services)
+    services = stages.begin()
+    caller = stages.admit(services)  # reading a stored response costs no tokens
     wanted = unquote(response_id)
     if not _store(services).delete(wanted, caller.caller_id):
         raise _not_found(response_id)
     return deleted(wanted)
 
 
-@_route("GET", "/v1/responses/<response_id>/input_items", on=router)
+@stages.route("GET", "/v1/responses/<response_id>/input_items")
 def list_input_items(response_id: str) -> dict[str, Any]:
     from lib.apis.openai_responses_replies import input_items_page
 
-    services = _begin()
-    caller = _admitted(services)
+    services = stages.begin()
+    caller = stages.admit(services)  # reading a stored response costs no tokens
     query = _query()
     order = query.get("order") or "desc"
     if order not in ("asc", "desc"):
@@ -153,13 +174,6 @@ def list_input_items(response_id: str) -> dict[str, Any]:
 
 def _store(services: Services) -> ResponseStore:
     return services.responses or ResponseStore(None, services.settings)
-
-
-def _admitted(services: Services) -> Caller:
-    """The caller, counted against its rate limit (reading a stored response costs no tokens)."""
-    caller = _identify(services)
-    services.limiter.admit(caller, reserve_tokens=0)
-    return caller
 
 
 def _query() -> dict[str, str]:

@@ -2,11 +2,11 @@
 and Messages API requests passed through as they came (anthropic_native.py).
 
 What has an equivalent is translated (the messages in lib/providers/anthropic_turns.py; tools,
-tool_choice, stop, top_p and user here); answers and streams are read in anthropic_replies.py. What
-has none is refused with a 400 naming the field and the route, so caller input never reaches
-Anthropic only to be rejected there, which would become our 502. A field sent with a value that asks
-for nothing (null, `logprobs: false`, a 0 penalty, `response_format: {"type": "text"}`) is no request
-and is accepted, so clients that send their defaults keep working.
+tool_choice, stop, top_p, user and a `response_format` JSON schema here); answers and streams are
+read in anthropic_replies.py. What has none is refused with a 400 naming the field and the route, so
+caller input never reaches Anthropic only to be rejected there, which would become our 502. A field
+sent with a value that asks for nothing (null, `logprobs: false`, a 0 penalty, `response_format:
+{"type": "text"}`) is no request and is accepted, so clients that send their defaults keep working.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from lib.core.pieces import StreamPiece
 from lib.core.request import ModelRequest
 from lib.keys.sources import KeySource
 from lib.platform.route_table import Route
-from lib.providers import anthropic_native, anthropic_replies
+from lib.providers import anthropic_native, anthropic_replies, json_mode_tool, json_schema_output
 from lib.providers.anthropic_turns import conversation, refusal
 from lib.providers.base import HttpProvider, ProviderContext, http_provider
 from lib.providers.upstream_stream import ServerEvent
@@ -29,7 +29,9 @@ KEY_CHECK_PATH = "/models"
 # The Messages API has no seed (`check` refuses one): CACHE_MODE=seeded never caches this provider.
 HONOURS_SEED = False
 
-_CHAT_FIELDS = frozenset({"tools", "tool_choice", "parallel_tool_calls", "stop", "top_p", "user"})
+_CHAT_FIELDS = frozenset(
+    {"tools", "tool_choice", "parallel_tool_calls", "stop", "top_p", "user", "response_format"}
+)
 _COMPLETION_FIELDS = frozenset({"stop", "top_p", "user"})
 _NEUTRAL_VALUES: Mapping[str, Any] = {
     "logprobs": False,
@@ -58,6 +60,7 @@ def build(request: ModelRequest, route: Route) -> tuple[str, dict[str, Any]]:
         raise refusal(route, "input", "cannot be embedded (Anthropic's API has no embeddings) by")
     if anthropic_native.passes_through(request):
         return "/messages", anthropic_native.payload(request, route)
+    request = json_mode_tool.as_tool_request(request)
     payload: dict[str, Any] = {"model": route.upstream_model(request.model), "max_tokens": request.max_tokens}
     if request.kind == "chat":
         system, turns = conversation(request.messages, route)
@@ -78,11 +81,15 @@ def build_stream(request: ModelRequest, route: Route) -> tuple[str, dict[str, An
 
 def parse(body: dict[str, Any], request: ModelRequest) -> dict[str, Any]:
     reply = anthropic_replies.parse(body, request)
-    return anthropic_native.with_message(reply, body) if anthropic_native.passes_through(request) else reply
+    if anthropic_native.passes_through(request):
+        return anthropic_native.with_message(reply, body)
+    return json_mode_tool.as_text(reply, request)
 
 
 def parse_stream(events: Iterable[ServerEvent], request: ModelRequest) -> Iterator[StreamPiece]:
-    return anthropic_replies.parse_stream(events, request, native=anthropic_native.passes_through(request))
+    native = anthropic_native.passes_through(request)
+    pieces = anthropic_replies.parse_stream(events, request, native=native)
+    return pieces if native else json_mode_tool.as_text_pieces(pieces, request)
 
 
 def request_headers(request: ModelRequest) -> dict[str, str]:
@@ -136,6 +143,12 @@ def _options(request: ModelRequest, route: Route) -> dict[str, Any]:
     tool_choice = _tool_choice(extra, route)
     if tool_choice is not None:
         options["tool_choice"] = tool_choice
+    output = json_schema_output.requested(
+        extra.get("response_format"), lambda field, reason: refusal(route, field, f"{reason} on")
+    )
+    if output is not None:
+        # Anthropic's structured outputs: the text block is constrained to the schema (no name there).
+        options["output_config"] = {"format": {"type": "json_schema", "schema": output.schema}}
     return options
 
 

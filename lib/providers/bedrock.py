@@ -32,10 +32,11 @@ from lib.platform.errors import (
     UpstreamTimeout,
 )
 from lib.platform.route_table import Route
-from lib.providers import bedrock_embeddings, converse, converse_reply, converse_stream
+from lib.providers import bedrock_embeddings, converse, converse_reply, converse_stream, json_mode_tool
 from lib.providers.base import ProviderContext
 from lib.providers.bedrock_clients import ClientsByTimeout
 from lib.providers.call_stats import CallStats
+from lib.providers.upstream_body import AttemptFailed
 from lib.providers.upstream_signals import backoff_delay
 from lib.providers.upstream_stream import StreamFault, StreamLimits
 
@@ -53,19 +54,10 @@ _REFUSED_REQUEST_CODE = (
     "ValidationException"  # lib/platform/errors.py UpstreamRejected; other refusals are 502s
 )
 _NAMES_THE_MODEL = re.compile(r"\bmodel (identifier|id)\b", re.IGNORECASE)
-_PARAMETER = re.compile(r"parameter ([A-Za-z0-9_.\[\]]{1,120})")
+# botocore names the parameter in both "Invalid type for parameter x.y" and "Unknown parameter in
+# input: "outputConfig"" (an older botocore than the fields build() sends, e.g. the Lambda runtime's).
+_PARAMETER = re.compile(r"parameter (?:in input: )?\"?([A-Za-z0-9_.\[\]]{1,120})")
 T = TypeVar("T")
-
-
-class _AttemptFailed(Exception):
-    def __init__(
-        self, reason: str, *, retryable: bool, timed_out: bool = False, refused: bool = False
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retryable = retryable
-        self.timed_out = timed_out
-        self.refused = refused  # Bedrock refused the request itself (its input, not the deployment)
 
 
 class BedrockProvider:
@@ -112,7 +104,7 @@ class BedrockProvider:
         finally:
             stats.latency_ms = (self._clock() - started) * 1000
         try:
-            return converse_reply.parse(response, request, self.route)
+            return json_mode_tool.as_text(converse_reply.parse(response, request, self.route), request)
         except UpstreamError:
             stats.maybe_billed = True  # Bedrock answered (and billed) what we could not use
             raise
@@ -166,7 +158,7 @@ class BedrockProvider:
                 # An exception event before the first piece is Bedrock refusing, as a ClientError is;
                 # a read that broke may have cost an answer we never read.
                 stats.maybe_billed = stats.maybe_billed or code is None
-                raise _AttemptFailed(
+                raise AttemptFailed(
                     f"the stream broke before its first event ({code or fault.kind})",
                     retryable=code is None or code in _RETRYABLE_CODES,
                     timed_out=fault.kind == "idle",
@@ -175,7 +167,8 @@ class BedrockProvider:
 
         started = self._clock()
         try:
-            return self._with_retries(stream_once, deadline, stats, longest_wait_s=limits.idle_s)
+            pieces = self._with_retries(stream_once, deadline, stats, longest_wait_s=limits.idle_s)
+            return json_mode_tool.as_text_pieces(pieces, request)
         finally:
             stats.latency_ms = (self._clock() - started) * 1000
 
@@ -197,7 +190,7 @@ class BedrockProvider:
             stats.attempts += 1
             try:
                 return attempt(client)
-            except _AttemptFailed as exc:
+            except AttemptFailed as exc:
                 failure = exc
             except ParamValidationError as exc:
                 # botocore's own check of the arguments: a limit build() does not know. Its text quotes
@@ -225,7 +218,7 @@ class BedrockProvider:
 
     def _gave_up(
         self,
-        failure: _AttemptFailed | None,
+        failure: AttemptFailed | None,
         deadline: Deadline,
         stats: CallStats,
         *,
@@ -247,7 +240,7 @@ class BedrockProvider:
         return backoff_delay(retry_number, self._backoff_base_s, self._backoff_cap_s, self._jitter)
 
 
-def _attempt_failure(exc: Exception, stats: CallStats) -> _AttemptFailed:
+def _attempt_failure(exc: Exception, stats: CallStats) -> AttemptFailed:
     from botocore.exceptions import (
         ClientError,
         ConnectionError,
@@ -260,20 +253,20 @@ def _attempt_failure(exc: Exception, stats: CallStats) -> _AttemptFailed:
         stats.last_status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         code = converse_reply.error_code(exc)
         if code != _REFUSED_REQUEST_CODE:
-            return _AttemptFailed(code, retryable=code in _RETRYABLE_CODES)
+            return AttemptFailed(code, retryable=code in _RETRYABLE_CODES)
         # "The provided model identifier is invalid" is the route's model id, the deployment's to fix.
         # (The message is only matched here, never repeated: it can quote the request.)
         if _NAMES_THE_MODEL.search(str(exc.response.get("Error", {}).get("Message"))):
-            return _AttemptFailed(f"{code} (model id)", retryable=False)
-        return _AttemptFailed(code, retryable=False, refused=True)
+            return AttemptFailed(f"{code} (model id)", retryable=False)
+        return AttemptFailed(code, retryable=False, refused=True)
     if isinstance(exc, ConnectTimeoutError):
-        return _AttemptFailed("timed out connecting", retryable=True, timed_out=True)
+        return AttemptFailed("timed out connecting", retryable=True, timed_out=True)
     if isinstance(exc, ReadTimeoutError):
         stats.maybe_billed = True  # the model may have generated (and billed) an answer we never read
-        return _AttemptFailed("timed out", retryable=True, timed_out=True)
+        return AttemptFailed("timed out", retryable=True, timed_out=True)
     if isinstance(exc, ConnectionError | HTTPClientError):
-        return _AttemptFailed(f"connection failed ({type(exc).__name__})", retryable=True)
-    return _AttemptFailed(type(exc).__name__, retryable=False)  # e.g. NoCredentialsError
+        return AttemptFailed(f"connection failed ({type(exc).__name__})", retryable=True)
+    return AttemptFailed(type(exc).__name__, retryable=False)  # e.g. NoCredentialsError
 
 
 def create(route: Route, key_source: KeySource | None, context: ProviderContext) -> BedrockProvider:

@@ -17,6 +17,7 @@ from typing import Any
 from lib.core.request import ModelRequest
 from lib.platform.errors import InvalidRequest
 from lib.platform.route_table import Route
+from lib.providers import json_mode_tool, json_schema_output
 
 # OpenAI fields with a Converse equivalent, beyond those ModelRequest carries itself.
 _MAPPED = frozenset({"tools", "tool_choice", "top_p", "stop", "response_format", "parallel_tool_calls"})
@@ -26,12 +27,15 @@ _IGNORED = frozenset({"user", "domain"})
 _TEMPERATURE_MAX = 1.0
 _TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _TOOL_USE_ID = re.compile(r"[a-zA-Z0-9_.:-]{1,64}")
+# A Claude model's id, alone or in an inference profile's id or ARN (us.anthropic.claude-...).
+_CLAUDE_MODEL = re.compile(r"(?:^|[.:/])anthropic\.claude")
 _IMAGE_DATA_URL = re.compile(r"data:image/(jpeg|png|gif|webp);base64,([A-Za-z0-9+/=\s]+)", re.DOTALL)
 
 
 def build(request: ModelRequest, route: Route) -> dict[str, Any]:
     """The keyword arguments of `client.converse(...)`; InvalidRequest for what Converse cannot take."""
     refuse = _Refusal(route)
+    request = json_mode_tool.as_tool_request(request)
     if request.seed is not None:
         raise refuse("seed", "Converse has no seed")
     for field in request.extra:
@@ -47,11 +51,11 @@ def build(request: ModelRequest, route: Route) -> dict[str, Any]:
         inference["topP"] = _top_p(extra["top_p"], refuse)
     if extra.get("stop") is not None:
         inference["stopSequences"] = _stop_sequences(extra["stop"], refuse)
-    _check_response_format(extra.get("response_format"), refuse)
-    if extra.get("parallel_tool_calls") is False:
-        raise refuse("parallel_tool_calls", "Converse cannot forbid parallel tool calls")
+    output = json_schema_output.requested(extra.get("response_format"), refuse)
 
     arguments: dict[str, Any] = {"modelId": route.model, "inferenceConfig": inference}
+    if output is not None:
+        arguments["outputConfig"] = _output_config(output)
     if request.kind == "completion":
         for field in ("tools", "tool_choice"):
             if extra.get(field) is not None:
@@ -65,6 +69,8 @@ def build(request: ModelRequest, route: Route) -> dict[str, Any]:
     tool_config = _tool_config(extra.get("tools"), extra.get("tool_choice"), messages, refuse)
     if tool_config:
         arguments["toolConfig"] = tool_config
+        if extra.get("parallel_tool_calls") is False:
+            arguments["additionalModelRequestFields"] = _one_tool_call(route, tool_config, refuse)
     return arguments
 
 
@@ -234,6 +240,17 @@ def _tool_config(
     return config
 
 
+def _one_tool_call(route: Route, tool_config: dict[str, Any], refuse: _Refusal) -> dict[str, Any]:
+    """`parallel_tool_calls: false` (Codex sends it): Converse has no such field, but Claude models take
+    Anthropic's own flag as an additional model field, with the `auto` choice it belongs to."""
+    field = "parallel_tool_calls"
+    if not _CLAUDE_MODEL.search(route.model or ""):
+        raise refuse(field, "Converse cannot forbid parallel tool calls (only Claude models can be told to)")
+    if "toolChoice" in tool_config:
+        raise refuse(field, 'Converse can forbid parallel tool calls only with tool_choice "auto"')
+    return {"tool_choice": {"type": "auto", "disable_parallel_tool_use": True}}
+
+
 def _tool_spec(tool: Any, field: str, refuse: _Refusal) -> dict[str, Any]:
     function = tool.get("function") if isinstance(tool, dict) else None
     if not isinstance(function, dict) or tool.get("type") != "function":
@@ -270,6 +287,9 @@ def _stop_sequences(value: Any, refuse: _Refusal) -> list[str]:
     return sequences
 
 
-def _check_response_format(value: Any, refuse: _Refusal) -> None:
-    if value is not None and value != {"type": "text"}:
-        raise refuse("response_format", 'only {"type": "text"} is supported')
+def _output_config(output: json_schema_output.JsonSchemaOutput) -> dict[str, Any]:
+    """Converse's structured output: the schema travels as JSON text."""
+    definition = {"schema": json.dumps(output.schema), "name": output.name}
+    if output.description:
+        definition["description"] = output.description
+    return {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}

@@ -26,7 +26,7 @@ from lib.platform.deadline import Deadline
 from lib.platform.errors import NotConfigured, UpstreamError, UpstreamRejected, UpstreamTimeout
 from lib.providers import socket_deadline
 from lib.providers.call_stats import CallStats
-from lib.providers.upstream_body import AttemptFailed, json_object, read_body, refusal_kind
+from lib.providers.upstream_body import AttemptFailed, json_object, read_body, refusal_signal
 from lib.providers.upstream_signals import (
     backoff_delay,
     retry_after_s,
@@ -155,7 +155,9 @@ class UpstreamClient:
                     )
                 except AttemptFailed as exc:
                     if exc.refused and index == 0:
-                        raise UpstreamRejected(f"the model API refused the request: {exc.reason}") from None
+                        raise UpstreamRejected(
+                            f"the model API refused the request: {exc.reason}", param=exc.param
+                        ) from None
                     # A fallback endpoint's refusal after the first one failed: the failure is the news.
                     failure = f"{failure}; then {exc.reason}" if exc.refused else exc.reason
         finally:
@@ -256,9 +258,13 @@ class UpstreamClient:
                     retry_after_s=retry_after_s(response.headers.get("Retry-After")),
                 )
             if not 200 <= status < 300:
-                kind = refusal_kind(response, deadline, stats, self._max_response_bytes)
-                reason = f"HTTP {status} ({kind})" if kind else f"HTTP {status}"
-                raise AttemptFailed(reason, retryable=False, refused=self._is_callers(status, kind))
+                kind, param = refusal_signal(response, deadline, stats, self._max_response_bytes)
+                said = ", ".join(filter(None, (kind, param and f"param {param}")))
+                reason = f"HTTP {status} ({said})" if said else f"HTTP {status}"
+                refused = self._is_callers(status, kind)
+                raise AttemptFailed(
+                    reason, retryable=False, refused=refused, param=param if refused else None
+                )
             if read is not None:
                 opened = read(response, deadline, stats)
                 handed_over = True

@@ -12,22 +12,32 @@ import urllib3
 
 from lib.platform.deadline import Deadline
 from lib.providers.call_stats import CallStats
-from lib.providers.upstream_signals import ascii_integer, error_kind, limit_socket_wait
+from lib.providers.upstream_signals import ErrorSignal, ascii_integer, error_signal, limit_socket_wait
 
 _READ_CHUNK_BYTES = 64 * 1024
 
 
 class AttemptFailed(Exception):
-    """One attempt at an upstream failed; `retryable` says whether another attempt may do better."""
+    """One attempt at an upstream (HTTP or Bedrock) failed; `retryable` says whether another attempt
+    may do better."""
 
     def __init__(
-        self, reason: str, *, retryable: bool, retry_after_s: float | None = None, refused: bool = False
+        self,
+        reason: str,
+        *,
+        retryable: bool,
+        retry_after_s: float | None = None,
+        refused: bool = False,
+        timed_out: bool = False,
+        param: str | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
         self.retry_after_s = retry_after_s
         self.refused = refused  # the request itself was refused: no other endpoint would take it either
+        self.timed_out = timed_out  # a timeout: when its retry no longer fits, the deadline's doing
+        self.param = param  # the request field a refusal names, as the provider named it
 
 
 def read_body(response: requests.Response, deadline: Deadline, stats: CallStats, max_bytes: int) -> bytes:
@@ -59,17 +69,17 @@ def read_body(response: requests.Response, deadline: Deadline, stats: CallStats,
         raise AttemptFailed(f"the response was cut off ({type(exc).__name__})", retryable=True) from None
 
 
-def refusal_kind(
+def refusal_signal(
     response: requests.Response, deadline: Deadline, stats: CallStats, max_bytes: int
-) -> str | None:
-    """The provider's error code or type when it sends one (`model_not_found`), never its text."""
+) -> ErrorSignal:
+    """The provider's error code or type and the field it names, when it sends them; never its text."""
     maybe_billed = stats.maybe_billed
     try:
-        kind = error_kind(read_body(response, deadline, stats, max_bytes))
+        signal = error_signal(read_body(response, deadline, stats, max_bytes))
     except AttemptFailed:
-        kind = None
+        signal = ErrorSignal()
     stats.maybe_billed = maybe_billed  # a refused request was not billed, whatever its body did
-    return kind
+    return signal
 
 
 def json_object(data: bytes, stats: CallStats) -> dict[str, Any]:

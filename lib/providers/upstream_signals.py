@@ -11,9 +11,11 @@ import re
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,47}")
+# A request field's path as OpenAI-compatible APIs name it (`messages[0].content`), nothing more.
+_FIELD_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}(?:\[[0-9]{1,4}\]|\.[A-Za-z_][A-Za-z0-9_]{0,63}){0,8}")
 
 
 def backoff_delay(retry_number: int, base_s: float, cap_s: float, jitter: Callable[[], float]) -> float:
@@ -50,22 +52,28 @@ def ascii_integer(value: str | None) -> int | None:
     return int(value)
 
 
-def error_kind(body: bytes) -> str | None:
-    """The `error.code` (or else `error.type`) identifier of an OpenAI- or Anthropic-style error body:
-    the code says more when there is one (`model_not_found` beside `invalid_request_error`).
+class ErrorSignal(NamedTuple):
+    """What an error body may say safely: its `error.code` (or else `error.type`) identifier, and the
+    request field its `error.param` names. Never its message: a provider's text can quote the request
+    or the key."""
 
-    Only a short identifier is kept: a provider's message can quote the request or the key."""
+    kind: str | None = None
+    param: str | None = None
+
+
+def error_signal(body: bytes) -> ErrorSignal:
+    """The signal of an OpenAI- or Anthropic-style error body: the code says more when there is one
+    (`model_not_found` beside `invalid_request_error`)."""
     try:
         error = json.loads(body).get("error")
     except (ValueError, AttributeError):
-        return None
+        return ErrorSignal()
     if not isinstance(error, dict):
-        return None
-    for field in ("code", "type"):
-        value = error.get(field)
-        if isinstance(value, str) and _IDENTIFIER.fullmatch(value):
-            return value
-    return None
+        return ErrorSignal()
+    kinds = (error.get(field) for field in ("code", "type"))
+    kind = next((value for value in kinds if isinstance(value, str) and _IDENTIFIER.fullmatch(value)), None)
+    param = error.get("param")
+    return ErrorSignal(kind, param if isinstance(param, str) and _FIELD_PATH.fullmatch(param) else None)
 
 
 def limit_socket_wait(response: Any, seconds: float) -> None:

@@ -231,6 +231,8 @@ class Dispatcher:
         finally:
             stats.latency_ms = (self._clock() - started) * 1000
         if last_error is not None:
+            if len(trace.failed) > 1:  # the last failure alone would hide why the chosen route did not serve
+                last_error.message += f" (routes tried in order: {', '.join(trace.failed)})"
             raise last_error
         if quota_refused and not breaker_refused:
             raise FreeQuotaExhausted(

@@ -28,7 +28,7 @@ from lib.stages.telemetry import (
     RequestRecord,
 )
 
-# The upstream deadline keeps a second of the Lambda's time back (routes.LAMBDA_SAFETY_MARGIN_S): the
+# The upstream deadline keeps a second of the Lambda's time back (route_stages.LAMBDA_SAFETY_MARGIN_S): the
 # settlement may use half of it, whatever the store does; the other half is for writing the answer.
 SETTLE_AFTER_DEADLINE_S = 0.5
 

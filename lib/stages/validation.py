@@ -34,14 +34,19 @@ MESSAGE_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "
 _INT64_MAX = 2**63 - 1
 
 
-def check_prompt(text: str, settings: Settings, param: str, *, media: bool = False) -> None:
-    """MAX_PROMPT_CHARS over the caller's text; blank text is no prompt, unless images (or other
-    media) are what the caller sent."""
+def check_prompt(
+    text: str, settings: Settings, param: str, *, media: bool = False, conversation: bool = False
+) -> None:
+    """MAX_PROMPT_CHARS over the caller's text (a `conversation`'s every turn); blank text is no
+    prompt, unless images (or other media) are what the caller sent."""
     if not text.strip() and not media:
         raise InvalidRequest("the prompt is blank", param=param, code="missing_prompt")
     if len(text) > settings.max_prompt_chars:
+        # A conversation's every turn is sent again each time: say so, or a chat that grows is a riddle.
+        whole = " (the text of the whole conversation sent, earlier turns included)" if conversation else ""
         raise InvalidRequest(
-            f"the prompt is {len(text)} characters; the limit is {settings.max_prompt_chars}",
+            f"the prompt is {len(text)} characters{whole}; the limit is {settings.max_prompt_chars}"
+            " (MAX_PROMPT_CHARS)",
             param=param,
             code="prompt_too_long",
         )

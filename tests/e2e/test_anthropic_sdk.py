@@ -2,6 +2,8 @@
 in front of an `openai`, an `anthropic` and a `bedrock` route (loopback servers, each in its provider's
 own wire format): create, stream, a tool round trip, structured output, errors as the SDK's classes."""
 
+import json
+
 import pytest
 
 from lib import services
@@ -207,6 +209,36 @@ def test_structured_output_by_forcing_a_tool(client, route):
         "bedrock": lambda: sent["toolConfig"]["toolChoice"] == {"tool": {"name": "record_person"}},
     }
     assert forced[route.provider]()
+
+
+def test_structured_output_by_output_config(client, route):
+    # Given the provider answering in JSON
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}},
+        "required": ["name"],
+        "additionalProperties": False,
+    }
+    route.server.then(three_providers.text(route.provider, ('{"name": "Ada"}',)))
+
+    # When the SDK asks for a JSON schema with output_config
+    message = client.messages.create(
+        model=route,
+        max_tokens=64,
+        messages=[{"role": "user", "content": "Ada Lovelace wrote the first program."}],
+        output_config={"format": {"type": "json_schema", "schema": schema}},
+    )
+
+    # Then the text is the JSON, and each provider was sent the schema in its own terms
+    assert message.content[0].text == '{"name": "Ada"}'
+    sent = route.server.received[0].body
+    converse_format = sent.get("outputConfig", {}).get("textFormat", {})
+    schema_sent = {
+        "openai": lambda: sent["response_format"]["json_schema"]["schema"],
+        "anthropic": lambda: sent["output_config"]["format"]["schema"],
+        "bedrock": lambda: json.loads(converse_format["structure"]["jsonSchema"]["schema"]),
+    }
+    assert schema_sent[route.provider]() == schema
 
 
 def test_a_failing_provider_raises_internal_server_error(client, route, sdk):

@@ -56,13 +56,13 @@ def test_serves_with_no_aws_and_no_key_and_stops_cleanly(stop_signal):
             process.kill()
     assert process.returncode == 0
     # Before it served, one block said what is on: the address, the auth mode, the built-in model and
-    # the names a client may send, ZERO_COST, the cache and CORS
+    # the names a client may send, the limits, ZERO_COST, the cache and CORS
     lines = output.splitlines()
     first = lines.index(f"modelgate: serving http://127.0.0.1:{port} (Ctrl-C stops everything)")
-    shown = [line.split()[0] for line in lines[first + 1 : first + 8]]
-    assert shown == ["auth", "AWS", "model", "models", "ZERO_COST", "cache", "CORS"]
+    shown = [line.split()[0] for line in lines[first + 1 : first + 9]]
+    assert shown == ["auth", "AWS", "model", "models", "limits", "ZERO_COST", "cache", "CORS"]
     assert "AUTH_MODE=none" in lines[first + 1] and "the built-in local model at" in lines[first + 3]
-    assert " GET /health 200 " in lines[first + 8]  # then a line per request: the first the test's wait
+    assert " GET /health 200 " in lines[first + 9]  # then a line per request: the first the test's wait
     assert "modelgate: stopping" in output
 
 

@@ -10,6 +10,8 @@ import pytest
 from pydantic import BaseModel
 
 from lib import services
+from lib.apis.openai_responses import neutral_request, parse_responses
+from lib.platform.config import load_settings
 from local.aws import create_table
 from local.server import serving
 from tests.conftest import _GATEWAY_VARIABLES as GATEWAY_VARIABLES
@@ -223,23 +225,65 @@ class Weather(BaseModel):
     temperature_c: int
 
 
-@pytest.mark.parametrize("route", ["gpt", "gpt-native"])
+def schema_sent(servers, route):
+    """The JSON schema the route's provider was told to answer in, read from its own wire format."""
+    body = servers[route].received[-1].body
+    if route == "claude":  # Anthropic's structured outputs
+        return body["output_config"]["format"]["schema"]
+    if route == "nova":  # Converse's outputConfig, the schema as JSON text
+        return json.loads(body["outputConfig"]["textFormat"]["structure"]["jsonSchema"]["schema"])
+    text = body["text"] if route == "gpt-native" else body["response_format"]
+    return (text["format"] if route == "gpt-native" else text["json_schema"])["schema"]
+
+
+@pytest.mark.parametrize("route", EVERY_ROUTE)
 def test_structured_output(client, servers, route):
+    # Given the route's model answers in JSON
     servers[route].then(WIRES[route].text('{"city": "Paris", "temperature_c": 21}'))
 
+    # When the SDK asks for a pydantic model's schema
     parsed = client.responses.parse(model=route, input="Weather in Paris, as JSON", text_format=Weather)
 
+    # Then the answer parses, and the provider was sent the schema in its own terms
     assert parsed.output_parsed == Weather(city="Paris", temperature_c=21)
-    assert "Weather" in sent(servers, route) and "json_schema" in sent(servers, route)
+    assert schema_sent(servers, route)["required"] == ["city", "temperature_c"]
 
 
 @pytest.mark.parametrize("route", ["claude", "nova"])
-def test_structured_output_a_provider_cannot_give_is_a_400_naming_text_format(client, servers, route):
-    with pytest.raises(openai.BadRequestError) as error:
-        client.responses.parse(model=route, input="Weather in Paris, as JSON", text_format=Weather)
+def test_structured_output_streamed(client, servers, route):
+    servers[route].then(WIRES[route].stream_text('{"city": "Oslo", ', '"temperature_c": 4}'))
 
-    assert error.value.body["param"] == "text.format" and route in error.value.body["message"]
-    assert servers[route].received == []
+    question = "Weather in Oslo, as JSON"
+    with client.responses.stream(model=route, input=question, text_format=Weather) as stream:
+        final = stream.get_final_response()
+
+    assert final.output_parsed == Weather(city="Oslo", temperature_c=4)
+    assert schema_sent(servers, route)["properties"]["city"] == {"title": "City", "type": "string"}
+
+
+@pytest.mark.parametrize("route", ["claude", "nova"])
+@pytest.mark.parametrize("streamed", [False, True])
+def test_json_mode_where_the_provider_has_none_is_a_forced_tool_call_read_back_as_text(
+    client, servers, route, streamed
+):
+    # Given a provider with no JSON mode, answering by calling the tool the gateway made it call
+    wire = WIRES[route]
+    answer = wire.stream_tool_call if streamed else wire.tool_call
+    servers[route].then(answer("call_9", "json_answer", {"city": "Paris", "temperature_c": 21}))
+
+    # When the SDK asks for JSON without a schema
+    fields = {"model": route, "input": "Paris, as JSON", "text": {"format": {"type": "json_object"}}}
+    if streamed:
+        with client.responses.stream(**fields) as stream:
+            response = stream.get_final_response()
+    else:
+        response = client.responses.create(**fields)
+
+    # Then the JSON is the answer's text, no function call reaches the caller, and the echo is JSON mode
+    assert json.loads(response.output_text) == {"city": "Paris", "temperature_c": 21}
+    assert [item.type for item in response.output] == ["message"] and response.status == "completed"
+    assert response.text.format.type == "json_object"
+    assert "json_answer" in sent(servers, route)
 
 
 def test_errors_are_the_sdks_classes(client, servers):
@@ -259,6 +303,74 @@ def test_errors_are_the_sdks_classes(client, servers):
     assert hosted.value.body["param"] == "tools[0]" and "web_search" in hosted.value.body["message"]
     assert unknown_previous.value.body["code"] == "previous_response_not_found"
     assert upstream_failed.value.status_code == 502
+
+
+@pytest.mark.parametrize("route", EVERY_ROUTE)
+def test_input_tokens_count_is_what_the_budget_reserves_for_the_input(client, servers, route):
+    # Given a request with instructions and a tool
+    asked = {"model": route, "instructions": "Be brief.", "input": "Hi", "tools": [WEATHER_TOOL]}
+
+    # When the SDK counts its input tokens
+    counted = client.responses.input_tokens.count(**asked)
+
+    # Then the count is what creating it would reserve, less its output allowance, and no model was asked
+    settings = load_settings({"AUTH_MODE": "none"})
+    created, _ = neutral_request(parse_responses({**asked, "max_output_tokens": 64}, settings), [], settings)
+    assert counted.object == "response.input_tokens"
+    assert counted.input_tokens == created.reserved_tokens - 64 > len("Be brief.Hi")
+    assert all(server.received == [] for server in servers.values())
+
+
+def test_input_tokens_of_a_continued_conversation_count_its_stored_turns(client, servers):
+    # Given a stored first turn
+    servers["gpt"].then(WIRES["gpt"].text("Hello Ada."))
+    first = client.responses.create(model="gpt", input="My name is Ada.")
+
+    # When the SDK counts a turn that continues it, the same conversation spelled out, and the turn alone
+    continued = client.responses.input_tokens.count(
+        model="gpt", previous_response_id=first.id, input="What is my name?"
+    )
+    spelled_out = client.responses.input_tokens.count(
+        model="gpt",
+        input=[
+            {"role": "user", "content": "My name is Ada."},
+            {"role": "assistant", "content": "Hello Ada."},
+            {"role": "user", "content": "What is my name?"},
+        ],
+    )
+    alone = client.responses.input_tokens.count(model="gpt", input="What is my name?")
+
+    # Then the continued turn counts the stored conversation, and only the first turn asked the model
+    assert continued.input_tokens == spelled_out.input_tokens > alone.input_tokens
+    assert len(servers["gpt"].received) == 1
+
+
+def test_input_tokens_count_refuses_what_create_refuses_as_the_sdks_classes(client, servers):
+    # When the SDK counts requests that creating would refuse
+    refusals = {
+        "blocked": {"model": "gpt", "input": "我的密码是什么"},
+        "too long": {"model": "gpt", "input": "x" * 5000},
+        "hosted tool": {"model": "claude", "input": "Hi", "tools": [{"type": "web_search"}]},
+        "unknown previous": {"model": "gpt", "input": "Hi", "previous_response_id": "resp_" + "0" * 40},
+        "conversation": {"model": "gpt", "input": "Hi", "conversation": "conv_1"},
+        "no input": {"model": "gpt"},
+    }
+    errors = {}
+    for name, body in refusals.items():
+        with pytest.raises(openai.APIStatusError) as refused:
+            client.responses.input_tokens.count(**body)
+        errors[name] = (type(refused.value).__name__, refused.value.body["code"], refused.value.body["param"])
+
+    # Then each is the 4xx that creating it answers, and no model was asked
+    assert errors == {
+        "blocked": ("BadRequestError", "content_blocked", "input"),
+        "too long": ("BadRequestError", "prompt_too_long", "input"),
+        "hosted tool": ("BadRequestError", "unsupported_parameter", "tools[0]"),
+        "unknown previous": ("BadRequestError", "previous_response_not_found", "previous_response_id"),
+        "conversation": ("BadRequestError", "unsupported_parameter", "conversation"),
+        "no input": ("BadRequestError", "missing_prompt", "input"),
+    }
+    assert all(server.received == [] for server in servers.values())
 
 
 @pytest.mark.parametrize("route", EVERY_ROUTE)

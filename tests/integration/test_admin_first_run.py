@@ -1,6 +1,7 @@
 """The admin commands as a new user first meets them: a key with no name, no `make run` serving, and a
 `.make-run.env` left behind by a `make run` that is gone."""
 
+import io
 import socket
 
 import boto3
@@ -49,3 +50,15 @@ def test_a_make_run_that_is_gone_is_named_as_such(gateway_env, capsys):
     said = capsys.readouterr().err
     assert f"nothing answers at http://127.0.0.1:{port}" in said
     assert "start `make run` again" in said and "STACK=<name>" in said
+
+
+def test_a_key_created_for_a_run_that_checks_no_keys_says_so(gateway_env, aws, capsys):
+    # Given `make run`'s settings say it serves with AUTH_MODE=none (its .make-run.env)
+    gateway_env.setenv("AUTH_MODE", "none")
+    # When a key is created for its table
+    printed = io.StringIO()
+    created = admin.main(["--table", TABLE_NAME, "keys", "create", "--name", "me"], printed, aws)
+    # Then the key is printed, and a note says it will not count until keys are checked
+    said = capsys.readouterr().err
+    assert created == 0 and "key:     mg-" in printed.getvalue()
+    assert "AUTH_MODE=none" in said and "AUTH_MODE=keys make run" in said

@@ -133,6 +133,18 @@ class TestErrors:
         assert reply.status == 404
         assert set(reply.error) == {"message", "type", "code", "param"}
 
+    def test_a_path_missing_its_v1_is_a_404_that_says_so(self):
+        reply = call("POST", "/chat/completions", {"model": "m", "messages": []})
+        assert reply.status == 404 and "did you mean /v1/chat/completions?" in reply.error["message"]
+        assert "did you mean" not in call("GET", "/nope").error["message"]
+
+    def test_an_endpoint_not_served_is_a_404_saying_why_not_a_405(self):
+        # Given POST /v1/responses/compact, whose path looks like a stored response's
+        reply = call("POST", "/v1/responses/compact", {"model": "m", "input": "x"})
+        # Then it is a 404 saying it is not served and why, with no Allow header
+        assert reply.status == 404 and reply.error["code"] == "not_served"
+        assert "previous_response_id" in reply.error["message"] and "allow" not in reply.headers
+
     def test_wrong_method_is_405_with_allow(self):
         reply = call("DELETE", "/v1/chat/completions")
         assert reply.status == 405 and reply.headers["allow"] == "POST"

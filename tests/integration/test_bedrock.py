@@ -459,6 +459,27 @@ def test_a_botocore_limit_the_mapping_missed_is_a_400_without_the_value(bedrock_
     assert "value" not in raised.value.message and upstream.received == []
 
 
+def test_a_field_an_older_botocore_does_not_know_is_a_400_naming_it():
+    # Given a botocore older than Converse's outputConfig (the Lambda runtime's boto3 can lag)
+    from botocore.exceptions import ParamValidationError
+
+    class OlderClient:
+        def converse(self, **arguments):
+            assert "outputConfig" in arguments
+            report = 'Unknown parameter in input: "outputConfig", must be one of: modelId, messages'
+            raise ParamValidationError(report=report)
+
+    schema = {"type": "json_schema", "json_schema": {"name": "w", "schema": {"type": "object"}}}
+    request = chat(USER_HI, extra={"response_format": schema})
+
+    # When structured output is asked for
+    with pytest.raises(InvalidRequest) as raised:
+        provider_over(OlderClient())[0].complete(request, Deadline(5), CallStats())
+
+    # Then the 400 names the parameter the installed botocore refused
+    assert "(outputConfig)" in raised.value.message and raised.value.status == 400
+
+
 # ---- Through the handler: a routes file with a Bedrock route ----
 
 BEDROCK_ROUTES = """

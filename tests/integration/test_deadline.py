@@ -11,7 +11,7 @@ import time
 import pytest
 
 from lib import services
-from lib.http.routes import ANSWER_MARGIN_S, ARRIVAL_LIMIT_S
+from lib.http.route_stages import ANSWER_MARGIN_S, ARRIVAL_LIMIT_S
 from local.events import http_api_event
 from local.template import load_template
 from tests.conftest import invoke_event, load_event

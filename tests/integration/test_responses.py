@@ -8,6 +8,7 @@ import pytest
 
 from lib import services
 from lib.admin import cli as admin
+from lib.platform.store import Table
 from local.events import http_api_event
 from tests.conftest import TABLE_NAME, call, invoke_event
 from tests.support import fake_responses as responses
@@ -317,3 +318,77 @@ def test_zero_cost_refuses_a_route_whose_allowance_is_spent(routed, gateway_env,
     assert first.status == 200  # 30 tokens charged: what is left no longer holds the second reservation
     assert second.status == 429 and second.error["code"] == "free_quota_exhausted"
     assert len(native_api.received) == 1
+
+
+@pytest.fixture
+def queries(monkeypatch):
+    """The stored conversations the gateway reads (each one Query)."""
+    made = []
+    query_partition = Table.query_partition
+    monkeypatch.setattr(
+        Table,
+        "query_partition",
+        lambda table, *args, **kw: made.append(args) or query_partition(table, *args, **kw),
+    )
+    return made
+
+
+def a_turn_that_used_the_burst(gateway_env):
+    """A stored turn, made by a caller with a burst of one (so the minute's request is used)."""
+    gateway_env.setenv("RATE_LIMIT_RPM", "1")
+    gateway_env.setenv("RATE_LIMIT_BURST", "1")
+    services.reset()
+    return create(HI).json["id"]
+
+
+def test_a_caller_known_over_its_rate_limit_is_refused_before_its_conversation_is_read(
+    aws, gateway_env, upstream, queries
+):
+    # Given a caller whose one request of the minute made the turn it now continues
+    made = a_turn_that_used_the_burst(gateway_env)
+
+    # When it continues the conversation within the minute
+    refused = create({**HI, "previous_response_id": made})
+
+    # Then it is a 429, and the conversation was not read (no Query)
+    assert refused.status == 429 and refused.error["type"] == "rate_limit_error"
+    assert queries == [] and len(upstream.received) == 1
+
+
+def count(body, key=None):
+    headers = {"content-type": "application/json"}
+    if key:
+        headers["authorization"] = f"Bearer {key}"
+    return call("POST", "/v1/responses/input_tokens", body, headers=headers)
+
+
+def test_counting_input_tokens_charges_no_tokens_and_counts_as_a_request(aws, upstream):
+    # When a caller counts a request's input tokens
+    counted = count(HI)
+
+    # Then it is told the count, and its day shows one request and no tokens; no model was asked
+    usage = call("GET", "/v1/usage").json
+    assert counted.status == 200 and counted.json["input_tokens"] > 0
+    assert (usage["requests_today"], usage["tokens_today"]) == (1, 0)
+    assert upstream.received == []
+
+
+def test_counting_input_tokens_needs_a_known_caller(keys, upstream):
+    # When an unknown caller counts, then a known one
+    unknown = count(HI, "mg-not-a-key")
+    known = count(HI, keys[0])
+
+    # Then the unknown one is a 401 before anything else
+    assert unknown.status == 401 and known.status == 200
+
+
+def test_a_count_over_the_rate_limit_costs_no_query_even_in_a_fresh_container(aws, gateway_env, queries):
+    # Given a caller whose one request of the minute made a turn, and a container that never saw it
+    made = a_turn_that_used_the_burst(gateway_env)
+    services.reset()
+
+    # When it counts a turn that continues the conversation
+    refused = count({**HI, "previous_response_id": made})
+
+    # Then it is a 429 (a count reserves nothing, so its admission comes first), and no Query was made
+    assert refused.status == 429 and queries == []

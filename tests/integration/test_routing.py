@@ -195,6 +195,11 @@ class TestCircuitBreaker:
             reply = call("POST", "/api/generate", {"prompt": "p"})
             assert reply.status == 400 and reply.error["code"] == "upstream_rejected"
             assert "HTTP 400 (context_length_exceeded)" in reply.error["message"]
+            # the chosen route's failure is not hidden behind its fallback's
+            assert (
+                "(routes tried in order: general:upstream_rejected, legal:upstream_rejected)"
+                in (reply.error["message"])
+            )
         assert call("POST", "/api/generate", {"prompt": "p"}).json["model"] == "general"  # still closed
         assert len(upstream.received) == 5
         lines = output.access_lines()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 
-from lib.http.routes import ANSWER_MARGIN_S, ARRIVAL_LIMIT_S
+from lib.http.route_stages import ANSWER_MARGIN_S, ARRIVAL_LIMIT_S
 from tests.conftest import invoke_event
 from tests.integration.test_deadline import WAITED_S, arrived, chat_event
 from tests.support.fake_upstream import Behaviour

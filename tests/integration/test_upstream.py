@@ -117,6 +117,25 @@ def test_client_errors_are_not_retried(upstream, status):
     assert "raw upstream detail" not in error.value.message
 
 
+@pytest.mark.parametrize(
+    ("param", "named"),
+    [("top_logprobs", "top_logprobs"), ("messages[0].content", "messages[0].content"), ("a b; drop", None)],
+)
+def test_a_refusal_names_the_field_the_provider_names_and_never_its_text(upstream, param, named):
+    # Given a provider refusing a field, with a message quoting the request
+    body = {
+        "error": {"message": "top_logprobs 21 > 20 for 'my secret prompt'", "type": "invalid_request_error"}
+    }
+    upstream.then(Behaviour(400, {"error": {**body["error"], "param": param}}))
+
+    with pytest.raises(UpstreamRejected) as error:
+        make_client(upstream.base_url).call("POST", "/chat/completions", PAYLOAD, Deadline(5))
+
+    # Then the 400 names the field (only when it is a field path) and never repeats the text
+    assert error.value.param == named and "secret" not in error.value.message
+    assert (f"param {named}" in error.value.message) == (named is not None)
+
+
 @pytest.mark.parametrize("status", [400, 413, 422])
 def test_a_refused_request_is_the_callers_400_and_no_other_endpoint_is_asked(upstream, status):
     upstream.then(

@@ -397,3 +397,40 @@ def test_the_openapi_document_describes_the_messages_api_with_anthropic_s_errors
     assert count["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/TokenCount")
     error = create["responses"]["429"]["content"]["application/json"]["schema"]["$ref"]
     assert error.endswith("/AnthropicErrorReply")
+
+
+def test_earlier_thinking_blocks_are_reserved_as_anthropic_reads_them():
+    # Given a conversation whose assistant turn carries its thinking and a redacted thinking block
+    thinking = [
+        {"type": "thinking", "thinking": "Let me think. " * 200, "signature": "s" * 300},
+        {"type": "redacted_thinking", "data": "d" * 500},
+        {"type": "text", "text": "Hello."},
+    ]
+    turns = [*HI, {"role": "assistant", "content": thinking}, {"role": "user", "content": "More"}]
+    without = [*HI, {"role": "assistant", "content": thinking[-1:]}, {"role": "user", "content": "More"}]
+
+    # When both are parsed (the neutral messages leave thinking out: only Anthropic reads it back)
+    bound, plain = (input_tokens(parse(messages=messages)) for messages in (turns, without))
+
+    # Then the input bound covers every character of the thinking, its signature and the redacted data
+    assert bound - plain >= len("Let me think. ") * 200 + 300 + 500
+
+
+def test_base64_images_and_documents_are_not_text_to_the_text_limits():
+    # Given an image and a PDF of 6,000 base64 characters each, under a 4,000-character text limit
+    data = "A" * 6000
+    content = [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}},
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": data}},
+        {"type": "text", "text": "What do these show?"},
+    ]
+    settings = load_settings({"AUTH_MODE": "none", "MAX_INPUT_CHARS": "4000"})
+
+    # When the request is parsed
+    request = parse_messages(
+        {"model": "m", "max_tokens": 50, "messages": [{"role": "user", "content": content}]}, settings, {}
+    )
+
+    # Then only the text counts as text, and the media still travel to the provider
+    assert request.input_chars < 4000
+    assert request.native is not None and data in json.dumps(request.native.body)

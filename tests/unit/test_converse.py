@@ -2,6 +2,7 @@
 and how Converse's stop reasons and usage become OpenAI's."""
 
 import base64
+import json
 
 import pytest
 
@@ -42,11 +43,11 @@ def chat_request(body):
         ({"presence_penalty": 0.5}, "presence_penalty"),
         ({"frequency_penalty": 0.5}, "frequency_penalty"),
         ({"some_new_field": 1}, "some_new_field"),
-        ({"response_format": {"type": "json_object"}}, "response_format"),
+        ({"response_format": {"type": "json_schema", "json_schema": {"name": "w"}}}, "response_format"),
         ({"temperature": 1.5}, "temperature"),
         ({"top_p": 2}, "top_p"),
         ({"stop": ["", "x"]}, "stop"),
-        ({"parallel_tool_calls": False, "tools": [TOOL]}, "parallel_tool_calls"),
+        ({"parallel_tool_calls": False, "tools": [TOOL], "tool_choice": "required"}, "parallel_tool_calls"),
         (
             {
                 "messages": [
@@ -97,6 +98,67 @@ def test_what_converse_cannot_take_is_refused_naming_the_field_and_the_route(bod
     assert raised.value.status == 400
     assert raised.value.param == param
     assert "claude-bedrock" in raised.value.message and param in raised.value.message
+
+
+def test_a_json_schema_becomes_converse_output_config_with_the_schema_as_json_text():
+    # Given a chat asking for a named, described JSON schema
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    definition = {"name": "weather", "description": "Today's weather", "schema": schema, "strict": True}
+    request = chat_request({"response_format": {"type": "json_schema", "json_schema": definition}})
+
+    # When it is built for Converse
+    arguments = converse.build(request, ROUTE)
+
+    # Then Converse's structured output carries it, the schema as the JSON text botocore's model asks for
+    text_format = arguments["outputConfig"]["textFormat"]
+    assert text_format["type"] == "json_schema"
+    sent = text_format["structure"]["jsonSchema"]
+    assert (sent["name"], sent["description"], json.loads(sent["schema"])) == (
+        "weather",
+        "Today's weather",
+        schema,
+    )
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "anthropic.claude-3-haiku-20240307-v1:0",
+        "us.anthropic.claude-sonnet-4-5-v1:0",
+        "arn:aws:bedrock:us-east-1:123456789012:inference-profile/global.anthropic.claude-opus-4-8",
+    ],
+)
+def test_one_tool_call_at_a_time_is_claudes_own_flag_on_bedrock(model):
+    # Given a Codex-like request forbidding parallel tool calls, for a Claude model on Bedrock
+    request = chat_request({"tools": [TOOL], "parallel_tool_calls": False})
+
+    # When it is built for Converse
+    arguments = converse.build(request, Route(name="claude-bedrock", provider="bedrock", model=model))
+
+    # Then Anthropic's flag travels as an additional model field, beside Converse's own tool config
+    assert arguments["additionalModelRequestFields"] == {
+        "tool_choice": {"type": "auto", "disable_parallel_tool_use": True}
+    }
+    assert "toolChoice" not in arguments["toolConfig"]
+
+
+def test_one_tool_call_at_a_time_is_refused_for_models_that_cannot_be_told_and_ignored_without_tools():
+    nova = Route(name="nova", provider="bedrock", model="us.amazon.nova-lite-v1:0")
+    with pytest.raises(InvalidRequest) as raised:
+        converse.build(chat_request({"tools": [TOOL], "parallel_tool_calls": False}), nova)
+    assert raised.value.param == "parallel_tool_calls" and "nova" in raised.value.message
+
+    assert "additionalModelRequestFields" not in converse.build(
+        chat_request({"parallel_tool_calls": False}), nova
+    )
+
+
+def test_json_mode_is_a_forced_tool_on_converse():
+    arguments = converse.build(chat_request({"response_format": {"type": "json_object"}}), ROUTE)
+
+    assert arguments["toolConfig"]["toolChoice"] == {"tool": {"name": "json_answer"}}
+    assert [tool["toolSpec"]["name"] for tool in arguments["toolConfig"]["tools"]] == ["json_answer"]
+    assert "outputConfig" not in arguments
 
 
 PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="

@@ -65,6 +65,23 @@ def test_start_names_each_route_whose_key_variable_is_unset_and_no_key(tmp_path)
     assert not any("sk-dashscope-secret-1234" in line for line in said)
 
 
+def test_an_unset_key_says_which_fallbacks_answer_for_the_route_and_when_none_can(tmp_path):
+    # Given a route falling back to one without a key, and one falling back to a route with a key
+    routes = tmp_path / "routes.toml"
+    routes.write_text(
+        ROUTES.replace(
+            'key = "env:ZHIPU_API_KEY"', 'key = "env:ZHIPU_API_KEY"\nfallbacks = ["general"]'
+        ).replace(
+            'key = "env:DEEPSEEK_API_KEY"', 'key = "env:DEEPSEEK_API_KEY"\nfallbacks = ["qwen", "legal"]'
+        )
+    )
+    said, _ = start({"ROUTES_FILE": str(routes), "DASHSCOPE_API_KEY": "k"})
+    unset = {line.split()[0]: line for line in said if "unset" in line}
+    # Then the first is a 503 until a key is set (a fallback's fallbacks are not tried), the second is served
+    assert "(a 503 until set: none of its fallbacks has a key either)" in unset["legal"]
+    assert "(qwen serves until set)" in unset["general"]
+
+
 def test_start_is_silent_about_keys_when_every_route_has_one(tmp_path):
     routes = tmp_path / "routes.toml"
     routes.write_text(ROUTES)
@@ -120,7 +137,8 @@ def test_the_block_says_everything_that_is_on_with_the_built_in_model():
     assert "never serves" in shown["ZERO_COST"]  # the single model has neither an allowance nor price 0
     assert "CACHE_MODE=all" in shown["cache"] and "per caller" in shown["cache"]
     assert shown["CORS"].split() == ["CORS", "http://localhost:5173"]
-    assert list(shown) == ["auth", "AWS", "model", "models", "ZERO_COST", "cache", "CORS"]
+    assert list(shown) == ["auth", "AWS", "model", "models", "limits", "ZERO_COST", "cache", "CORS"]
+    assert "60 requests/minute" in shown["limits"] and "5,000 tokens/day per caller" in shown["limits"]
 
 
 def test_the_block_lists_the_routes_their_allowances_and_the_variables_a_routes_file_overrides(tmp_path):

@@ -214,6 +214,47 @@ class TestBuild:
         assert set(payload) == {"model", "max_tokens", "messages"}
 
 
+SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+
+
+class TestStructuredOutput:
+    def test_a_json_schema_becomes_anthropics_output_config_format(self):
+        # Given a chat asking for a named JSON schema
+        response_format = {"type": "json_schema", "json_schema": {"name": "weather", "schema": SCHEMA}}
+        # When it is built for Anthropic
+        payload = build(chat(user("Weather?"), response_format=response_format))
+        # Then the schema is Anthropic's structured output, and nothing else is added
+        assert payload["output_config"] == {"format": {"type": "json_schema", "schema": SCHEMA}}
+        assert "tools" not in payload and "response_format" not in payload
+
+    @pytest.mark.parametrize(
+        ("value", "problem"),
+        [
+            ({"type": "json_schema", "json_schema": {"name": "w"}}, '{"type": "json_schema", "json_schema"'),
+            ({"type": "json_schema", "json_schema": {"schema": SCHEMA}}, '"name": ...'),
+            ({"type": "xml"}, '{"type": "text"} or'),
+        ],
+    )
+    def test_a_malformed_format_is_a_400_saying_what_to_send(self, value, problem):
+        error = refusal(chat(user("Hi"), response_format=value))
+        assert (error.param, error.status) == ("response_format", 400)
+        assert problem in error.message and "route 'claude' (anthropic)" in error.message
+
+    def test_json_mode_is_a_forced_tool_whose_call_comes_back_as_the_text(self):
+        # Given JSON mode, which Anthropic has no field for
+        request = chat(user("Weather?"), response_format={"type": "json_object"})
+        # When it is built, and Anthropic answers by calling the tool it was made to call
+        payload = build(request)
+        answer = message(tool_use_block("toolu_1", "json_answer", {"city": "Oslo"}), stop_reason="tool_use")
+        reply = anthropic.parse(answer, request)
+        # Then the model was made to call the JSON tool, and its input is the answer's text
+        assert [tool["name"] for tool in payload["tools"]] == ["json_answer"]
+        assert payload["tool_choice"] == {"type": "tool", "name": "json_answer"}
+        choice = reply["choices"][0]
+        assert json.loads(choice["message"]["content"]) == {"city": "Oslo"}
+        assert "tool_calls" not in choice["message"] and choice["finish_reason"] == "stop"
+
+
 class TestRefusals:
     @pytest.mark.parametrize(
         ("field", "value"),
@@ -223,7 +264,6 @@ class TestRefusals:
             ("top_logprobs", 3),
             ("presence_penalty", 0.5),
             ("frequency_penalty", 1),
-            ("response_format", {"type": "json_object"}),
             ("service_tier", "flex"),
             ("functions", [{"name": "f"}]),
         ],

@@ -182,6 +182,10 @@ def test_the_stored_conversation_comes_first_and_counts_toward_the_prompt_limit(
     assert [message["role"] for message in request.messages] == ["user", "assistant", "user"]
     assert request.prompt_chars == 125 and request.input_chars >= 125
     assert error.value.code == "prompt_too_long" and error.value.param == "input"
+    assert error.value.message == (
+        "the prompt is 125 characters (the text of the whole conversation sent, earlier turns included); "
+        "the limit is 100 (MAX_PROMPT_CHARS)"
+    )
 
 
 def test_a_passing_through_route_gets_the_body_with_the_conversation_and_without_the_gateways_fields():
@@ -242,3 +246,20 @@ def test_a_providers_refusal_of_the_translation_names_the_responses_fields():
     assert renamed.param == "text.format" and renamed.message.startswith("text.format is not supported")
     assert in_responses_terms(InvalidRequest("x", param="tools[2].function.name")).param == "tools[2].name"
     assert in_responses_terms(InvalidRequest("x", param="messages[3].content")).param == "input.content"
+
+
+def test_what_only_a_passing_through_route_reads_is_reserved_for_it():
+    # Given a turn carrying a reasoning item with its encrypted content, which chat cannot say, and
+    # the same turn without it
+    reasoning = {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "e" * 3000}
+    plain = {"model": "m", "input": [{"role": "user", "content": "Hi"}], "tools": [TOOL]}
+    rich = {**plain, "input": [reasoning, *plain["input"]]}
+
+    def reserved(body, *, native):
+        call, request, _ = translate(body)
+        return (with_native(request, call, [], SETTINGS) if native else request).input_tokens
+
+    # When each is reserved for a route that passes it through, and for one that translates it
+    # Then the passing-through route's bound covers every character of what only it is sent
+    assert reserved(rich, native=True) - reserved(plain, native=True) > len(reasoning["encrypted_content"])
+    assert reserved(rich, native=False) == reserved(plain, native=False)  # chat is not sent it

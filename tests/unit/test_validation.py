@@ -73,11 +73,18 @@ class TestGenerate:
         assert error.value.param == "prompt"
         assert "prompt" in error.value.message
 
+    def test_a_stream_is_refused_pointing_to_chat_completions(self):
+        parse_generate({"prompt": "Hi", "stream": False}, SETTINGS)
+        with pytest.raises(InvalidRequest) as error:
+            parse_generate({"prompt": "Hi", "stream": True}, SETTINGS)
+        assert error.value.param == "stream" and "/v1/chat/completions" in error.value.message
+
     def test_prompt_length_limit_is_inclusive(self):
         parse_generate({"prompt": "x" * 2048}, SETTINGS)
         with pytest.raises(InvalidRequest) as error:
             parse_generate({"prompt": "x" * 2049}, SETTINGS)
         assert error.value.code == "prompt_too_long"
+        assert error.value.message == "the prompt is 2049 characters; the limit is 2048 (MAX_PROMPT_CHARS)"
 
     @pytest.mark.parametrize("word", ["密码", "验证码", "银行卡"])
     def test_blocked_words_are_refused(self, word):
