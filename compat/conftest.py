@@ -114,6 +114,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"compat: {cls}: {counts}")
     for name in _lost():
         terminalreporter.write_line(f"compat: LOST THROUGH THE GATEWAY: {name}")
+    for name in _lost(marked=True):
+        terminalreporter.write_line(f"compat: lost through the gateway, a known bug marked xfail: {name}")
 
 
 def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
@@ -121,12 +123,14 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
         session.exitstatus = 1
 
 
-def _lost() -> list[str]:
-    """Tests that pass directly and fail through the gateway (TestXDirect beside TestXThroughGateway)."""
+def _lost(marked: bool = False) -> list[str]:
+    """Tests that pass directly and fail through the gateway (TestXDirect beside TestXThroughGateway):
+    unmarked, or (marked) the known gateway bugs kept as strict xfails until they are fixed."""
     return [
         f"{cls}::{name}"
         for (cls, name), outcome in _OUTCOMES.items()
         if cls.endswith("Direct")
         and outcome == "passed"
+        and (_OUTCOMES.get((cls.removesuffix("Direct") + "ThroughGateway", name)) == "xfailed") == marked
         and _OUTCOMES.get((cls.removesuffix("Direct") + "ThroughGateway", name)) not in (None, "passed")
     ]

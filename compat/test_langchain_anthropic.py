@@ -1,9 +1,9 @@
 """LangChain's standard integration tests for ChatAnthropic, configured as langchain-anthropic's own
 tests/integration_tests/test_standard.py configures them (images, image URLs, PDFs, image and PDF tool
 messages, Anthropic-style inputs, cache read and creation counts; its native structured output), with
-JSON mode on too, through the gateway's Messages API in front of the capable model (which speaks
-OpenAI chat: the gateway translates both ways). No "directly" class: the capable model does not speak
-the Messages API."""
+JSON mode on too (ChatAnthropic's json_mode is its json_schema method), against the capable model's own
+Messages API directly and through the gateway's, which translates to OpenAI chat for that model and
+back."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from compat.test_messages_media import MEDIA_COUNTED_AS_TEXT
 SchemaType = Literal["pydantic", "typeddict", "json_schema"]
 
 
-class TestChatAnthropicThroughGateway(ChatModelIntegrationTests):
+class _ChatAnthropicOn(ChatModelIntegrationTests):
+    way = "gateway"
     structured_output_method: str | None = None
 
     @property
@@ -31,7 +32,7 @@ class TestChatAnthropicThroughGateway(ChatModelIntegrationTests):
     def chat_model_params(self) -> dict[str, Any]:
         return {
             "model": "capable",
-            "base_url": URLS["gateway"].removesuffix("/v1"),  # the SDK appends /v1/messages
+            "base_url": URLS[self.way].removesuffix("/v1"),  # the SDK appends /v1/messages
             "api_key": "mg-compat-client-key",
             "max_retries": 0,
         }
@@ -99,6 +100,14 @@ class TestChatAnthropicThroughGateway(ChatModelIntegrationTests):
             whole = whole + chunk
         return whole  # type: ignore[return-value]
 
+
+class TestChatAnthropicDirect(_ChatAnthropicOn):
+    way = "direct"
+
+
+class TestChatAnthropicThroughGateway(_ChatAnthropicOn):
+    way = "gateway"
+
     @MEDIA_COUNTED_AS_TEXT
     def test_image_inputs(self, model: Any) -> None:
         super().test_image_inputs(model)
@@ -120,21 +129,36 @@ class TestChatAnthropicThroughGateway(ChatModelIntegrationTests):
         super().test_anthropic_inputs(model)
 
 
-class _NativeStructuredOutput(TestChatAnthropicThroughGateway):
+class _NativeStructuredOutput(_ChatAnthropicOn):
     """langchain-anthropic's NativeStructuredOutputTests: structured output as output_config.format."""
 
     structured_output_method = "json_schema"
 
 
-class TestChatAnthropicNativeStructuredOutputThroughGateway:
+class _NativeStructuredOutputOn:
     """As langchain-anthropic's test_native_structured_output(_async), for the three schema types."""
+
+    way = "gateway"
+
+    def suite(self) -> _NativeStructuredOutput:
+        tests = _NativeStructuredOutput()
+        tests.way = self.way
+        return tests
 
     @pytest.mark.parametrize("schema_type", ["pydantic", "typeddict", "json_schema"])
     def test_structured_output(self, schema_type: SchemaType) -> None:
-        tests = _NativeStructuredOutput()
+        tests = self.suite()
         tests.test_structured_output(ChatAnthropic(**tests.chat_model_params), schema_type)
 
     @pytest.mark.parametrize("schema_type", ["pydantic", "typeddict", "json_schema"])
     async def test_structured_output_async(self, schema_type: SchemaType) -> None:
-        tests = _NativeStructuredOutput()
+        tests = self.suite()
         await tests.test_structured_output_async(ChatAnthropic(**tests.chat_model_params), schema_type)
+
+
+class TestChatAnthropicNativeStructuredOutputDirect(_NativeStructuredOutputOn):
+    way = "direct"
+
+
+class TestChatAnthropicNativeStructuredOutputThroughGateway(_NativeStructuredOutputOn):
+    way = "gateway"
