@@ -14,7 +14,7 @@ from langchain_anthropic import ChatAnthropic
 from langchain_core.messages import AIMessage
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 
-from compat.conftest import URLS
+from compat.conftest import URLS, answer
 from compat.test_messages_media import MEDIA_COUNTED_AS_TEXT
 
 SchemaType = Literal["pydantic", "typeddict", "json_schema"]
@@ -75,8 +75,8 @@ class _ChatAnthropicOn(ChatModelIntegrationTests):
 
     @property
     def supported_usage_metadata_details(self) -> dict[str, list[Any]]:
-        # cache_creation is always 0 here: OpenAI chat's usage, which the capable model speaks, has no
-        # cache-write count to translate (the test asks for an integer, 0 included).
+        # cache_creation is always 0 (the test asks for an integer, 0 included): the capable model writes
+        # no cache, and OpenAI chat's usage, which it speaks to the gateway, has no cache-write count.
         return {
             "invoke": ["cache_read_input", "cache_creation_input"],
             "stream": ["cache_read_input", "cache_creation_input"],
@@ -91,14 +91,7 @@ class _ChatAnthropicOn(ChatModelIntegrationTests):
     def _cached_prompt(self, stream: bool) -> AIMessage:
         model = ChatAnthropic(**{**self.standard_chat_model_params, **self.chat_model_params})
         block = {"type": "text", "text": "What is LangChain?", "cache_control": {"type": "ephemeral"}}
-        prompt = [{"role": "user", "content": [block]}]
-        if not stream:
-            return model.invoke(prompt)  # type: ignore[return-value]
-        chunks = list(model.stream(prompt))
-        whole = chunks[0]
-        for chunk in chunks[1:]:
-            whole = whole + chunk
-        return whole  # type: ignore[return-value]
+        return answer(model, [{"role": "user", "content": [block]}], stream)  # type: ignore[no-any-return]
 
 
 class TestChatAnthropicDirect(_ChatAnthropicOn):
