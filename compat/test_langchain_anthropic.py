@@ -15,7 +15,6 @@ from langchain_core.messages import AIMessage
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 
 from compat.conftest import URLS, answer
-from compat.test_messages_media import MEDIA_COUNTED_AS_TEXT
 
 SchemaType = Literal["pydantic", "typeddict", "json_schema"]
 
@@ -100,26 +99,6 @@ class TestChatAnthropicDirect(_ChatAnthropicOn):
 
 class TestChatAnthropicThroughGateway(_ChatAnthropicOn):
     way = "gateway"
-
-    @MEDIA_COUNTED_AS_TEXT
-    def test_image_inputs(self, model: Any) -> None:
-        super().test_image_inputs(model)
-
-    @MEDIA_COUNTED_AS_TEXT
-    def test_image_tool_message(self, model: Any) -> None:
-        super().test_image_tool_message(model)
-
-    @MEDIA_COUNTED_AS_TEXT
-    def test_pdf_inputs(self, model: Any) -> None:
-        super().test_pdf_inputs(model)
-
-    @MEDIA_COUNTED_AS_TEXT
-    def test_pdf_tool_message(self, model: Any) -> None:
-        super().test_pdf_tool_message(model)
-
-    @MEDIA_COUNTED_AS_TEXT
-    def test_anthropic_inputs(self, model: Any) -> None:
-        super().test_anthropic_inputs(model)
 
 
 class _NativeStructuredOutput(_ChatAnthropicOn):

@@ -1,24 +1,18 @@
-"""A gateway bug LangChain's ChatAnthropic tests found, reduced to one request each way: the same
-~40 KB PNG as an image part of /v1/chat/completions and as an image block of /v1/messages. Chat leaves
-media out of MAX_INPUT_CHARS (docs/routes-and-providers.md: the limits "count text only"); the
-Messages API counts the base64 data as text and refuses it with a 400 `input_too_long`."""
+"""A gateway bug LangChain's ChatAnthropic tests found (fixed), reduced to one request each way: the
+same ~40 KB PNG as an image part of /v1/chat/completions and as an image block of /v1/messages. Both
+leave media out of MAX_INPUT_CHARS (docs/routes-and-providers.md: the limits "count text only"); the
+Messages API counted the base64 data as text and refused it with a 400 `input_too_long`."""
 
 from __future__ import annotations
 
 import base64
 
-import pytest
 import requests
 
 from compat.conftest import URLS, png
 
 IMAGE = base64.b64encode(png(120, 110)).decode()  # about 53,000 base64 characters, over 32,768
 QUESTION = "What is in this image?"
-# Kept as a strict xfail, here and on LangChain's five file tests, so that `make compat` stays green
-# and turns red the day the bug is fixed: then delete the mark.
-MEDIA_COUNTED_AS_TEXT = pytest.mark.xfail(
-    strict=True, reason="gateway bug: /v1/messages counts base64 media as text against MAX_INPUT_CHARS"
-)
 
 
 class TestAnImageThroughGateway:
@@ -35,7 +29,6 @@ class TestAnImageThroughGateway:
         assert reply.status_code == 200, reply.text
         assert reply.json()["choices"][0]["message"]["content"]
 
-    @MEDIA_COUNTED_AS_TEXT
     def test_messages_takes_it_too(self) -> None:
         # Given the same image as a Messages API image block beside the same question
         image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": IMAGE}}
@@ -45,6 +38,6 @@ class TestAnImageThroughGateway:
         reply = requests.post(
             f"{URLS['gateway']}/messages", json=body, headers={"anthropic-version": "2023-06-01"}, timeout=30
         )
-        # Then the model answers, as it does through chat completions (today: 400 input_too_long)
+        # Then the model answers, as it does through chat completions (before the fix: 400 input_too_long)
         assert reply.status_code == 200, reply.text
         assert reply.json()["content"][0]["text"]
