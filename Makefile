@@ -156,8 +156,8 @@ add-spare-key: $(STAMP) ## add a spare provider key to STACK's rotation pool
 rotate: $(STAMP) ## rotate STACK's provider key now
 	$(ADMIN) rotate
 
-clean: ## remove .venv, .venv-lambda, the build and the tool caches
-	rm -rf $(VENV) $(LAMBDA_VENV) .aws-sam build .pytest_cache .mypy_cache .ruff_cache
+clean: ## remove .venv, .venv-lambda, .venv-compat, the build and the tool caches
+	rm -rf $(VENV) $(LAMBDA_VENV) $(COMPAT_VENV) .aws-sam build .pytest_cache .mypy_cache .ruff_cache
 
 # ---- Packaging and deploying ----
 # The functions' artifact (deploy/package.py): handler.py, lib/ and the runtime requirements, with
