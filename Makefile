@@ -91,15 +91,16 @@ fuzz: $(STAMP) ## long property tests, then schemathesis against make run (FUZZ_
 	FUZZ_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/fuzz -q -p no:logging
 	$(PY) -m bench.schemathesis_run --seconds $(FUZZ_SECONDS)
 
-# Clients' own test suites (LangChain's standard ChatOpenAI tests, OpenAIEmbeddings) against a capable
-# loopback model, directly and through the gateway; fails when one passes directly and not through it.
-# Its own venv: those suites bring pytest plugins that must not load into `make test`.
+# Clients' own test suites (LangChain's standard tests for ChatOpenAI, OpenAIEmbeddings and ChatAnthropic)
+# and OpenAI Agents SDK scenarios against a capable loopback model, directly and through the gateway;
+# prints each class's counts and fails when a test passes directly and not through it (unless marked as
+# a known bug). Its own venv: those suites bring pytest plugins that must not load into `make test`.
 COMPAT_VENV ?= .venv-compat
 $(COMPAT_VENV)/.installed: requirements-compat.txt requirements-dev.txt requirements.txt
 	@test -x $(COMPAT_VENV)/bin/python || $(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/python -m pip install --disable-pip-version-check -r requirements-compat.txt
 	@touch $@
-compat: $(COMPAT_VENV)/.installed ## LangChain's standard tests and OpenAIEmbeddings, directly and through the gateway (docs/reliability.md)
+compat: $(COMPAT_VENV)/.installed ## LangChain's standard tests (ChatOpenAI, OpenAIEmbeddings, ChatAnthropic) and the OpenAI Agents SDK, directly and through the gateway (docs/reliability.md)
 	$(COMPAT_VENV)/bin/python -m pytest compat -q -o asyncio_mode=auto -o asyncio_default_test_loop_scope=session \
 		-o asyncio_default_fixture_loop_scope=session $(PYTEST_ARGS)
 
@@ -158,8 +159,8 @@ add-spare-key: $(STAMP) ## add a spare provider key to STACK's rotation pool
 rotate: $(STAMP) ## rotate STACK's provider key now
 	$(ADMIN) rotate
 
-clean: ## remove .venv, .venv-lambda, the build and the tool caches
-	rm -rf $(VENV) $(LAMBDA_VENV) .aws-sam build .pytest_cache .mypy_cache .ruff_cache
+clean: ## remove .venv, .venv-lambda, .venv-compat, the build and the tool caches
+	rm -rf $(VENV) $(LAMBDA_VENV) $(COMPAT_VENV) .aws-sam build .pytest_cache .mypy_cache .ruff_cache
 
 # ---- Packaging and deploying ----
 # The functions' artifact (deploy/package.py): handler.py, lib/ and the runtime requirements, with

@@ -1,8 +1,9 @@
 """A scripted model API on loopback that answers like a capable one as far as a client can check, for
 `make compat`: OpenAI's chat completions (text, tool calls with arguments that fit the tool's schema,
 structured output and JSON mode, images read as parts, stop sequences, streams with usage), legacy
-completions, embeddings, and Bedrock's InvokeModel for Titan Text Embeddings V2. Deterministic; its
-token counts are counts of the words it read and wrote.
+completions, embeddings, Anthropic's Messages API (compat/capable_messages.py) and Bedrock's
+InvokeModel for Titan Text Embeddings V2. Deterministic; its token counts are counts of the words it
+read and wrote.
 """
 
 from __future__ import annotations
@@ -138,6 +139,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
         elif path.endswith("/embeddings"):
             self._embeddings(body)
+        elif path.endswith("/messages"):
+            self._messages(body)
         elif path.endswith("/chat/completions") or path.endswith("/completions"):
             self._completion(body, chat=path.endswith("/chat/completions"))
         else:
@@ -236,6 +239,21 @@ class _Handler(BaseHTTPRequestHandler):
         if counts is not None:
             event(None, usage=counts)
         self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+        self.close_connection = True
+
+    def _messages(self, body: dict[str, Any]) -> None:
+        from compat import capable_messages  # it reads requests into this module's chat_answer
+
+        if not body.get("stream"):
+            self._json(capable_messages.message(body))
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        for name, data in capable_messages.events(body):
+            self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
         self.wfile.flush()
         self.close_connection = True
 

@@ -1,8 +1,10 @@
-"""`make compat`: clients' own test suites against a loopback model API (compat/capable_model.py),
-directly and through the gateway served as `make run` serves it (waitress, in this process).
+"""`make compat`: clients' own test suites and the OpenAI Agents SDK against a loopback model API
+(compat/capable_model.py), directly and through the gateway served as `make run` serves it (waitress,
+in this process).
 
 At the end, the counts of each class are printed, and the run fails when a test that passes directly
-fails through the gateway: that is something the gateway lost."""
+fails through the gateway: that is something the gateway lost. A known gateway bug is kept as a strict
+xfail (named with the bug, counted apart, listed at the end): it fails the run once it is fixed."""
 
 from __future__ import annotations
 
@@ -40,6 +42,17 @@ def png(width: int = 160, height: int = 160) -> bytes:
         + chunk(b"IDAT", zlib.compress(rows, 0))
         + chunk(b"IEND", b"")
     )
+
+
+def answer(model: Any, prompt: Any, stream: bool) -> Any:
+    """A LangChain chat model's answer to the prompt: invoked, or streamed and its chunks added up."""
+    if not stream:
+        return model.invoke(prompt)
+    chunks = list(model.stream(prompt))
+    whole = chunks[0]
+    for chunk in chunks[1:]:
+        whole = whole + chunk
+    return whole
 
 
 class _Fetched:
@@ -93,17 +106,29 @@ def pytest_runtest_logreport(report: Any) -> None:
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         parts = report.nodeid.split("::")
         if len(parts) >= 3:
-            _OUTCOMES[(parts[-2], parts[-1])] = "skipped" if report.skipped else report.outcome
+            _OUTCOMES[(parts[-2], parts[-1])] = _outcome(report)
+
+
+def _outcome(report: Any) -> str:
+    """passed, failed, skipped, or xfailed (a known difference or gateway bug, marked with its reason)."""
+    if report.skipped:
+        return "xfailed" if hasattr(report, "wasxfail") else "skipped"
+    return report.outcome
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     classes = sorted({cls for cls, _ in _OUTCOMES})
     for cls in classes:
         outcomes = [outcome for (owner, _), outcome in _OUTCOMES.items() if owner == cls]
-        counts = ", ".join(f"{outcomes.count(kind)} {kind}" for kind in ("passed", "failed", "skipped"))
+        kinds = ("passed", "failed", "skipped", "xfailed")
+        counts = ", ".join(
+            f"{outcomes.count(kind)} {kind}" for kind in kinds if kind != "xfailed" or kind in outcomes
+        )
         terminalreporter.write_line(f"compat: {cls}: {counts}")
     for name in _lost():
         terminalreporter.write_line(f"compat: LOST THROUGH THE GATEWAY: {name}")
+    for name in _lost(marked=True):
+        terminalreporter.write_line(f"compat: lost through the gateway, a known bug marked xfail: {name}")
 
 
 def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
@@ -111,12 +136,14 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
         session.exitstatus = 1
 
 
-def _lost() -> list[str]:
-    """Tests that pass directly and fail through the gateway (TestXDirect beside TestXThroughGateway)."""
+def _lost(marked: bool = False) -> list[str]:
+    """Tests that pass directly and fail through the gateway (TestXDirect beside TestXThroughGateway):
+    unmarked, or (marked) the known gateway bugs kept as strict xfails until they are fixed."""
     return [
         f"{cls}::{name}"
         for (cls, name), outcome in _OUTCOMES.items()
         if cls.endswith("Direct")
         and outcome == "passed"
+        and (_OUTCOMES.get((cls.removesuffix("Direct") + "ThroughGateway", name)) == "xfailed") == marked
         and _OUTCOMES.get((cls.removesuffix("Direct") + "ThroughGateway", name)) not in (None, "passed")
     ]

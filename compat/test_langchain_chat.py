@@ -9,7 +9,7 @@ from langchain_core.messages import AIMessage
 from langchain_openai import ChatOpenAI
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 
-from compat.conftest import URLS
+from compat.conftest import URLS, answer
 
 
 class _ChatOpenAIOn(ChatModelIntegrationTests):
@@ -46,13 +46,7 @@ class _ChatOpenAIOn(ChatModelIntegrationTests):
 
     def _hello(self, stream: bool) -> AIMessage:
         model = ChatOpenAI(**{**self.standard_chat_model_params, **self.chat_model_params})
-        if not stream:
-            return model.invoke("Hello")  # type: ignore[return-value]
-        chunks = list(model.stream("Hello"))
-        whole = chunks[0]
-        for chunk in chunks[1:]:
-            whole = whole + chunk
-        return whole  # type: ignore[return-value]
+        return answer(model, "Hello", stream)  # type: ignore[no-any-return]
 
     @property
     def model_override_value(self) -> str:
