@@ -11,7 +11,7 @@ import re
 import uuid
 from typing import Any
 
-from compat.capable_model import chat_answer, text_of, tokens
+from compat.capable_answers import chat_answer, text_of, tokens
 
 _STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens"}
 

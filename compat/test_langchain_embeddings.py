@@ -11,7 +11,7 @@ import pytest
 from langchain_openai import OpenAIEmbeddings
 from langchain_tests.integration_tests import EmbeddingsIntegrationTests
 
-from compat.capable_model import vector
+from compat.capable_answers import vector
 from compat.conftest import URLS
 
 TEXTS = ["The gateway keeps every field.", "你好，世界"]

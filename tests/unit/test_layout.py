@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-CHECKED = ("lib", "local", "bench", "tools", "deploy")
+CHECKED = ("lib", "local", "bench", "tools", "deploy", "compat")
 LINE_LIMIT = 300
 
 
