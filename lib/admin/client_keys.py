@@ -30,7 +30,9 @@ def create_key(records: KeyRecords, args: argparse.Namespace, out: TextIO) -> No
     print(f"key id:  {attributes['caller_id']}", file=out)
     print(f"key:     {key}", file=out)
     print("Store the key now: it is not kept and cannot be shown again.", file=out)
-    if os.environ.get("AUTH_MODE") == "none":  # `make run`'s own setting, from its .make-run.env
+    # `make run`'s own setting, from its .make-run.env (with its local table's endpoint): never a
+    # deployed stack's, whatever the operator's shell exports.
+    if os.environ.get("AUTH_MODE") == "none" and os.environ.get("AWS_ENDPOINT_URL"):
         print(
             "note: the gateway serving this table runs with AUTH_MODE=none and does not check keys: "
             "start it with AUTH_MODE=keys make run for this key to count",

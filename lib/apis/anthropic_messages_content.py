@@ -56,7 +56,8 @@ def anthropic_only_tokens(messages: list[Any]) -> int:
 
 def without_media(value: Any) -> Any:
     """`value` with the base64 data of its images and documents left out: the text limits count text
-    (as for chat's `data:` images), and the budget counts media by what they are (token_estimate)."""
+    (as for chat's `data:` images); the budget counts an image by its size and a document by its JSON
+    text (lib/core/token_estimate.py)."""
     if isinstance(value, list):
         return [without_media(child) for child in value]
     if not isinstance(value, dict):

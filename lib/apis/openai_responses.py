@@ -77,8 +77,6 @@ _CHAT_NAMES = {
     "max_completion_tokens": "max_output_tokens",
 }
 # Fields a route that passes the request through gets from the gateway, not from the caller's body.
-# Input items chat has a form for; the others reach only a route that speaks the Responses API.
-_CHAT_ITEMS = frozenset({"message", "function_call", "function_call_output"})
 _NOT_PASSED = frozenset({"store", "previous_response_id", "stream", "metadata", "domain", "seed", "n"})
 
 
@@ -208,13 +206,11 @@ def with_native(
 
 
 def _untranslated_tokens(body: Mapping[str, Any]) -> int:
-    """An upper bound of the input items chat has no form for (reasoning items, ...), which the
-    provider reads. (Hosted tools are in the neutral request's fields already, so counted there.)"""
+    """An upper bound of the reasoning items, which the chat form leaves out and the provider reads.
+    (Other items chat has no form for, and hosted tools, are in the neutral request already.)"""
     items = body["input"] if isinstance(body["input"], list) else []
     return sum(
-        json_tokens(item)
-        for item in items
-        if isinstance(item, dict) and item.get("type", "message") not in _CHAT_ITEMS
+        json_tokens(item) for item in items if isinstance(item, dict) and item.get("type") == "reasoning"
     )
 
 

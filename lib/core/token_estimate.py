@@ -52,6 +52,9 @@ _TOOL_LISTS = ("tools", "functions")
 # TOOL_TOKENS and the tool-use prompt.
 JSON_MODE_TOOL_TOKENS = 200
 _JSON_MODE = {"type": "json_object"}
+# A JSON schema to answer in: Anthropic (and Claude on Bedrock) adds a system prompt explaining the
+# format, whose size it does not publish; it is reserved as the largest tool-use prompt it documents.
+STRUCTURED_OUTPUT_TOKENS = TOOLS_TOKENS + TOOL_TOKENS
 
 
 def text_tokens(text: str) -> int:
@@ -78,7 +81,10 @@ def input_tokens(messages: Iterable[Mapping[str, Any]], prompt: str, extra: Mapp
             total += (TOOLS_TOKENS if value else 0) + sum(TOOL_TOKENS + json_tokens(tool) for tool in value)
         else:
             total += json_tokens(value)
-    if extra.get("response_format") == _JSON_MODE:
+    response_format = extra.get("response_format")
+    if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+        total += STRUCTURED_OUTPUT_TOKENS
+    if response_format == _JSON_MODE:
         has_tools = any(isinstance(extra.get(name), list) and extra[name] for name in _TOOL_LISTS)
         total += JSON_MODE_TOOL_TOKENS + TOOL_TOKENS + (0 if has_tools else TOOLS_TOKENS)
     return total

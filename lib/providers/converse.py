@@ -17,7 +17,7 @@ from typing import Any
 from lib.core.request import ModelRequest
 from lib.platform.errors import InvalidRequest
 from lib.platform.route_table import Route
-from lib.providers import json_mode_tool, json_schema_output
+from lib.providers import converse_tools, json_mode_tool, json_schema_output
 
 # OpenAI fields with a Converse equivalent, beyond those ModelRequest carries itself.
 _MAPPED = frozenset({"tools", "tool_choice", "top_p", "stop", "response_format", "parallel_tool_calls"})
@@ -25,10 +25,6 @@ _MAPPED = frozenset({"tools", "tool_choice", "top_p", "stop", "response_format",
 _IGNORED = frozenset({"user", "domain"})
 # Converse's own limits (botocore's service model), checked here so they are a 400, not Bedrock's 400.
 _TEMPERATURE_MAX = 1.0
-_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
-_TOOL_USE_ID = re.compile(r"[a-zA-Z0-9_.:-]{1,64}")
-# A Claude model's id, alone or in an inference profile's id or ARN (us.anthropic.claude-...).
-_CLAUDE_MODEL = re.compile(r"(?:^|[.:/])anthropic\.claude")
 _IMAGE_DATA_URL = re.compile(r"data:image/(jpeg|png|gif|webp);base64,([A-Za-z0-9+/=\s]+)", re.DOTALL)
 
 
@@ -66,11 +62,16 @@ def build(request: ModelRequest, route: Route) -> dict[str, Any]:
     if system:
         arguments["system"] = system
     arguments["messages"] = messages
-    tool_config = _tool_config(extra.get("tools"), extra.get("tool_choice"), messages, refuse)
+    tool_config = converse_tools.tool_config(extra.get("tools"), extra.get("tool_choice"), messages, refuse)
     if tool_config:
         arguments["toolConfig"] = tool_config
-        if extra.get("parallel_tool_calls") is False:
-            arguments["additionalModelRequestFields"] = _one_tool_call(route, tool_config, refuse)
+        one_call = (
+            converse_tools.one_tool_call(route, tool_config, refuse)
+            if extra.get("parallel_tool_calls") is False
+            else None
+        )
+        if one_call:
+            arguments["additionalModelRequestFields"] = one_call
     return arguments
 
 
@@ -106,7 +107,7 @@ def _conversation(
                 raise refuse(f"{where}.function_call", "use tool_calls")
             converse_role = "assistant"
             blocks = [{"text": text} for text in _texts(message.get("content"), where, refuse)]
-            blocks += _tool_uses(message.get("tool_calls"), where, refuse)
+            blocks += converse_tools.tool_uses(message.get("tool_calls"), where, refuse)
         elif role == "user":
             converse_role = "user"
             blocks = _user_blocks(message.get("content"), where, refuse)
@@ -173,7 +174,7 @@ def _image(image_url: Any, field: str, refuse: _Refusal) -> dict[str, Any]:
 
 def _tool_result(message: Mapping[str, Any], where: str, refuse: _Refusal) -> dict[str, Any]:
     tool_call_id = message.get("tool_call_id")
-    if not isinstance(tool_call_id, str) or not _TOOL_USE_ID.fullmatch(tool_call_id):
+    if not isinstance(tool_call_id, str) or not converse_tools.TOOL_USE_ID.fullmatch(tool_call_id):
         raise refuse(
             f"{where}.tool_call_id", "must be the id of an earlier tool call (letters, digits, _ . : -)"
         )
@@ -181,97 +182,6 @@ def _tool_result(message: Mapping[str, Any], where: str, refuse: _Refusal) -> di
     # A tool may print nothing, but Converse refuses blank text: say so in words.
     content = [{"text": text} for text in texts] or [{"text": "(no output)"}]
     return {"toolResult": {"toolUseId": tool_call_id, "content": content}}
-
-
-def _tool_uses(tool_calls: Any, where: str, refuse: _Refusal) -> list[dict[str, Any]]:
-    if tool_calls is None:
-        return []
-    if not isinstance(tool_calls, list):
-        raise refuse(f"{where}.tool_calls", "must be an array")
-    blocks = []
-    for number, call in enumerate(tool_calls):
-        field = f"{where}.tool_calls[{number}]"
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict) or call.get("type", "function") != "function":
-            raise refuse(field, "must be a function call")
-        if not isinstance(call.get("id"), str) or not _TOOL_USE_ID.fullmatch(call["id"]):
-            raise refuse(f"{field}.id", "must be 1-64 letters, digits or _ . : -")
-        name = _tool_name(function.get("name"), f"{field}.function.name", refuse)
-        try:
-            arguments = json.loads(function.get("arguments") or "{}")
-        except (TypeError, ValueError, RecursionError):
-            arguments = None
-        if not isinstance(arguments, dict):
-            raise refuse(f"{field}.function.arguments", "must be a JSON object in a string")
-        blocks.append({"toolUse": {"toolUseId": call["id"], "name": name, "input": arguments}})
-    return blocks
-
-
-def _tool_config(
-    tools: Any, tool_choice: Any, turns: list[dict[str, Any]], refuse: _Refusal
-) -> dict[str, Any] | None:
-    uses_tools = any(
-        "toolUse" in block or "toolResult" in block for turn in turns for block in turn["content"]
-    )
-    if tools is None:
-        if uses_tools:
-            raise refuse("tools", "the messages hold tool calls, so Converse needs the tools they used")
-        if tool_choice is not None:
-            raise refuse("tool_choice", "there are no tools to choose from")
-        return None
-    if not isinstance(tools, list) or not tools:
-        raise refuse("tools", "must be a non-empty array of function tools")
-    specs = [_tool_spec(tool, f"tools[{number}]", refuse) for number, tool in enumerate(tools)]
-    config: dict[str, Any] = {"tools": specs}
-    if tool_choice is None or tool_choice == "auto":
-        return config
-    if tool_choice == "none":
-        if uses_tools:
-            raise refuse("tool_choice", "Converse cannot forbid tool calls in a conversation that holds some")
-        return None  # no tools offered: the model cannot call one
-    if tool_choice == "required":
-        config["toolChoice"] = {"any": {}}
-        return config
-    function = tool_choice.get("function") if isinstance(tool_choice, dict) else None
-    name = function.get("name") if isinstance(function, dict) else None
-    if name not in {spec["toolSpec"]["name"] for spec in specs}:
-        raise refuse("tool_choice", 'must be "auto", "none", "required" or name one of the tools')
-    config["toolChoice"] = {"tool": {"name": name}}
-    return config
-
-
-def _one_tool_call(route: Route, tool_config: dict[str, Any], refuse: _Refusal) -> dict[str, Any]:
-    """`parallel_tool_calls: false` (Codex sends it): Converse has no such field, but Claude models take
-    Anthropic's own flag as an additional model field, with the `auto` choice it belongs to."""
-    field = "parallel_tool_calls"
-    if not _CLAUDE_MODEL.search(route.model or ""):
-        raise refuse(field, "Converse cannot forbid parallel tool calls (only Claude models can be told to)")
-    if "toolChoice" in tool_config:
-        raise refuse(field, 'Converse can forbid parallel tool calls only with tool_choice "auto"')
-    return {"tool_choice": {"type": "auto", "disable_parallel_tool_use": True}}
-
-
-def _tool_spec(tool: Any, field: str, refuse: _Refusal) -> dict[str, Any]:
-    function = tool.get("function") if isinstance(tool, dict) else None
-    if not isinstance(function, dict) or tool.get("type") != "function":
-        raise refuse(field, "only function tools are supported")
-    spec: dict[str, Any] = {"name": _tool_name(function.get("name"), f"{field}.function.name", refuse)}
-    description = function.get("description")
-    if isinstance(description, str) and description.strip():
-        spec["description"] = description
-    parameters = function.get("parameters", {"type": "object", "properties": {}})
-    if not isinstance(parameters, dict):
-        raise refuse(f"{field}.function.parameters", "must be a JSON Schema object")
-    spec["inputSchema"] = {"json": parameters}
-    if isinstance(function.get("strict"), bool):
-        spec["strict"] = function["strict"]
-    return {"toolSpec": spec}
-
-
-def _tool_name(name: Any, field: str, refuse: _Refusal) -> str:
-    if not isinstance(name, str) or not _TOOL_NAME.fullmatch(name):
-        raise refuse(field, "must be 1-64 letters, digits, _ or -")
-    return name
 
 
 def _top_p(value: Any, refuse: _Refusal) -> float:

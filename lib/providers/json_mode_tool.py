@@ -54,12 +54,15 @@ def as_tool_request(request: ModelRequest) -> ModelRequest:
     forced = {"type": "function", "function": {"name": TOOL_NAME}}
     extra["tool_choice"] = "required" if tools and choice != "none" else forced
     if extra["tool_choice"] == forced:
-        extra.pop("parallel_tool_calls", None)  # one forced tool, one answer: nothing to forbid
+        # One JSON answer: Anthropic is told so (it may otherwise call the tool twice); where a provider
+        # cannot be told, only the first call is read (as_text).
+        extra["parallel_tool_calls"] = False
     return request._replace(extra=extra)
 
 
 def as_text(body: dict[str, Any], request: ModelRequest) -> dict[str, Any]:
-    """A whole OpenAI-shaped answer with the JSON tool's call as its text."""
+    """A whole OpenAI-shaped answer with the JSON tool's first call as its text: only that is the JSON
+    answer (text the model wrote beside it, or a second call, would make it something else)."""
     if not wanted(request):
         return body
     for choice in body.get("choices", ()):
@@ -67,11 +70,9 @@ def as_text(body: dict[str, Any], request: ModelRequest) -> dict[str, Any]:
         calls = message.get("tool_calls") or []
         answers = [call for call in calls if call["function"]["name"] == TOOL_NAME]
         if not answers:
-            continue
+            continue  # no JSON call (a model that ignored the forced choice): its answer as it is
         others = [call for call in calls if call["function"]["name"] != TOOL_NAME]
-        message["content"] = (message.get("content") or "") + "".join(
-            call["function"]["arguments"] for call in answers
-        )
+        message["content"] = answers[0]["function"]["arguments"] or "{}"
         if others:
             message["tool_calls"] = others
         else:
@@ -82,19 +83,36 @@ def as_text(body: dict[str, Any], request: ModelRequest) -> dict[str, Any]:
 
 
 def as_text_pieces(pieces: Iterator[StreamPiece], request: ModelRequest) -> Iterator[StreamPiece]:
-    """A stream with the JSON tool's argument deltas as text, the other calls renumbered from 0."""
+    """A stream with the JSON tool's first call's argument deltas as its text, the other calls
+    renumbered from 0. The model's own text is held back: it is the answer only if no JSON call came."""
     return _json_as_text(pieces) if wanted(request) else pieces
 
 
+_ANSWER, _DROPPED = "answer", "dropped"  # the first JSON call, and any later one
+
+
 def _json_as_text(pieces: Iterator[StreamPiece]) -> Iterator[StreamPiece]:
-    renumbered: dict[int, int | None] = {}  # the provider's call index -> ours (None: the JSON tool)
+    calls: dict[int, int | str] = {}  # the provider's call index -> ours, or _ANSWER / _DROPPED
+    held: list[str] = []  # the model's text, until it is known whether a JSON call came
+    written = False  # whether the JSON call's arguments had any text
     try:
         for piece in pieces:
+            held.append(piece.text)
+            piece.text = ""
             if piece.tool_calls:
-                piece.text += "".join(_json_deltas(piece.tool_calls, renumbered))
-                piece.tool_calls = _other_calls(piece.tool_calls, renumbered) or None
-            if piece.finish_reason == "tool_calls" and all(index is None for index in renumbered.values()):
-                piece.finish_reason = "stop"
+                answer = "".join(_json_deltas(piece.tool_calls, calls))
+                written = written or bool(answer)
+                piece.text = answer
+                piece.tool_calls = _other_calls(piece.tool_calls, calls) or None
+            if piece.finish_reason is not None:
+                if _ANSWER not in calls.values():
+                    piece.text = "".join(held) + piece.text
+                elif not written:
+                    piece.text += "{}"  # an empty tool input is streamed as no text at all
+                if piece.finish_reason == "tool_calls" and not any(
+                    isinstance(v, int) for v in calls.values()
+                ):
+                    piece.finish_reason = "stop"
             yield piece
     finally:
         close = getattr(pieces, "close", None)
@@ -102,22 +120,23 @@ def _json_as_text(pieces: Iterator[StreamPiece]) -> Iterator[StreamPiece]:
             close()  # the provider's stream, however the reader stops
 
 
-def _json_deltas(calls: list[dict[str, Any]], renumbered: dict[int, int | None]) -> Iterator[str]:
-    for call in calls:
-        index = call["index"]
-        if index not in renumbered:
-            is_json = (call.get("function") or {}).get("name") == TOOL_NAME
-            taken = sum(1 for value in renumbered.values() if value is not None)
-            renumbered[index] = None if is_json else taken
-        if renumbered[index] is None:
-            yield (call.get("function") or {}).get("arguments") or ""
+def _json_deltas(deltas: list[dict[str, Any]], calls: dict[int, int | str]) -> Iterator[str]:
+    for delta in deltas:
+        index = delta["index"]
+        if index not in calls:
+            if (delta.get("function") or {}).get("name") == TOOL_NAME:
+                calls[index] = _DROPPED if _ANSWER in calls.values() else _ANSWER
+            else:
+                calls[index] = sum(1 for value in calls.values() if isinstance(value, int))
+        if calls[index] == _ANSWER:
+            yield (delta.get("function") or {}).get("arguments") or ""
 
 
-def _other_calls(calls: list[dict[str, Any]], renumbered: dict[int, int | None]) -> list[dict[str, Any]]:
+def _other_calls(deltas: list[dict[str, Any]], calls: dict[int, int | str]) -> list[dict[str, Any]]:
     return [
-        {**call, "index": renumbered[call["index"]]}
-        for call in calls
-        if renumbered[call["index"]] is not None
+        {**delta, "index": calls[delta["index"]]}
+        for delta in deltas
+        if isinstance(calls[delta["index"]], int)
     ]
 
 

@@ -155,9 +155,7 @@ class UpstreamClient:
                     )
                 except AttemptFailed as exc:
                     if exc.refused and index == 0:
-                        raise UpstreamRejected(
-                            f"the model API refused the request: {exc.reason}", param=exc.param
-                        ) from None
+                        raise UpstreamRejected(f"the model API refused the request: {exc.reason}") from None
                     # A fallback endpoint's refusal after the first one failed: the failure is the news.
                     failure = f"{failure}; then {exc.reason}" if exc.refused else exc.reason
         finally:
@@ -259,12 +257,11 @@ class UpstreamClient:
                 )
             if not 200 <= status < 300:
                 kind, param = refusal_signal(response, deadline, stats, self._max_response_bytes)
-                said = ", ".join(filter(None, (kind, param and f"param {param}")))
-                reason = f"HTTP {status} ({said})" if said else f"HTTP {status}"
-                refused = self._is_callers(status, kind)
-                raise AttemptFailed(
-                    reason, retryable=False, refused=refused, param=param if refused else None
-                )
+                reason = f"HTTP {status} ({kind})" if kind else f"HTTP {status}"
+                if param:
+                    # Its own request's field: a caller's may differ (a system prompt added, another API).
+                    reason += f", naming its field {param}"
+                raise AttemptFailed(reason, retryable=False, refused=self._is_callers(status, kind))
             if read is not None:
                 opened = read(response, deadline, stats)
                 handed_over = True

@@ -29,7 +29,6 @@ class AttemptFailed(Exception):
         retry_after_s: float | None = None,
         refused: bool = False,
         timed_out: bool = False,
-        param: str | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -37,7 +36,6 @@ class AttemptFailed(Exception):
         self.retry_after_s = retry_after_s
         self.refused = refused  # the request itself was refused: no other endpoint would take it either
         self.timed_out = timed_out  # a timeout: when its retry no longer fits, the deadline's doing
-        self.param = param  # the request field a refusal names, as the provider named it
 
 
 def read_body(response: requests.Response, deadline: Deadline, stats: CallStats, max_bytes: int) -> bytes:

@@ -53,8 +53,9 @@ def test_a_make_run_that_is_gone_is_named_as_such(gateway_env, capsys):
 
 
 def test_a_key_created_for_a_run_that_checks_no_keys_says_so(gateway_env, aws, capsys):
-    # Given `make run`'s settings say it serves with AUTH_MODE=none (its .make-run.env)
+    # Given `make run`'s settings say it serves with AUTH_MODE=none (its .make-run.env: a local table)
     gateway_env.setenv("AUTH_MODE", "none")
+    gateway_env.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
     # When a key is created for its table
     printed = io.StringIO()
     created = admin.main(["--table", TABLE_NAME, "keys", "create", "--name", "me"], printed, aws)

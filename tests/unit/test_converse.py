@@ -153,12 +153,22 @@ def test_one_tool_call_at_a_time_is_refused_for_models_that_cannot_be_told_and_i
     )
 
 
+def test_json_mode_with_tools_and_one_call_at_a_time_names_json_mode_in_its_400():
+    request = chat_request(
+        {"response_format": {"type": "json_object"}, "tools": [TOOL], "parallel_tool_calls": False}
+    )
+    with pytest.raises(InvalidRequest) as raised:
+        converse.build(request, ROUTE)
+    assert raised.value.param == "parallel_tool_calls" and "JSON mode and tools" in raised.value.message
+
+
 def test_json_mode_is_a_forced_tool_on_converse():
     arguments = converse.build(chat_request({"response_format": {"type": "json_object"}}), ROUTE)
 
     assert arguments["toolConfig"]["toolChoice"] == {"tool": {"name": "json_answer"}}
     assert [tool["toolSpec"]["name"] for tool in arguments["toolConfig"]["tools"]] == ["json_answer"]
     assert "outputConfig" not in arguments
+    assert "additionalModelRequestFields" not in arguments  # one forced tool: only its first call is read
 
 
 PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="

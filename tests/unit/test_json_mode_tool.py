@@ -40,9 +40,9 @@ class TestRequest:
         request = as_tool_request(chat(response_format=JSON_MODE, tools=[LOOKUP], **fields))
         assert names(request) == ["lookup", TOOL_NAME] and request.extra["tool_choice"] == "required"
 
-    def test_parallel_tool_calls_false_goes_with_the_forced_json_tool(self):
-        request = as_tool_request(chat(response_format=JSON_MODE, parallel_tool_calls=False))
-        assert "parallel_tool_calls" not in request.extra and request.extra["tool_choice"] == FORCED
+    def test_the_forced_json_tool_is_one_call(self):
+        request = as_tool_request(chat(response_format=JSON_MODE))
+        assert request.extra["parallel_tool_calls"] is False and request.extra["tool_choice"] == FORCED
 
     def test_tool_choice_none_forces_the_json_tool_and_keeps_the_callers_listed(self):
         request = as_tool_request(chat(response_format=JSON_MODE, tools=[LOOKUP], tool_choice="none"))
@@ -94,6 +94,15 @@ class TestAnswer:
             "finish_reason": "stop",
         }
 
+    def test_only_the_first_json_call_is_the_answer_and_text_beside_it_is_not(self):
+        # Given a model that wrote a preamble and called the JSON tool twice
+        calls = [call(1, TOOL_NAME, '{"a": 1}'), call(2, TOOL_NAME, '{"b": 2}')]
+        message = {"role": "assistant", "content": "Here is the JSON: ", "tool_calls": calls}
+        body = {"choices": [{"message": message, "finish_reason": "tool_calls"}]}
+        # Then the answer is the first call's JSON, which parses
+        content = as_text(body, chat(response_format=JSON_MODE))["choices"][0]["message"]["content"]
+        assert json.loads(content) == {"a": 1}
+
     def test_the_callers_own_tool_calls_stay_tool_calls(self):
         calls = [call(1, "lookup", "{}"), call(2, TOOL_NAME, '{"b": 2}')]
         body = {
@@ -141,6 +150,23 @@ class TestStream:
         assert (
             "".join(piece.text for piece in pieces) == '{"d": 4}' and pieces[-1].finish_reason == "tool_calls"
         )
+
+    def test_text_beside_the_json_call_and_a_second_json_call_are_not_the_answer(self):
+        stream = stream_of((TOOL_NAME, '{"f": 6}'), (TOOL_NAME, '{"g": 7}'))
+        pieces = [StreamPiece(text="Here you go: "), *stream]
+        text = "".join(piece.text for piece in as_text_pieces(iter(pieces), chat(response_format=JSON_MODE)))
+        assert json.loads(text) == {"f": 6}
+
+    def test_an_empty_json_input_streams_as_an_empty_object(self):
+        # Given Anthropic's stream of an empty tool input: the call's start, then no argument text
+        stream = stream_of((TOOL_NAME, ""))
+        text = "".join(piece.text for piece in as_text_pieces(stream, chat(response_format=JSON_MODE)))
+        assert text == "{}"
+
+    def test_a_model_that_called_no_tool_keeps_its_text(self):
+        pieces = [StreamPiece(text='{"h": '), StreamPiece(text="8}"), StreamPiece(finish_reason="stop")]
+        out = list(as_text_pieces(iter(pieces), chat(response_format=JSON_MODE)))
+        assert "".join(piece.text for piece in out) == '{"h": 8}' and out[-1].finish_reason == "stop"
 
     def test_a_reader_that_stops_early_closes_the_providers_stream(self):
         closed = []

@@ -247,9 +247,13 @@ class TestStructuredOutput:
         payload = build(request)
         answer = message(tool_use_block("toolu_1", "json_answer", {"city": "Oslo"}), stop_reason="tool_use")
         reply = anthropic.parse(answer, request)
-        # Then the model was made to call the JSON tool, and its input is the answer's text
+        # Then the model was made to call the JSON tool once, and its input is the answer's text
         assert [tool["name"] for tool in payload["tools"]] == ["json_answer"]
-        assert payload["tool_choice"] == {"type": "tool", "name": "json_answer"}
+        assert payload["tool_choice"] == {
+            "type": "tool",
+            "name": "json_answer",
+            "disable_parallel_tool_use": True,
+        }
         choice = reply["choices"][0]
         assert json.loads(choice["message"]["content"]) == {"city": "Oslo"}
         assert "tool_calls" not in choice["message"] and choice["finish_reason"] == "stop"

@@ -201,3 +201,13 @@ def test_text_never_counts_fewer_tokens_than_cl100k(cl100k, text):
 )
 def test_cjk_text_counts_at_least_one_token_a_character_and_at_least_cl100k(cl100k, text):
     assert estimate.text_tokens(text) >= max(len(text), cl100k(text))
+
+
+def test_a_json_schema_reserves_the_format_prompt_a_provider_adds():
+    # Given the same question with and without a JSON schema to answer in
+    schema = {"type": "json_schema", "json_schema": {"name": "w", "schema": {"type": "object"}}}
+    messages = [{"role": "user", "content": "hi"}]
+    plain = estimate.input_tokens(messages, "", {})
+    structured = estimate.input_tokens(messages, "", {"response_format": schema})
+    # Then the schema's text and the unpublished format prompt (reserved as a tool-use prompt) are added
+    assert structured - plain >= estimate.json_tokens(schema) + estimate.STRUCTURED_OUTPUT_TOKENS

@@ -7,6 +7,7 @@ from lib.apis.openai_requests import parse_chat, parse_completion
 from lib.core.token_estimate import (
     MESSAGE_TOKENS,
     REQUEST_TOKENS,
+    STRUCTURED_OUTPUT_TOKENS,
     TOOL_CALL_TOKENS,
     TOOL_TOKENS,
     TOOLS_TOKENS,
@@ -299,12 +300,14 @@ class TestPassedThroughFields:
         )
         schema_text = len("typejson_schemajson_schemanameanswer")
         added = with_tools.reserved_tokens - plain.reserved_tokens
-        # Their JSON text (more than the strings in it), the tool's framing and the tool-use prompt
+        # Their JSON text (more than the strings in it), the tool's framing, the tool-use prompt and the
+        # prompt a provider adds to explain a schema's format
         assert added == (
             TOOLS_TOKENS
             + TOOL_TOKENS
             + json_tokens(TOOL)
             + json_tokens(with_tools.extra["response_format"])
+            + STRUCTURED_OUTPUT_TOKENS
             + json_tokens(["END"])
         )
         assert added > TOOLS_TOKENS + tool_text + schema_text + len("END")
