@@ -42,6 +42,14 @@ from lib.routing.quotas import FreeQuotas, QuotaHold, QuotaSpent, fields_not_fre
 logger = Logger(child=True)
 
 
+def _telling(error: GatewayError | None) -> int:
+    """Which failure the caller hears when every route failed: a route's failure (a 502, a 504) over
+    the model API refusing the request (a 400), over a route that could not even try (its key unset)."""
+    if error is None:
+        return -1
+    return 0 if isinstance(error, NotConfigured) else 1 if isinstance(error, UpstreamRejected) else 2
+
+
 class RouteTrace:
     """Which routes were tried and how they ended, for the access log (filled in even on failure)."""
 
@@ -212,14 +220,14 @@ class Dispatcher:
                     # Its key cannot be read, or the model API refused the request itself (a fallback
                     # may take it): neither is the route's health.
                     breaker.release(granted)
-                    if last_error is None or not isinstance(exc, UpstreamRejected):
-                        last_error = exc  # a refusal never hides an earlier route's failure (a 502, a 504)
+                    if _telling(exc) >= _telling(last_error):
+                        last_error = exc
                     trace.failed.append(f"{route.name}:{exc.code}")
                     self._settle_quota(hold, 0, trace)
                     continue
                 except (UpstreamError, UpstreamTimeout) as exc:
                     self._record_breaker(breaker, False, trace)
-                    last_error = exc
+                    last_error = exc  # a route's failure is always the news
                     trace.failed.append(f"{route.name}:{exc.code}")
                     self._settle_quota(hold, reserve_tokens if stats.maybe_billed else 0, trace)
                     continue

@@ -220,6 +220,16 @@ class TestCircuitBreaker:
         assert reply.status == 502 and reply.error["code"] == "upstream_error"
         assert output.access_lines()[-1]["outcome"] == "upstream_error"
 
+    def test_a_missing_key_does_not_hide_a_fallbacks_refusal_of_the_request(self, routed, upstream, legal):
+        # Given the chosen route without its key, and a fallback that refuses the request itself
+        routed.delenv("GENERAL_KEY")
+        services.reset()
+        legal.then(Behaviour(400, {"error": {"type": "invalid_request_error", "param": "top_logprobs"}}))
+        reply = call("POST", "/api/generate", {"prompt": "p"})
+        # Then the caller hears the refusal (its own input), not the missing key of a route that never tried
+        assert reply.status == 400 and reply.error["code"] == "upstream_rejected"
+        assert "top_logprobs" in reply.error["message"] and "general:not_configured" in reply.error["message"]
+
 
 class TestRoutesFile:
     def test_a_broken_file_is_503_naming_the_route_and_field(self, routed, tmp_path, upstream):
