@@ -47,7 +47,7 @@ class ModelRequest(NamedTuple):
         None  # the caller's own body: set only when the chosen route speaks the caller's API
     )
     # An upper bound of what `native` sends that `messages` and `extra` leave out (earlier thinking
-    # blocks, reasoning items, hosted tools): reserved too, since a provider that reads them bills them.
+    # blocks, reasoning items): reserved too, since a provider that reads them bills them.
     native_only_tokens: int = 0
 
     @property

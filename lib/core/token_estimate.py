@@ -51,7 +51,7 @@ _TOOL_LISTS = ("tools", "functions")
 # its definition and the tool choice forcing it are under this many tokens (a test checks), besides
 # TOOL_TOKENS and the tool-use prompt.
 JSON_MODE_TOOL_TOKENS = 200
-_JSON_MODE = {"type": "json_object"}
+JSON_MODE = {"type": "json_object"}
 # A JSON schema to answer in: Anthropic (and Claude on Bedrock) adds a system prompt explaining the
 # format, whose size it does not publish; it is reserved as the largest tool-use prompt it documents.
 STRUCTURED_OUTPUT_TOKENS = TOOLS_TOKENS + TOOL_TOKENS
@@ -84,7 +84,7 @@ def input_tokens(messages: Iterable[Mapping[str, Any]], prompt: str, extra: Mapp
     response_format = extra.get("response_format")
     if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
         total += STRUCTURED_OUTPUT_TOKENS
-    if response_format == _JSON_MODE:
+    if response_format == JSON_MODE:
         has_tools = any(isinstance(extra.get(name), list) and extra[name] for name in _TOOL_LISTS)
         total += JSON_MODE_TOOL_TOKENS + TOOL_TOKENS + (0 if has_tools else TOOLS_TOKENS)
     return total

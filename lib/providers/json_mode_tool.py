@@ -16,10 +16,10 @@ from typing import Any
 
 from lib.core.pieces import StreamPiece
 from lib.core.request import ModelRequest
+from lib.core.token_estimate import JSON_MODE
 from lib.platform.errors import InvalidRequest
 
 TOOL_NAME = "json_answer"
-_JSON_MODE = {"type": "json_object"}
 _TOOL = {
     "type": "function",
     "function": {
@@ -31,7 +31,7 @@ _TOOL = {
 
 
 def wanted(request: ModelRequest) -> bool:
-    return request.kind == "chat" and request.extra.get("response_format") == _JSON_MODE
+    return request.kind == "chat" and request.extra.get("response_format") == JSON_MODE
 
 
 def as_tool_request(request: ModelRequest) -> ModelRequest:
